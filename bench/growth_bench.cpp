@@ -1,0 +1,264 @@
+// growth_bench: what growing a map to N entries costs, one insert at a time.
+// See docs/PERFORMANCE.md for the method and the figures.
+//
+// For every map (tide, absl, boost, std), on a tide::counting_allocator:
+//   - the latency of every single insert while growing from empty to N (no reserve), timed with
+//     std::chrono::steady_clock: the maximum and the 99.9th percentile of each run, repeated R
+//     times. The headline is the minimum over runs of each run's maximum: one stall in every run
+//     is the map's; a stall in one run only is the machine's. Next to it, the same figures for an
+//     empty timing loop (two clock reads and nothing between): the machine's own noise floor.
+//   - peak bytes held during growth / bytes held at the end (from the counting allocator).
+//   - bytes per entry at log-spaced sizes from 1K to N (8 per decade): the allocator's bytes in
+//     use when the map reaches each size. Average and worst over those sizes.
+// Bytes are what the map asked its allocator for; the map object itself is not counted.
+//
+//   usage: growth_bench [N] [--runs R] [--json]        (defaults: N = 10000000, R = 5)
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bench_common.hpp"
+
+namespace tide_bench {
+namespace {
+
+struct options {
+  std::size_t n = 10'000'000;
+  int runs = 5;
+  bool json = false;
+};
+
+// Sizes at which bytes per entry is sampled: 1000 * 10^(i/8), up to and including n.
+std::vector<std::size_t> checkpoints(std::size_t n) {
+  std::vector<std::size_t> points;
+  for (int i = 0;; ++i) {
+    const auto p = static_cast<std::size_t>(std::llround(1000.0 * std::pow(10.0, i / 8.0)));
+    if (p >= n) break;
+    if (points.empty() || p != points.back()) points.push_back(p);
+  }
+  points.push_back(n);
+  return points;
+}
+
+struct latency_summary {
+  std::uint64_t max_ns = 0;
+  std::uint64_t p999_ns = 0;
+  double mean_ns = 0;
+};
+
+latency_summary summarize(std::vector<std::uint64_t>& ns) {
+  latency_summary s;
+  if (ns.empty()) return s;
+  double total = 0;
+  for (std::uint64_t v : ns) {
+    s.max_ns = std::max(s.max_ns, v);
+    total += static_cast<double>(v);
+  }
+  s.mean_ns = total / static_cast<double>(ns.size());
+  const std::size_t rank = std::min(ns.size() - 1, ns.size() * 999 / 1000);
+  std::nth_element(ns.begin(), ns.begin() + static_cast<std::ptrdiff_t>(rank), ns.end());
+  s.p999_ns = ns[rank];
+  return s;
+}
+
+struct result {
+  std::string name;
+  std::vector<latency_summary> runs;  // one per run
+  std::size_t peak_bytes = 0;         // first run
+  std::size_t final_bytes = 0;        // first run
+  std::vector<double> bytes_per_entry;  // at each checkpoint, first run
+
+  std::uint64_t min_of_max() const {
+    std::uint64_t v = UINT64_MAX;
+    for (const auto& r : runs) v = std::min(v, r.max_ns);
+    return v;
+  }
+  std::uint64_t max_of_max() const {
+    std::uint64_t v = 0;
+    for (const auto& r : runs) v = std::max(v, r.max_ns);
+    return v;
+  }
+  std::uint64_t min_p999() const {
+    std::uint64_t v = UINT64_MAX;
+    for (const auto& r : runs) v = std::min(v, r.p999_ns);
+    return v;
+  }
+  double min_mean() const {
+    double v = 1e300;
+    for (const auto& r : runs) v = std::min(v, r.mean_ns);
+    return v;
+  }
+};
+
+std::uint64_t ns_between(bench_clock::time_point a, bench_clock::time_point b) {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count());
+}
+
+// The empty timing loop: the same clock reads with nothing between them.
+result measure_noise(const options& opt, std::vector<std::uint64_t>& ns) {
+  result res;
+  res.name = "(empty loop)";
+  for (int r = 0; r < opt.runs; ++r) {
+    for (std::size_t i = 0; i < opt.n; ++i) {
+      const auto t0 = bench_clock::now();
+      asm volatile("" ::: "memory");
+      const auto t1 = bench_clock::now();
+      ns[i] = ns_between(t0, t1);
+    }
+    res.runs.push_back(summarize(ns));
+  }
+  return res;
+}
+
+template <class Kind>
+result measure(const options& opt, const std::vector<std::uint64_t>& keys,
+               const std::vector<std::size_t>& points, std::vector<std::uint64_t>& ns) {
+  using map_type = counted_map<Kind, std::uint64_t, std::uint64_t>;
+  result res;
+  res.name = std::string(Kind::name);
+  for (int r = 0; r < opt.runs; ++r) {
+    tide::allocation_counter counter;
+    {
+      map_type m = make_counted<map_type>(counter);
+      std::size_t next_point = 0;
+      for (std::size_t i = 0; i < opt.n; ++i) {
+        const auto t0 = bench_clock::now();
+        m.emplace(keys[i], value_for(i));
+        const auto t1 = bench_clock::now();
+        ns[i] = ns_between(t0, t1);
+        if (r == 0 && next_point < points.size() && i + 1 == points[next_point]) {
+          res.bytes_per_entry.push_back(static_cast<double>(counter.bytes_in_use()) /
+                                        static_cast<double>(m.size()));
+          ++next_point;
+        }
+      }
+      if (r == 0) {
+        res.peak_bytes = counter.peak_bytes();
+        res.final_bytes = counter.bytes_in_use();
+      }
+    }
+    res.runs.push_back(summarize(ns));
+  }
+  return res;
+}
+
+std::string us(std::uint64_t ns) { return fmt::format("{:.1f}", static_cast<double>(ns) / 1000.0); }
+
+void print_tables(const options& opt, const result& noise, const std::vector<result>& results,
+                  const std::vector<std::size_t>& points) {
+  fmt::print("growth_bench: grow to N = {} uint64->uint64 entries, {} runs each\n\n", opt.n, opt.runs);
+  fmt::print("Single-insert latency while growing (max (min) = minimum over runs of each run's max)\n");
+  fmt::print("{:<14} {:>12} {:>16} {:>14} {:>12}\n", "map", "max us (min)", "max us (worst)",
+             "p99.9 ns (min)", "mean ns");
+  for (const result* r : [&] {
+         std::vector<const result*> all{&noise};
+         for (const auto& x : results) all.push_back(&x);
+         return all;
+       }()) {
+    fmt::print("{:<14} {:>12} {:>16} {:>14} {:>12.1f}\n", r->name, us(r->min_of_max()),
+               us(r->max_of_max()), r->min_p999(), r->min_mean());
+  }
+
+  fmt::print("\nBytes held while growing (counting allocator, first run)\n");
+  fmt::print("{:<14} {:>16} {:>16} {:>12}\n", "map", "peak bytes", "final bytes", "peak/final");
+  for (const auto& r : results) {
+    fmt::print("{:<14} {:>16} {:>16} {:>12.3f}\n", r.name, r.peak_bytes, r.final_bytes,
+               static_cast<double>(r.peak_bytes) / static_cast<double>(std::max<std::size_t>(1, r.final_bytes)));
+  }
+
+  fmt::print("\nBytes per entry at log-spaced N (physical floor for uint64->uint64: 17)\n");
+  fmt::print("{:>10}", "N");
+  for (const auto& r : results) fmt::print(" {:>9}", r.name);
+  fmt::print("\n");
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    fmt::print("{:>10}", points[i]);
+    for (const auto& r : results) fmt::print(" {:>9.2f}", r.bytes_per_entry[i]);
+    fmt::print("\n");
+  }
+  for (const char* label : {"average", "worst"}) {
+    fmt::print("{:>10}", label);
+    for (const auto& r : results) {
+      double avg = 0, worst = 0;
+      for (double b : r.bytes_per_entry) avg += b, worst = std::max(worst, b);
+      avg /= static_cast<double>(r.bytes_per_entry.size());
+      fmt::print(" {:>9.2f}", std::strcmp(label, "average") == 0 ? avg : worst);
+    }
+    fmt::print("\n");
+  }
+}
+
+void print_json(const options& opt, const result& noise, const std::vector<result>& results,
+                const std::vector<std::size_t>& points) {
+  auto latency_json = [](const result& r) {
+    std::string runs;
+    for (const auto& x : r.runs) {
+      runs += fmt::format("{}{{\"max_ns\": {}, \"p999_ns\": {}, \"mean_ns\": {:.2f}}}",
+                          runs.empty() ? "" : ", ", x.max_ns, x.p999_ns, x.mean_ns);
+    }
+    return fmt::format("\"min_of_max_ns\": {}, \"min_p999_ns\": {}, \"runs\": [{}]", r.min_of_max(),
+                       r.min_p999(), runs);
+  };
+  fmt::print("{{\n  \"n\": {}, \"runs\": {},\n  \"noise\": {{{}}},\n  \"maps\": [\n", opt.n, opt.runs,
+             latency_json(noise));
+  for (std::size_t m = 0; m < results.size(); ++m) {
+    const auto& r = results[m];
+    std::string bpe;
+    for (std::size_t i = 0; i < points.size(); ++i) {
+      bpe += fmt::format("{}[{}, {:.3f}]", i ? ", " : "", points[i], r.bytes_per_entry[i]);
+    }
+    fmt::print("    {{\"map\": \"{}\", {}, \"peak_bytes\": {}, \"final_bytes\": {}, "
+               "\"bytes_per_entry\": [{}]}}{}\n",
+               r.name, latency_json(r), r.peak_bytes, r.final_bytes, bpe,
+               m + 1 < results.size() ? "," : "");
+  }
+  fmt::print("  ]\n}}\n");
+}
+
+int run(const options& opt) {
+  const std::vector<std::uint64_t> keys = make_key_set<std::uint64_t>(opt.n).present;
+  const std::vector<std::size_t> points = checkpoints(opt.n);
+  std::vector<std::uint64_t> ns(opt.n);  // touched here, before any timing
+
+  const result noise = measure_noise(opt, ns);
+  std::vector<result> results;
+  for_each_kind([&]<class Kind>() {
+    fmt::print(stderr, "growth_bench: {} ...\n", Kind::name);
+    results.push_back(measure<Kind>(opt, keys, points, ns));
+  });
+
+  if (opt.json) {
+    print_json(opt, noise, results, points);
+  } else {
+    print_tables(opt, noise, results, points);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace tide_bench
+
+int main(int argc, char** argv) {
+  tide_bench::options opt;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--json") {
+      opt.json = true;
+    } else if (arg == "--runs" && i + 1 < argc) {
+      opt.runs = std::max(1, std::atoi(argv[++i]));
+    } else if (!arg.empty() && arg[0] != '-') {
+      opt.n = std::max<std::size_t>(1, std::strtoull(argv[i], nullptr, 10));
+    } else {
+      fmt::print(stderr, "usage: growth_bench [N] [--runs R] [--json]\n");
+      return 2;
+    }
+  }
+  return tide_bench::run(opt);
+}

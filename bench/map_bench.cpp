@@ -1,0 +1,185 @@
+// tide::map against absl::flat_hash_map, boost::unordered_flat_map and std::unordered_map.
+// See docs/PERFORMANCE.md for the method and bench/run_compare.sh for the side-by-side table.
+//
+// Benchmarks are named BM_<Op>_<Key>/<map>/<N>. One iteration is a whole batch of N operations,
+// timed by hand around the batch (UseManualTime), so building keys and maps, and destroying
+// them, stay outside the measurement. The counter ns_per_op is the figure to compare.
+//
+//   Insert   N inserts into an empty map (no reserve), keys in generation order
+//   FindHit  N finds of present keys, in shuffled order
+//   FindMiss N finds of keys guaranteed absent
+//   Erase    N erase(key) of every present key, in shuffled order, from a full map
+//   Iterate  one full iteration over a map of N entries (N elements visited)
+
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <string>
+
+#include "bench_common.hpp"
+
+namespace tide_bench {
+namespace {
+
+void finish(benchmark::State& state, double total_seconds, std::size_t n) {
+  const double ops = static_cast<double>(state.iterations()) * static_cast<double>(n);
+  state.counters["ns_per_op"] = ops > 0 ? total_seconds * 1e9 / ops : 0.0;
+}
+
+template <class Map>
+void BM_Insert(benchmark::State& state) {
+  using K = typename Map::key_type;
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const key_set<K>& ks = cached_key_set<K>(n);
+  double total = 0;
+  for (auto _ : state) {
+    Map m;
+    const auto t0 = bench_clock::now();
+    fill(m, ks.present);
+    const auto t1 = bench_clock::now();
+    benchmark::DoNotOptimize(m.size());
+    const double s = seconds_between(t0, t1);
+    state.SetIterationTime(s);
+    total += s;
+    if (m.size() != n) state.SkipWithError("insert lost keys");
+  }
+  finish(state, total, n);
+}
+
+template <class Map>
+void BM_FindHit(benchmark::State& state) {
+  using K = typename Map::key_type;
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const key_set<K>& ks = cached_key_set<K>(n);
+  Map m;
+  fill(m, ks.present);
+  double total = 0;
+  for (auto _ : state) {
+    std::uint64_t sum = 0;
+    const auto t0 = bench_clock::now();
+    for (const K& k : ks.shuffled) {
+      auto it = m.find(k);
+      if (it != m.end()) sum += it->second;
+    }
+    const auto t1 = bench_clock::now();
+    benchmark::DoNotOptimize(sum);
+    const double s = seconds_between(t0, t1);
+    state.SetIterationTime(s);
+    total += s;
+  }
+  finish(state, total, n);
+}
+
+template <class Map>
+void BM_FindMiss(benchmark::State& state) {
+  using K = typename Map::key_type;
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const key_set<K>& ks = cached_key_set<K>(n);
+  Map m;
+  fill(m, ks.present);
+  double total = 0;
+  for (auto _ : state) {
+    std::uint64_t found = 0;
+    const auto t0 = bench_clock::now();
+    for (const K& k : ks.absent) found += m.find(k) != m.end();
+    const auto t1 = bench_clock::now();
+    benchmark::DoNotOptimize(found);
+    const double s = seconds_between(t0, t1);
+    state.SetIterationTime(s);
+    total += s;
+    if (found != 0) state.SkipWithError("find-miss found an absent key");
+  }
+  finish(state, total, n);
+}
+
+template <class Map>
+void BM_Erase(benchmark::State& state) {
+  using K = typename Map::key_type;
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const key_set<K>& ks = cached_key_set<K>(n);
+  double total = 0;
+  for (auto _ : state) {
+    Map m;
+    fill(m, ks.present);  // untimed: manual timing starts below
+    std::size_t erased = 0;
+    const auto t0 = bench_clock::now();
+    for (const K& k : ks.shuffled) erased += m.erase(k);
+    const auto t1 = bench_clock::now();
+    benchmark::DoNotOptimize(erased);
+    const double s = seconds_between(t0, t1);
+    state.SetIterationTime(s);
+    total += s;
+    if (erased != n || !m.empty()) state.SkipWithError("erase missed keys");
+  }
+  finish(state, total, n);
+}
+
+template <class Map>
+void BM_Iterate(benchmark::State& state) {
+  using K = typename Map::key_type;
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const key_set<K>& ks = cached_key_set<K>(n);
+  Map m;
+  fill(m, ks.present);
+  double total = 0;
+  for (auto _ : state) {
+    std::uint64_t sum = 0;
+    const auto t0 = bench_clock::now();
+    for (const auto& kv : m) sum += kv.second;
+    const auto t1 = bench_clock::now();
+    benchmark::DoNotOptimize(sum);
+    const double s = seconds_between(t0, t1);
+    state.SetIterationTime(s);
+    total += s;
+  }
+  finish(state, total, n);
+}
+
+enum class op { insert, find_hit, find_miss, erase, iterate };
+constexpr op all_ops[] = {op::insert, op::find_hit, op::find_miss, op::erase, op::iterate};
+
+template <class Map>
+void register_op(op o, const std::string& key_name, std::string_view map_name,
+                 std::initializer_list<std::int64_t> sizes) {
+  const char* op_name = nullptr;
+  void (*fn)(benchmark::State&) = nullptr;
+  switch (o) {
+    case op::insert: op_name = "Insert", fn = &BM_Insert<Map>; break;
+    case op::find_hit: op_name = "FindHit", fn = &BM_FindHit<Map>; break;
+    case op::find_miss: op_name = "FindMiss", fn = &BM_FindMiss<Map>; break;
+    case op::erase: op_name = "Erase", fn = &BM_Erase<Map>; break;
+    case op::iterate: op_name = "Iterate", fn = &BM_Iterate<Map>; break;
+  }
+  const std::string name = "BM_" + std::string(op_name) + "_" + key_name + "/" + std::string(map_name);
+  auto* b = benchmark::RegisterBenchmark(name.c_str(), fn);
+  for (std::int64_t n : sizes) b->Arg(n);
+  b->UseManualTime()->Unit(benchmark::kMillisecond);
+}
+
+void register_all() {
+  // Registration order is run order: per key type and op, every map side by side.
+  for (op o : all_ops) {
+    for_each_kind([o]<class Kind>() {
+      register_op<typename Kind::template map<std::uint64_t, std::uint64_t>>(
+          o, "U64", Kind::name, {1'000'000, 10'000'000});
+    });
+  }
+  for (op o : all_ops) {
+    for_each_kind([o]<class Kind>() {
+      register_op<typename Kind::template map<std::string, std::uint64_t>>(o, "String", Kind::name,
+                                                                           {1'000'000});
+    });
+  }
+}
+
+}  // namespace
+}  // namespace tide_bench
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  tide_bench::register_all();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

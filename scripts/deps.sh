@@ -1,0 +1,33 @@
+# Debian 12 packages tide's build, tests, examples and benchmarks need: the one list.
+# Sourced by scripts/test.sh and scripts/demo.sh; defines tide_install_deps.
+
+TIDE_DEBIAN_PACKAGES=(
+  cmake make g++              # build
+  libgtest-dev googletest     # tests
+  clang libclang-rt-14-dev    # the libFuzzer targets (-fsanitize=fuzzer)
+  libbenchmark-dev            # bench/
+  libabsl-dev libboost1.81-dev  # competitors in bench/
+  libxxhash-dev               # tide::hash for strings
+  libfmt-dev libcli11-dev nlohmann-json3-dev  # examples, tools
+  python3                     # bench/compare.py
+)
+
+# Installs whichever of TIDE_DEBIAN_PACKAGES is missing (apt-get update once, first).
+tide_install_deps() {
+  local missing=() pkg
+  for pkg in "${TIDE_DEBIAN_PACKAGES[@]}"; do
+    dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed' || missing+=("$pkg")
+  done
+  if ((${#missing[@]} == 0)); then
+    return 0
+  fi
+  local sudo=()
+  if [[ $(id -u) -ne 0 ]]; then
+    sudo=(sudo)
+  fi
+  echo "tide: installing ${missing[*]}" >&2
+  # Wait for another apt/dpkg run to finish rather than fail on its lock.
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+    install -y --no-install-recommends "${missing[@]}"
+}
