@@ -11,10 +11,7 @@
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <tide/counting_allocator.hpp>
 #include <tide/hash.hpp>
-#if __has_include(<tide/map.hpp>)  // TEMPORARY until the header lands
 #include <tide/map.hpp>
-#define TIDE_BENCH_HAVE_TIDE 1
-#endif
 
 #include <algorithm>
 #include <chrono>
@@ -37,13 +34,11 @@ using default_alloc = std::allocator<std::pair<const K, V>>;
 
 // ---- The competitors -----------------------------------------------------------------------------
 
-#ifdef TIDE_BENCH_HAVE_TIDE
 struct tide_kind {
   static constexpr std::string_view name = "tide";
   template <class K, class V, class A = default_alloc<K, V>>
   using map = tide::map<K, V, tide::hash<K>, std::equal_to<K>, A>;
 };
-#endif
 
 struct absl_kind {
   static constexpr std::string_view name = "absl";
@@ -66,9 +61,7 @@ struct std_kind {
 // Calls f.template operator()<Kind>() for every competitor, tide first.
 template <class F>
 void for_each_kind(F&& f) {
-#ifdef TIDE_BENCH_HAVE_TIDE
   f.template operator()<tide_kind>();
-#endif
   f.template operator()<absl_kind>();
   f.template operator()<boost_kind>();
   f.template operator()<std_kind>();

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds tide and runs its tests, one CMake preset at a time; stops at the first failure.
 #
-#   usage: scripts/test.sh [preset...]     presets: release debug-invariants asan tsan
+#   usage: scripts/test.sh [preset...]     presets: release debug-invariants asan tsan fuzz
 #                                           (default: release asan)
 #   JOBS=n sets build parallelism (default: nproc).
 set -euo pipefail
