@@ -1,0 +1,93 @@
+// raw_hash::check_invariants: recomputes from scratch what the directory and the tables
+// cache, and aborts naming the first invariant that does not hold. See directory.hpp for
+// the invariants themselves.
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "tide/detail/directory.hpp"
+
+namespace tide::detail {
+
+[[noreturn]] inline void invariant_failed(const char* what, std::size_t a, std::size_t b) {
+  std::fprintf(stderr, "tide: invariant broken: %s (%zu vs %zu)\n", what, a, b);
+  std::abort();
+}
+
+template <class Policy, class Hash, class Eq, class Alloc>
+void raw_hash<Policy, Hash, Eq, Alloc>::check_invariants() const {
+  auto expect = [](bool ok, const char* what, std::size_t a, std::size_t b) {
+    if (!ok) invariant_failed(what, a, b);
+  };
+  if (is_empty_table(dir_[0])) {
+    expect(global_depth_ == 0, "the empty map has a one-entry directory", global_depth_, 0);
+    expect(size_ == 0 && table_count_ == 0 && table_bytes_ == 0,
+           "the empty map holds nothing", size_, table_bytes_);
+    return;
+  }
+  expect((dir_ == &inline_dir_) == (global_depth_ == 0),
+         "the directory is inline exactly at depth 0", global_depth_, 0);
+  std::size_t entries = 0, tables = 0, at_global = 0, bytes = 0, flagged = 0;
+  for (std::size_t di = 0; di < dir_size();) {
+    const table_ref t = dir_[di];
+    const table_header& hdr = t.header();
+    expect(!is_empty_table(t), "no directory entry names the empty table once a table exists",
+           di, 0);
+    expect(hdr.local_depth <= global_depth_, "local depth <= global depth", hdr.local_depth,
+           global_depth_);
+    const std::size_t len = run_length(t);
+    expect(di % len == 0, "a table's run is aligned to its length", di, len);
+    for (std::size_t j = di; j < di + len; ++j) {
+      expect(dir_[j] == t, "every entry of a run names the run's table", j, di);
+    }
+    // Counts against the ctrl bytes.
+    std::size_t used = 0, tombstones = 0, empty = 0;
+    for (std::size_t i = 0; i < t.capacity(); ++i) {
+      const ctrl_t c = t.ctrl[i];
+      if (is_full(c)) {
+        ++used;
+      } else if (c == ctrl_tombstone) {
+        ++tombstones;
+      } else {
+        expect(c == ctrl_empty, "a ctrl byte is full, empty or a tombstone", i, c);
+        ++empty;
+      }
+    }
+    expect(used == hdr.used, "header.used matches the full ctrl bytes", hdr.used, used);
+    expect(tombstones == hdr.tombstones, "header.tombstones matches the ctrl bytes",
+           hdr.tombstones, tombstones);
+    expect(hdr.growth_left <= empty, "growth_left <= empty slots", hdr.growth_left, empty);
+    expect(used + tombstones + hdr.growth_left <= max_load(t.capacity()),
+           "used + tombstones + growth_left <= max load", used + tombstones + hdr.growth_left,
+           max_load(t.capacity()));
+    // Every entry belongs here, has its h2, and is found by a probe.
+    slot_type* slots = layout::slots(t);
+    for (std::size_t i = next_full_slot(t, 0); i < t.capacity(); i = next_full_slot(t, i + 1)) {
+      const std::size_t h = hash_of(Policy::key(slots[i]));
+      expect(t.ctrl[i] == h2_of(h), "a full ctrl byte holds its entry's h2", i, t.ctrl[i]);
+      expect(dir_index(h) / len == di / len, "an entry's top hash bits name its table's run",
+             dir_index(h), di);
+      std::size_t g = start_group(h, t.groups);
+      for (std::size_t n = 0; g != i / group_slots; ++n, g = next_group(g, t.groups)) {
+        expect(n < t.groups && !group(t.ctrl + g * group_slots).match_empty(),
+               "groups before an entry's own on its probe path have no empty slot", g, i);
+      }
+    }
+    entries += used;
+    ++tables;
+    at_global += hdr.local_depth == global_depth_;
+    bytes += layout::bytes(t.groups);
+    flagged += hdr.needs_compaction;
+    di += len;
+  }
+  expect(entries == size_, "size() is the sum of the tables' entries", size_, entries);
+  expect(tables == table_count_, "table count", table_count_, tables);
+  expect(at_global == tables_at_global_depth_, "tables at global depth",
+         tables_at_global_depth_, at_global);
+  expect(bytes == table_bytes_, "table bytes", table_bytes_, bytes);
+  expect(flagged == tables_needing_compaction_, "tables flagged for compaction",
+         tables_needing_compaction_, flagged);
+}
+
+}  // namespace tide::detail

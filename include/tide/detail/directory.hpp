@@ -1,0 +1,1149 @@
+// The core shared by tide::map and tide::set: extendible hashing over small tables.
+// See docs/map.md for the overview.
+//
+// A directory of 2^global_depth entries, indexed by the top global_depth bits of the
+// hash, names the tables (table.hpp). A table of local depth L holds exactly the keys
+// whose top L bits equal its index's; it is named by the 2^(global_depth - L) consecutive
+// entries that share those bits (its "run"), and its buddy is the table of the run next
+// to it that differs in bit L.
+//
+//   hash:  [ top bits: directory ][ ... ][ bits 7..38: h1 ][ bits 0..6: h2 ]
+//
+//   directory (global_depth 2)        tables
+//     00 ─────────────────────────▶ A  (local depth 1: keys 0x...)
+//     01 ─────────────────────────▶ A
+//     10 ─────────────────────────▶ B  (local depth 2: keys 10...)
+//     11 ─────────────────────────▶ C  (local depth 2: keys 11...)
+//
+// Growth: an insert that finds its table without room rebuilds that one table 1.56x
+// larger; a table at its largest size splits into two by bit L, doubling the directory
+// first if L == global_depth. Shrink: an erase(key) that leaves its table below the
+// shrink point rebuilds it smaller, or merges it with its buddy when both fit in one
+// table; when no table is as deep as the directory, the directory halves. So no single
+// operation moves more than one table's entries (plus, rarely, the directory's
+// entries), whatever the size of the map.
+//
+// erase(iterator) must not move entries (the erase-while-iterating idiom holds other
+// iterators), so it only flags its table; later inserts and erase(key)s compact flagged
+// tables, one per operation, from a cursor over the directory.
+//
+// Invariants (check_invariants recomputes them):
+//   - every table's run is aligned, of length 2^(global_depth - local_depth), and every
+//     entry of the run names the table; local_depth <= global_depth;
+//   - every key in a table has the table's top local_depth bits, and can be found;
+//   - the per-table counts match the ctrl bytes (table.hpp); size_ is their sum;
+//   - tables_at_global_depth_, table_count_, table_bytes_ and compaction_pending_ match
+//     a recount.
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <initializer_list>
+#include <iterator>
+#include <limits>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "tide/detail/config.hpp"
+#include "tide/detail/group.hpp"
+#include "tide/detail/table.hpp"
+#include "tide/hash.hpp"
+#include "tide/map_memory.hpp"
+
+namespace tide::detail {
+
+template <class Hash>
+concept avalanching_hash =
+    requires { typename Hash::is_avalanching; } && bool(Hash::is_avalanching::value);
+
+template <class Hash, class Eq>
+concept transparent_lookup =
+    requires { typename Hash::is_transparent; typename Eq::is_transparent; };
+
+// key_arg<K> is K for transparent hash and equality, key_type otherwise. Written as a
+// member alias of a class that does not depend on K, so K stays deducible (as in absl).
+template <bool Transparent>
+struct key_arg_impl {
+  template <class K, class Key>
+  using type = Key;
+};
+template <>
+struct key_arg_impl<true> {
+  template <class K, class Key>
+  using type = K;
+};
+
+struct test_peer;
+
+template <class Policy, class Hash, class Eq, class Alloc>
+class raw_hash {
+ public:
+  using key_type = typename Policy::key_type;
+  using value_type = typename Policy::value_type;
+  using size_type = std::size_t;
+  using difference_type = std::ptrdiff_t;
+  using hasher = Hash;
+  using key_equal = Eq;
+  using allocator_type = Alloc;
+  using reference = value_type&;
+  using const_reference = const value_type&;
+  using pointer = typename std::allocator_traits<Alloc>::pointer;
+  using const_pointer = typename std::allocator_traits<Alloc>::const_pointer;
+
+ private:
+  using slot_type = value_type;
+  using layout = table_layout<slot_type>;
+  using alloc_traits = std::allocator_traits<Alloc>;
+  using dir_alloc = typename alloc_traits::template rebind_alloc<table_ref>;
+  using dir_traits = std::allocator_traits<dir_alloc>;
+  using hash_alloc = typename alloc_traits::template rebind_alloc<std::size_t>;
+  using hash_traits = std::allocator_traits<hash_alloc>;
+
+  static_assert(std::is_same_v<typename alloc_traits::value_type, value_type>,
+                "Allocator::value_type must be the container's value_type");
+
+  template <class K>
+  using key_arg =
+      typename key_arg_impl<transparent_lookup<Hash, Eq>>::template type<K, key_type>;
+
+ public:
+  template <bool Const>
+  class iterator_impl {
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = typename raw_hash::value_type;
+    using difference_type = std::ptrdiff_t;
+    using reference = std::conditional_t<Const, const value_type&, value_type&>;
+    using pointer = std::conditional_t<Const, const value_type*, value_type*>;
+
+    iterator_impl() noexcept = default;
+    // iterator -> const_iterator
+    template <bool C = Const, class = std::enable_if_t<C>>
+    iterator_impl(const iterator_impl<false>& it) noexcept  // NOLINT: implicit by design
+        : slot_(it.slot_), ctrl_(it.ctrl_), owner_(it.owner_), dir_index_(it.dir_index_) {}
+
+    reference operator*() const noexcept {
+      TIDE_ASSERT(slot_ != nullptr, "dereferencing end()");
+      TIDE_ASSERT(is_full(*ctrl_), "dereferencing an iterator to an erased or moved entry");
+      return *slot_;
+    }
+    pointer operator->() const noexcept { return &operator*(); }
+
+    iterator_impl& operator++() noexcept {
+      TIDE_ASSERT(slot_ != nullptr, "incrementing end()");
+      owner_->advance(*this);
+      return *this;
+    }
+    iterator_impl operator++(int) noexcept {
+      iterator_impl old = *this;
+      ++*this;
+      return old;
+    }
+    friend bool operator==(const iterator_impl& a, const iterator_impl& b) noexcept {
+      return a.slot_ == b.slot_;
+    }
+
+   private:
+    friend class raw_hash;
+    friend struct test_peer;
+    iterator_impl(slot_type* slot, ctrl_t* ctrl, const raw_hash* owner,
+                  std::size_t dir_index) noexcept
+        : slot_(slot), ctrl_(ctrl), owner_(owner), dir_index_(dir_index) {}
+
+    slot_type* slot_ = nullptr;
+    ctrl_t* ctrl_ = nullptr;
+    const raw_hash* owner_ = nullptr;
+    std::size_t dir_index_ = 0;  // any entry of the table's run
+  };
+  // A set's entries are its keys: its iterators give const access only.
+  using iterator = iterator_impl<Policy::constant_iterators>;
+  using const_iterator = iterator_impl<true>;
+
+  // ---- construction -------------------------------------------------------------------
+
+  raw_hash() noexcept(std::is_nothrow_default_constructible_v<Hash> &&
+                      std::is_nothrow_default_constructible_v<Eq> &&
+                      std::is_nothrow_default_constructible_v<Alloc>)
+      : raw_hash(0, Hash(), Eq(), Alloc()) {}
+
+  explicit raw_hash(size_type bucket_hint, const Hash& hash = Hash(), const Eq& eq = Eq(),
+                    const Alloc& alloc = Alloc())
+      : hash_(hash), eq_(eq), alloc_(alloc) {
+    reset_to_empty();
+    if (bucket_hint > 0) reserve(bucket_hint);
+  }
+
+  raw_hash(const raw_hash& other)
+      : raw_hash(other, alloc_traits::select_on_container_copy_construction(other.alloc_)) {}
+
+  raw_hash(const raw_hash& other, const Alloc& alloc)
+      : hash_(other.hash_), eq_(other.eq_), alloc_(alloc) {
+    reset_to_empty();
+    copy_structure_from(other);
+  }
+
+  raw_hash(raw_hash&& other) noexcept(std::is_nothrow_move_constructible_v<Hash> &&
+                                      std::is_nothrow_move_constructible_v<Eq>)
+      : hash_(std::move(other.hash_)), eq_(std::move(other.eq_)), alloc_(std::move(other.alloc_)) {
+    reset_to_empty();
+    steal_from(other);
+  }
+
+  raw_hash(raw_hash&& other, const Alloc& alloc)
+      : hash_(std::move(other.hash_)), eq_(std::move(other.eq_)), alloc_(alloc) {
+    reset_to_empty();
+    if (alloc_ == other.alloc_) {
+      steal_from(other);
+    } else {
+      reserve(other.size());
+      for (auto& v : other) emplace_unchecked_moved(v);
+      other.clear();
+    }
+  }
+
+  ~raw_hash() { destroy_all(); }
+
+  raw_hash& operator=(const raw_hash& other) {
+    if (this == &other) return *this;
+    raw_hash copy(other, alloc_traits::propagate_on_container_copy_assignment::value
+                             ? other.alloc_
+                             : alloc_);
+    swap_contents(copy);
+    if constexpr (alloc_traits::propagate_on_container_copy_assignment::value) {
+      std::swap(alloc_, copy.alloc_);
+    }
+    return *this;
+  }
+
+  raw_hash& operator=(raw_hash&& other) noexcept(
+      alloc_traits::propagate_on_container_move_assignment::value ||
+      alloc_traits::is_always_equal::value) {
+    if (this == &other) return *this;
+    if constexpr (alloc_traits::propagate_on_container_move_assignment::value) {
+      destroy_all();
+      reset_to_empty();
+      alloc_ = std::move(other.alloc_);
+      hash_ = std::move(other.hash_);
+      eq_ = std::move(other.eq_);
+      steal_from(other);
+    } else if (alloc_ == other.alloc_) {
+      destroy_all();
+      reset_to_empty();
+      hash_ = std::move(other.hash_);
+      eq_ = std::move(other.eq_);
+      steal_from(other);
+    } else {
+      clear();
+      hash_ = other.hash_;
+      eq_ = other.eq_;
+      reserve(other.size());
+      for (auto& v : other) emplace_unchecked_moved(v);
+      other.clear();
+    }
+    return *this;
+  }
+
+  void swap(raw_hash& other) noexcept(std::is_nothrow_swappable_v<Hash> &&
+                                      std::is_nothrow_swappable_v<Eq>) {
+    using std::swap;
+    if constexpr (alloc_traits::propagate_on_container_swap::value) {
+      swap(alloc_, other.alloc_);
+    } else {
+      TIDE_ASSERT(alloc_ == other.alloc_, "swap of containers with unequal allocators");
+    }
+    swap(hash_, other.hash_);
+    swap(eq_, other.eq_);
+    swap_contents(other);
+  }
+
+  // ---- capacity and observers --------------------------------------------------------
+
+  size_type size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  size_type max_size() const noexcept {
+    return std::min<size_type>(alloc_traits::max_size(alloc_),
+                               std::numeric_limits<difference_type>::max() / sizeof(slot_type));
+  }
+  hasher hash_function() const { return hash_; }
+  key_equal key_eq() const { return eq_; }
+  allocator_type get_allocator() const noexcept { return alloc_; }
+
+  map_memory memory() const noexcept {
+    map_memory m;
+    m.directory_bytes = directory_bytes();
+    m.table_bytes = table_bytes_;
+    m.bytes = m.directory_bytes + m.table_bytes;
+    m.tables = table_count_;
+    m.size = size_;
+    m.global_depth = global_depth_;
+    for_each_table([&](const table_ref& t, std::size_t) {
+      m.groups += t.groups;
+      m.tombstones += t.header().tombstones;
+    });
+    m.capacity = m.groups * group_slots;
+    m.load_factor = m.capacity ? double(size_) / double(m.capacity) : 0.0;
+    return m;
+  }
+  const map_stats& stats() const noexcept { return stats_; }
+
+  // ---- iteration ---------------------------------------------------------------------
+
+  iterator begin() noexcept { return first_full_from(0); }
+  const_iterator begin() const noexcept { return const_cast<raw_hash*>(this)->begin(); }
+  const_iterator cbegin() const noexcept { return begin(); }
+  iterator end() noexcept { return iterator(); }
+  const_iterator end() const noexcept { return const_iterator(); }
+  const_iterator cend() const noexcept { return end(); }
+
+  // ---- lookup ------------------------------------------------------------------------
+
+  template <class K = key_type>
+  iterator find(const key_arg<K>& key) {
+    const std::size_t h = hash_of(key);
+    const std::size_t di = dir_index(h);
+    const table_ref t = dir_[di];
+    slot_type* slots = layout::slots(t);
+    const std::uint8_t h2 = h2_of(h);
+    std::size_t g = start_group(h, t.groups);
+    for (std::size_t n = t.groups;;) {
+      const group grp(t.ctrl + g * group_slots);
+      for (bitmask m = grp.match_h2(h2); m; m.clear_lowest()) {
+        const std::size_t i = g * group_slots + m.lowest();
+        if (TIDE_LIKELY(eq_(key, Policy::key(slots[i])))) {
+          return iterator(slots + i, t.ctrl + i, this, di);
+        }
+      }
+      if (TIDE_LIKELY(bool(grp.match_empty())) || --n == 0) return end();
+      g = next_group(g, t.groups);
+    }
+  }
+  template <class K = key_type>
+  const_iterator find(const key_arg<K>& key) const {
+    return const_cast<raw_hash*>(this)->find(key);
+  }
+  template <class K = key_type>
+  bool contains(const key_arg<K>& key) const {
+    return find(key) != end();
+  }
+  template <class K = key_type>
+  size_type count(const key_arg<K>& key) const {
+    return contains(key) ? 1 : 0;
+  }
+  template <class K = key_type>
+  std::pair<iterator, iterator> equal_range(const key_arg<K>& key) {
+    iterator it = find(key);
+    if (it == end()) return {it, it};
+    return {it, std::next(it)};
+  }
+  template <class K = key_type>
+  std::pair<const_iterator, const_iterator> equal_range(const key_arg<K>& key) const {
+    const_iterator it = find(key);
+    if (it == end()) return {it, it};
+    return {it, std::next(it)};
+  }
+
+  // ---- insertion ---------------------------------------------------------------------
+
+  // Constructs an entry from args unless an entry with an equal key exists. Strong
+  // guarantee: if anything throws, the container holds what it held.
+  template <class... Args>
+  std::pair<iterator, bool> emplace(Args&&... args) {
+    if constexpr (Policy::template key_extractable<Args...>()) {
+      return emplace_with_key(Policy::extract_key(args...), std::forward<Args>(args)...);
+    } else {
+      // Build the entry first to learn its key, then move it into place.
+      alignas(slot_type) unsigned char buf[sizeof(slot_type)];
+      auto* tmp = reinterpret_cast<slot_type*>(buf);
+      alloc_traits::construct(alloc_, tmp, std::forward<Args>(args)...);
+      struct destroy_tmp {
+        Alloc& a;
+        slot_type* p;
+        ~destroy_tmp() { alloc_traits::destroy(a, p); }
+      } guard{alloc_, tmp};
+      return emplace_with_key(Policy::key(*tmp), std::move(*tmp));
+    }
+  }
+
+  // Looks `key` up; if absent, constructs an entry from args in the free slot.
+  template <class K, class... Args>
+  std::pair<iterator, bool> emplace_with_key(const K& key, Args&&... args) {
+    const insert_position pos = find_or_prepare_insert(key);
+    if (pos.found) return {pos.it, false};
+    slot_type* slot = pos.it.slot_;
+    alloc_traits::construct(alloc_, slot, std::forward<Args>(args)...);
+    commit_insert(pos);
+    return {pos.it, true};
+  }
+
+  // ---- erasure -----------------------------------------------------------------------
+
+  // Erases the entry at pos. Invalidates only iterators to that entry; never moves other
+  // entries (the table is compacted by a later mutation).
+  iterator erase(const_iterator pos) {
+    TIDE_ASSERT(pos.slot_ != nullptr, "erase(end())");
+    iterator next(pos.slot_, pos.ctrl_, this, pos.dir_index_);
+    advance(next);
+    erase_at(pos.dir_index_, static_cast<std::size_t>(pos.ctrl_ - dir_[pos.dir_index_].ctrl));
+    if (size_ == 0) {
+      collapse_if_empty();
+      return end();
+    }
+    const table_ref t = dir_[pos.dir_index_];
+    table_header& hdr = t.header();
+    if (below_shrink_point(hdr.used, t.capacity()) && !hdr.needs_compaction) {
+      hdr.needs_compaction = 1;
+      ++tables_needing_compaction_;
+    }
+    check_invariants_if_enabled();
+    return next;
+  }
+  iterator erase(iterator pos)
+    requires(!std::is_same_v<iterator, const_iterator>)
+  {
+    return erase(const_iterator(pos));
+  }
+
+  iterator erase(const_iterator first, const_iterator last) {
+    while (first != last) first = erase(first);
+    return iterator(const_cast<slot_type*>(last.slot_), const_cast<ctrl_t*>(last.ctrl_), this,
+                    last.dir_index_);
+  }
+
+  // Erases the entry with an equal key; may compact its table (invalidates iterators).
+  template <class K = key_type>
+  size_type erase(const key_arg<K>& key) {
+    const iterator it = find(key);
+    if (it == end()) return 0;
+    const std::size_t di = it.dir_index_;
+    erase_at(di, static_cast<std::size_t>(it.ctrl_ - dir_[di].ctrl));
+    if (size_ == 0) {
+      collapse_if_empty();
+    } else if (!try_compact(di)) {
+      compact_step();
+    }
+    check_invariants_if_enabled();
+    return 1;
+  }
+
+  void clear() noexcept {
+    destroy_all();
+    reset_to_empty();
+  }
+
+  // ---- whole-structure operations (may move every entry) -----------------------------
+
+  // Makes room for n entries in total: no insert rebuilds a table until size() reaches n.
+  void reserve(size_type n) {
+    if (n <= size_) return;
+    restructure(n, /*pack=*/false);
+  }
+
+  // Rebuilds every table at the smallest size that holds its entries.
+  void shrink_to_fit() {
+    if (size_ == 0) {
+      clear();
+      return;
+    }
+    restructure(size_, /*pack=*/true);
+  }
+
+  // Compacts now every table below its shrink point (what erase(key) does as it goes;
+  // erase(iterator) leaves it to later operations). Invalidates iterators.
+  void compact() noexcept {
+    for (std::size_t di = 0; di < dir_size();) {
+      const std::uint8_t depth = global_depth_;
+      const table_ref t = dir_[di];
+      if (t.header().needs_compaction) {
+        t.header().needs_compaction = 0;
+        --tables_needing_compaction_;
+      }
+      if (try_compact(di)) {
+        if (global_depth_ != depth) di = 0;
+        continue;
+      }
+      di = run_start(di, t) + run_length(t);
+    }
+  }
+
+  // std::unordered_map compatibility: there are no buckets; these report slots and the
+  // fixed maximum load.
+  size_type bucket_count() const noexcept { return memory().capacity; }
+  float load_factor() const noexcept { return static_cast<float>(memory().load_factor); }
+  float max_load_factor() const noexcept { return 0.875f; }
+  void max_load_factor(float) noexcept {}
+  // Room for at least `count` slots (count * 7/8 entries); rehash(0) packs the map.
+  void rehash(size_type count) {
+    if (count == 0) {
+      shrink_to_fit();
+    } else {
+      reserve(std::max(size(), count - count / 8));
+    }
+  }
+
+  // ---- debug -------------------------------------------------------------------------
+
+  // Recomputes every cached count and structural property; prints the broken invariant
+  // and aborts if one does not hold.
+  void check_invariants() const;
+
+ private:
+  friend struct test_peer;
+
+  struct insert_position {
+    iterator it;
+    bool found;
+    std::uint8_t h2;  // of the key, for commit_insert
+  };
+
+  // ---- hashing and directory indexing ------------------------------------------------
+
+  template <class K>
+  std::size_t hash_of(const K& key) const {
+    std::size_t h = hash_(key);
+    if constexpr (!avalanching_hash<Hash>) h = mix(h, 0x9E3779B97F4A7C15ull);
+    return h;
+  }
+  // Top global_depth_ bits; two shifts so that depth 0 needs no branch (a shift by 64 is
+  // undefined).
+  std::size_t dir_index(std::size_t h) const noexcept {
+    return (h >> 1) >> (63 - global_depth_);
+  }
+  std::size_t dir_size() const noexcept { return std::size_t{1} << global_depth_; }
+  std::size_t run_length(const table_ref& t) const noexcept {
+    return std::size_t{1} << (global_depth_ - t.header().local_depth);
+  }
+  std::size_t run_start(std::size_t di, const table_ref& t) const noexcept {
+    return di & ~(run_length(t) - 1);
+  }
+  std::size_t directory_bytes() const noexcept {
+    return global_depth_ == 0 ? 0 : dir_size() * sizeof(table_ref);
+  }
+
+  // Calls f(table, run_start) once per real table, in directory order; f may free it.
+  template <class F>
+  void for_each_table(F&& f) const {
+    if (is_empty_table(dir_[0])) return;
+    for (std::size_t di = 0; di < dir_size();) {
+      const table_ref t = dir_[di];
+      const std::size_t next = di + run_length(t);  // f may free t
+      f(t, di);
+      di = next;
+    }
+  }
+
+  // ---- iteration ---------------------------------------------------------------------
+
+  iterator first_full_from(std::size_t di) const noexcept {
+    if (size_ == 0) return iterator();
+    while (di < dir_size()) {
+      const table_ref t = dir_[di];
+      const std::size_t i = next_full_slot(t, 0);
+      if (i < t.capacity()) return make_iterator(t, di, i);
+      di += run_length(t);
+    }
+    return iterator();
+  }
+  iterator make_iterator(const table_ref& t, std::size_t di, std::size_t i) const noexcept {
+    return iterator(layout::slots(t) + i, t.ctrl + i, this, di);
+  }
+  template <bool C>
+  void advance(iterator_impl<C>& it) const noexcept {
+    const table_ref t = dir_[it.dir_index_];
+    const std::size_t i = next_full_slot(t, static_cast<std::size_t>(it.ctrl_ - t.ctrl) + 1);
+    if (i < t.capacity()) {
+      it.slot_ = layout::slots(t) + i;
+      it.ctrl_ = t.ctrl + i;
+      return;
+    }
+    const iterator next = first_full_from(run_start(it.dir_index_, t) + run_length(t));
+    it.slot_ = next.slot_;
+    it.ctrl_ = next.ctrl_;
+    it.dir_index_ = next.dir_index_;
+  }
+
+  // ---- insertion internals -----------------------------------------------------------
+
+  // Finds key, or a free slot for it, making room (one table rebuilt or split) if needed.
+  template <class K>
+  insert_position find_or_prepare_insert(const K& key) {
+    compact_step();
+    const std::size_t h = hash_of(key);
+    std::size_t di = dir_index(h);
+    table_ref t = dir_[di];
+    slot_type* slots = layout::slots(t);
+    const std::uint8_t h2 = h2_of(h);
+    std::size_t g = start_group(h, t.groups);
+    std::size_t free_slot = SIZE_MAX;
+    for (std::size_t n = 0; n < t.groups; ++n, g = next_group(g, t.groups)) {
+      const group grp(t.ctrl + g * group_slots);
+      for (bitmask m = grp.match_h2(h2); m; m.clear_lowest()) {
+        const std::size_t i = g * group_slots + m.lowest();
+        if (eq_(key, Policy::key(slots[i]))) return {make_iterator(t, di, i), true, h2};
+      }
+      if (free_slot == SIZE_MAX) {
+        if (const bitmask f = grp.match_empty_or_tombstone()) free_slot = g * group_slots + f.lowest();
+      }
+      if (grp.match_empty()) break;
+    }
+    if (free_slot == SIZE_MAX ||
+        (t.ctrl[free_slot] == ctrl_empty && t.header().growth_left == 0)) {
+      make_room(di, h);
+      di = dir_index(h);
+      t = dir_[di];
+      free_slot = find_first_non_full(t, h);
+    }
+    return {make_iterator(t, di, free_slot), false, h2};
+  }
+
+  void commit_insert(const insert_position& pos) noexcept {
+    const table_ref t = dir_[pos.it.dir_index_];
+    mark_full(t, static_cast<std::size_t>(pos.it.ctrl_ - t.ctrl), pos.h2);
+    ++size_;
+    check_invariants_if_enabled();
+  }
+
+  // Inserts a moved-from copy of v; the key is known to be absent.
+  void emplace_unchecked_moved(value_type& v) {
+    const std::size_t h = hash_of(Policy::key(v));
+    std::size_t di = dir_index(h);
+    if (dir_[di].header().growth_left == 0) {
+      make_room(di, h);
+      di = dir_index(h);
+    }
+    const table_ref t = dir_[di];
+    const std::size_t i = find_first_non_full(t, h);
+    Policy::transfer_construct(alloc_, layout::slots(t) + i, &v);
+    mark_full(t, i, h2_of(h));
+    ++size_;
+  }
+
+  // Precondition: the table of entry di has no free slot to take for hash h.
+  void make_room(std::size_t di, std::size_t h) {
+    const table_ref t = dir_[di];
+    if (is_empty_table(t)) {
+      const table_ref first = layout::allocate(alloc_, 1, 0);
+      dir_[0] = first;
+      table_count_ = 1;
+      tables_at_global_depth_ = 1;
+      table_bytes_ = layout::bytes(1);
+      return;
+    }
+    const table_header& hdr = t.header();
+    const std::size_t need = std::size_t{hdr.used} + 1;
+    const std::size_t groups = groups_for(need, grow_load16);
+    if (groups <= layout::max_groups) {
+      rebuild(run_start(di, t), groups);
+    } else if (need * 16 <= layout::max_groups * group_slots * compact_load16) {
+      // Mostly tombstones: rebuilding at the largest size makes room without a split.
+      rebuild(run_start(di, t), layout::max_groups);
+    } else if (!split(di, h)) {
+      // The entries cannot be separated by the next hash bit: grow past the largest size.
+      rebuild(run_start(di, t), groups);
+    }
+  }
+
+  // ---- rebuilding --------------------------------------------------------------------
+
+  // Hashes of full slots, computed before anything moves so that a throwing hash leaves
+  // the container as it was.
+  using hash_vector = std::vector<std::size_t, hash_alloc>;
+
+  void hash_table(const table_ref& t, std::size_t* out) const {
+    slot_type* slots = layout::slots(t);
+    std::size_t k = 0;
+    for (std::size_t i = next_full_slot(t, 0); i < t.capacity(); i = next_full_slot(t, i + 1)) {
+      out[k++] = hash_of(Policy::key(slots[i]));
+    }
+  }
+
+  // Moves the entries of the old tables `from` into new tables chosen by pick(hash), then
+  // destroys the old entries. Types whose move may throw are copied instead, so if a copy
+  // throws, the old tables are intact and the caller discards the new ones
+  // (discard_new_table).
+  // `sources(f)` calls f(table) for each old table, in the order the hashes were taken.
+  template <class Sources, class Pick>
+  void transfer_all(Sources sources, const std::size_t* hashes, Pick pick) {
+    std::size_t k = 0;
+    sources([&](const table_ref& src) {
+      slot_type* src_slots = layout::slots(src);
+      for (std::size_t i = next_full_slot(src, 0); i < src.capacity();
+           i = next_full_slot(src, i + 1), ++k) {
+        const std::size_t h = hashes[k];
+        const table_ref dst = pick(h);
+        const std::size_t j = find_first_non_full(dst, h);
+        if constexpr (Policy::trivially_relocatable) {
+          std::memcpy(static_cast<void*>(layout::slots(dst) + j), &src_slots[i],
+                      sizeof(slot_type));
+        } else {
+          Policy::transfer_construct(alloc_, layout::slots(dst) + j, &src_slots[i]);
+        }
+        mark_full(dst, j, h2_of(h));
+      }
+    });
+    // Success: the sources were moved from (or copied); destroy them.
+    if constexpr (!Policy::trivially_relocatable) {
+      sources([&](const table_ref& src) { destroy_entries(src); });
+    }
+    stats_.slots_moved += k;
+    stats_.max_slots_moved = std::max<std::uint64_t>(stats_.max_slots_moved, k);
+  }
+
+  // Rebuilds the table whose run starts at `start` with `groups` groups.
+  void rebuild(std::size_t start, std::size_t groups) {
+    const table_ref old = dir_[start];
+    const table_header old_hdr = old.header();
+    hash_vector hashes(old_hdr.used, alloc_);
+    hash_table(old, hashes.data());
+    const table_ref fresh = layout::allocate(alloc_, groups, old_hdr.local_depth);
+    try {
+      transfer_all([&](auto f) { f(old); }, hashes.data(), [&](std::size_t) { return fresh; });
+    } catch (...) {
+      discard_new_table(fresh);
+      throw;
+    }
+    const std::size_t len = run_length(old);
+    for (std::size_t j = start; j < start + len; ++j) dir_[j] = fresh;
+    table_bytes_ += layout::bytes(groups);
+    retire(old);
+    ++stats_.rebuilds;
+  }
+
+  // Destroys the entries of a table that was being filled and frees it.
+  void discard_new_table(const table_ref& t) noexcept {
+    destroy_entries(t);
+    layout::deallocate(alloc_, t);
+  }
+
+  // Frees a table whose entries were moved out (or destroyed).
+  void retire(const table_ref& t) noexcept {
+    if (t.header().needs_compaction) --tables_needing_compaction_;
+    table_bytes_ -= layout::bytes(t.groups);
+    layout::deallocate(alloc_, t);
+  }
+
+  // Splits the table of entry di by its next hash bit. Returns false (and changes
+  // nothing) if that bit would not separate its entries, or if the directory would grow
+  // out of proportion to the entries.
+  bool split(std::size_t di, std::size_t h) {
+    table_ref old = dir_[di];
+    const table_header old_hdr = old.header();
+    const std::uint8_t depth = old_hdr.local_depth;
+    if (depth >= 63) return false;
+    hash_vector hashes(old_hdr.used, alloc_);
+    hash_table(old, hashes.data());
+    const std::size_t bit = 63 - depth;
+    std::size_t right = 0;
+    for (const std::size_t hh : hashes) right += (hh >> bit) & 1;
+    const std::size_t left = old_hdr.used - right;
+    // The entry being inserted goes to one side too.
+    const bool new_right = (h >> bit) & 1;
+    if (right == 0 || left == 0) return false;
+    if (depth == global_depth_) {
+      if ((dir_size() * 2) > size_ / 16 + 64) return false;
+      double_directory();
+      di = dir_index(h);
+    }
+    const std::size_t start = run_start(di, old);
+    const std::size_t half = run_length(old) / 2;
+    const std::size_t left_groups = groups_for(left + !new_right, grow_load16);
+    const std::size_t right_groups = groups_for(right + new_right, grow_load16);
+    const table_ref lo = layout::allocate(alloc_, left_groups, depth + 1);
+    table_ref hi;
+    try {
+      hi = layout::allocate(alloc_, right_groups, depth + 1);
+    } catch (...) {
+      layout::deallocate(alloc_, lo);
+      throw;
+    }
+    try {
+      transfer_all([&](auto f) { f(old); }, hashes.data(),
+                   [&](std::size_t hh) { return ((hh >> bit) & 1) ? hi : lo; });
+    } catch (...) {
+      discard_new_table(lo);
+      discard_new_table(hi);
+      throw;
+    }
+    for (std::size_t j = start; j < start + half; ++j) dir_[j] = lo;
+    for (std::size_t j = start + half; j < start + 2 * half; ++j) dir_[j] = hi;
+    table_bytes_ += layout::bytes(left_groups) + layout::bytes(right_groups);
+    if (depth + 1 == global_depth_) tables_at_global_depth_ += 2;
+    ++table_count_;
+    retire(old);
+    ++stats_.splits;
+    return true;
+  }
+
+  void double_directory() {
+    const std::size_t old_size = dir_size();
+    table_ref* fresh = allocate_directory(old_size * 2);
+    for (std::size_t i = 0; i < old_size; ++i) fresh[2 * i] = fresh[2 * i + 1] = dir_[i];
+    free_directory();
+    dir_ = fresh;
+    ++global_depth_;
+    tables_at_global_depth_ = 0;
+    compaction_cursor_ = 0;
+    ++stats_.directory_doublings;
+  }
+
+  void halve_directory() noexcept {
+    const std::size_t new_size = dir_size() / 2;
+    table_ref* fresh = &inline_dir_;
+    if (new_size > 1) {
+      try {
+        fresh = allocate_directory(new_size);
+      } catch (...) {
+        return;  // keep the larger directory; it is still valid
+      }
+    }
+    for (std::size_t i = 0; i < new_size; ++i) fresh[i] = dir_[2 * i];
+    free_directory();
+    dir_ = fresh;
+    --global_depth_;
+    tables_at_global_depth_ = 0;
+    for_each_table([&](const table_ref& t, std::size_t) {
+      tables_at_global_depth_ += t.header().local_depth == global_depth_;
+    });
+    compaction_cursor_ = 0;
+    ++stats_.directory_halvings;
+  }
+
+  void free_directory() noexcept {
+    if (dir_ != &inline_dir_) {
+      dir_alloc da(alloc_);
+      dir_traits::deallocate(da, dir_, dir_size());
+    }
+  }
+
+  // ---- shrinking ---------------------------------------------------------------------
+
+  // Compacts the table of entry di if it is below the shrink point: merges it with its
+  // buddy when both fit in one table, else rebuilds it smaller. Best effort: an exception
+  // (allocation, hash) leaves the map as it was. Returns whether it moved entries.
+  bool try_compact(std::size_t di) noexcept {
+    const table_ref t = dir_[di];
+    const table_header& hdr = t.header();
+    if (!below_shrink_point(hdr.used, t.capacity())) return false;
+    try {
+      if (try_merge(di)) return true;
+      const std::size_t groups = groups_for(hdr.used, compact_load16);
+      if (groups >= t.groups) return false;
+      rebuild(run_start(di, t), groups);
+      return true;
+    } catch (...) {
+      return false;
+    }
+  }
+
+  bool try_merge(std::size_t di) {
+    const table_ref t = dir_[di];
+    const std::uint8_t depth = t.header().local_depth;
+    if (depth == 0) return false;
+    const std::size_t len = run_length(t);
+    const std::size_t start = run_start(di, t);
+    const std::size_t buddy_start = start ^ len;
+    const table_ref buddy = dir_[buddy_start];
+    if (buddy.header().local_depth != depth) return false;
+    const std::size_t total = std::size_t{t.header().used} + buddy.header().used;
+    const std::size_t groups = groups_for(total, compact_load16);
+    if (groups > layout::max_groups) return false;
+
+    const table_ref parts[2] = {start < buddy_start ? t : buddy, start < buddy_start ? buddy : t};
+    hash_vector hashes(total, alloc_);
+    hash_table(parts[0], hashes.data());
+    hash_table(parts[1], hashes.data() + parts[0].header().used);
+    const table_ref merged = layout::allocate(alloc_, groups, depth - 1);
+    try {
+      transfer_all([&](auto f) { f(parts[0]); f(parts[1]); }, hashes.data(),
+                   [&](std::size_t) { return merged; });
+    } catch (...) {
+      discard_new_table(merged);
+      throw;
+    }
+    const std::size_t merged_start = std::min(start, buddy_start);
+    for (std::size_t j = merged_start; j < merged_start + 2 * len; ++j) dir_[j] = merged;
+    table_bytes_ += layout::bytes(groups);
+    if (depth == global_depth_) tables_at_global_depth_ -= 2;
+    retire(parts[0]);
+    retire(parts[1]);
+    --table_count_;
+    ++stats_.merges;
+    if (tables_at_global_depth_ == 0 && global_depth_ > 0) halve_directory();
+    return true;
+  }
+
+  // One step of the compaction sweep left by erase(iterator): looks at a few tables from
+  // the cursor and compacts the first flagged one.
+  void compact_step() noexcept {
+    if (tables_needing_compaction_ == 0) return;
+    for (int looked = 0; looked < 4; ++looked) {
+      if (compaction_cursor_ >= dir_size()) compaction_cursor_ = 0;
+      const table_ref t = dir_[compaction_cursor_];
+      const std::size_t start = run_start(compaction_cursor_, t);
+      compaction_cursor_ = start + run_length(t);
+      table_header& hdr = t.header();
+      if (!hdr.needs_compaction) continue;
+      hdr.needs_compaction = 0;
+      --tables_needing_compaction_;
+      try_compact(start);
+      return;
+    }
+  }
+
+  // ---- erase internals ---------------------------------------------------------------
+
+  void erase_at(std::size_t di, std::size_t i) noexcept {
+    const table_ref t = dir_[di];
+    alloc_traits::destroy(alloc_, layout::slots(t) + i);
+    mark_erased(t, i);
+    --size_;
+  }
+
+  // Called when size_ reached 0: keeps a lone one-group table (so that inserting and
+  // erasing one entry does not allocate every time), frees anything larger.
+  void collapse_if_empty() noexcept {
+    if (table_count_ == 1 && global_depth_ == 0 && dir_[0].groups == 1) return;
+    destroy_all();
+    reset_to_empty();
+  }
+
+  // ---- whole-structure internals -----------------------------------------------------
+
+  void reset_to_empty() noexcept {
+    inline_dir_ = empty_table();
+    dir_ = &inline_dir_;
+    global_depth_ = 0;
+    size_ = 0;
+    table_count_ = 0;
+    tables_at_global_depth_ = 0;
+    table_bytes_ = 0;
+    tables_needing_compaction_ = 0;
+    compaction_cursor_ = 0;
+  }
+
+  // Destroys every entry and frees every table and the directory. Leaves the members
+  // dangling: follow with reset_to_empty() or a steal.
+  void destroy_all() noexcept {
+    for_each_table([&](const table_ref& t, std::size_t) {
+      destroy_entries(t);
+      layout::deallocate(alloc_, t);
+    });
+    free_directory();
+  }
+
+  void destroy_entries(const table_ref& t) noexcept {
+    if constexpr (!std::is_trivially_destructible_v<slot_type>) {
+      slot_type* slots = layout::slots(t);
+      for (std::size_t i = next_full_slot(t, 0); i < t.capacity(); i = next_full_slot(t, i + 1)) {
+        alloc_traits::destroy(alloc_, slots + i);
+      }
+    }
+  }
+
+  // Takes other's structure; other is left empty. Allocators must be equal.
+  void steal_from(raw_hash& other) noexcept {
+    const bool inline_dir = other.dir_ == &other.inline_dir_;
+    inline_dir_ = other.inline_dir_;
+    dir_ = inline_dir ? &inline_dir_ : other.dir_;
+    global_depth_ = other.global_depth_;
+    size_ = other.size_;
+    table_count_ = other.table_count_;
+    tables_at_global_depth_ = other.tables_at_global_depth_;
+    table_bytes_ = other.table_bytes_;
+    tables_needing_compaction_ = other.tables_needing_compaction_;
+    compaction_cursor_ = other.compaction_cursor_;
+    stats_ = other.stats_;
+    other.reset_to_empty();
+  }
+
+  // Swaps everything but the hasher, key_equal and allocator.
+  void swap_contents(raw_hash& other) noexcept {
+    using std::swap;
+    const bool mine_inline = dir_ == &inline_dir_;
+    const bool theirs_inline = other.dir_ == &other.inline_dir_;
+    swap(inline_dir_, other.inline_dir_);
+    swap(dir_, other.dir_);
+    if (theirs_inline) dir_ = &inline_dir_;
+    if (mine_inline) other.dir_ = &other.inline_dir_;
+    swap(global_depth_, other.global_depth_);
+    swap(size_, other.size_);
+    swap(table_count_, other.table_count_);
+    swap(tables_at_global_depth_, other.tables_at_global_depth_);
+    swap(table_bytes_, other.table_bytes_);
+    swap(tables_needing_compaction_, other.tables_needing_compaction_);
+    swap(compaction_cursor_, other.compaction_cursor_);
+    swap(stats_, other.stats_);
+  }
+
+  // Copies other's tables slot for slot (same directory, same positions). On an
+  // exception, everything copied so far is destroyed and freed.
+  void copy_structure_from(const raw_hash& other) {
+    if (other.size_ == 0) return;
+    try {
+      if (other.global_depth_ > 0) {
+        dir_ = allocate_directory(other.dir_size());
+        global_depth_ = other.global_depth_;
+        std::fill(dir_, dir_ + dir_size(), empty_table());
+      }
+      other.for_each_table([&](const table_ref& src, std::size_t start) {
+        const table_ref dst = layout::allocate(alloc_, src.groups, src.header().local_depth);
+        const std::size_t len = other.run_length(src);
+        std::fill(dir_ + start, dir_ + start + len, dst);
+        table_bytes_ += layout::bytes(src.groups);
+        ++table_count_;
+        const slot_type* from = layout::slots(src);
+        slot_type* to = layout::slots(dst);
+        for (std::size_t i = next_full_slot(src, 0); i < src.capacity();
+             i = next_full_slot(src, i + 1)) {
+          alloc_traits::construct(alloc_, to + i, from[i]);
+          mark_full(dst, i, src.ctrl[i]);
+          ++size_;
+        }
+        // Same ctrl bytes (tombstones included) and counts: the copy probes like the source.
+        std::memcpy(dst.ctrl, src.ctrl, src.capacity());
+        dst.header() = src.header();
+        dst.header().needs_compaction = 0;
+      });
+    } catch (...) {
+      // Runs not reached yet still name the empty table.
+      for (std::size_t di = 0; di < dir_size();) {
+        const table_ref t = dir_[di];
+        if (is_empty_table(t)) {
+          ++di;
+          continue;
+        }
+        discard_new_table(t);
+        di += run_length(t);
+      }
+      free_directory();
+      reset_to_empty();
+      throw;
+    }
+    tables_at_global_depth_ = other.tables_at_global_depth_;
+  }
+
+  table_ref* allocate_directory(std::size_t entries) {
+    dir_alloc da(alloc_);
+    return std::to_address(dir_traits::allocate(da, entries));
+  }
+
+  // Rebuilds the whole map as 2^depth tables of equal depth. Unpacked (reserve): each
+  // table has room for its share of `target` entries plus slack for the variance of the
+  // hash. Packed (shrink_to_fit): each table holds exactly its entries, as full as the
+  // grow point allows. Strong guarantee.
+  void restructure(std::size_t target, bool pack) {
+    if (target > max_size()) throw std::length_error("tide: reserve exceeds max_size()");
+    const std::size_t load16 = pack ? 14 : 13;
+    const std::size_t max_fit = layout::max_groups * group_slots * load16 / 16;
+
+    hash_vector hashes(size_, alloc_);
+    std::size_t hashed = 0;
+    for_each_table([&](const table_ref& t, std::size_t) {
+      hash_table(t, hashes.data() + hashed);
+      hashed += t.header().used;
+    });
+
+    // The smallest depth at which every part fits in one largest table.
+    std::uint8_t depth = 0;
+    auto share_at = [&](std::uint8_t d) {
+      return pack ? 0 : (target >> d) + (target >> d) / 8 + 16;
+    };
+    while (share_at(depth) > max_fit) ++depth;
+    hash_vector counts(alloc_);
+    for (;; ++depth) {
+      counts.assign(std::size_t{1} << depth, 0);
+      for (const std::size_t h : hashes) ++counts[(h >> 1) >> (63 - depth)];
+      if (*std::max_element(counts.begin(), counts.end()) <= max_fit) break;
+    }
+    const std::size_t parts = counts.size();
+
+    // The new tables, in a directory of their own (or a single table).
+    table_ref single{};
+    table_ref* fresh = depth > 0 ? allocate_directory(parts) : &single;
+    std::size_t made = 0;
+    std::size_t fresh_bytes = 0;
+    try {
+      for (; made < parts; ++made) {
+        const std::size_t groups = groups_for(std::max(counts[made], share_at(depth)), load16);
+        fresh[made] = layout::allocate(alloc_, groups, depth);
+        fresh_bytes += layout::bytes(groups);
+      }
+      transfer_all([&](auto f) { for_each_table([&](const table_ref& t, std::size_t) { f(t); }); },
+                   hashes.data(), [&](std::size_t h) { return fresh[(h >> 1) >> (63 - depth)]; });
+    } catch (...) {
+      for (std::size_t p = 0; p < made; ++p) discard_new_table(fresh[p]);
+      if (depth > 0) {
+        dir_alloc da(alloc_);
+        dir_traits::deallocate(da, fresh, parts);
+      }
+      throw;
+    }
+    for_each_table([&](const table_ref& t, std::size_t) { layout::deallocate(alloc_, t); });
+    const std::size_t entries = size_;
+    free_directory();
+    reset_to_empty();
+    if (depth > 0) {
+      dir_ = fresh;
+    } else {
+      inline_dir_ = single;
+    }
+    global_depth_ = depth;
+    size_ = entries;
+    table_count_ = parts;
+    tables_at_global_depth_ = parts;
+    table_bytes_ = fresh_bytes;
+    ++stats_.rebuilds;
+    check_invariants_if_enabled();
+  }
+
+  // The invariant-check build checks after every mutation: the whole map while it is
+  // small, and beyond that every 1024th mutation (a full check is O(size); checking all
+  // of a large map after every operation would make the tests quadratic).
+  void check_invariants_if_enabled() const {
+    if constexpr (invariant_checks) {
+      if (size_ <= 2048 || ++mutations_checked_ % 1024 == 0) check_invariants();
+    }
+  }
+
+  // ---- members -----------------------------------------------------------------------
+
+  table_ref* dir_;
+  table_ref inline_dir_;  // the directory while global_depth_ == 0
+  std::size_t size_;
+  std::size_t table_count_;
+  std::size_t tables_at_global_depth_;
+  std::size_t table_bytes_;
+  std::size_t tables_needing_compaction_;
+  std::size_t compaction_cursor_;
+  std::uint8_t global_depth_;
+  map_stats stats_;
+  struct no_counter {
+    std::size_t operator++() const noexcept { return 0; }
+  };
+  [[no_unique_address]] mutable std::conditional_t<invariant_checks, std::size_t, no_counter>
+      mutations_checked_{};
+  [[no_unique_address]] Hash hash_;
+  [[no_unique_address]] Eq eq_;
+  [[no_unique_address]] Alloc alloc_;
+};
+
+// Erases every entry of c for which pred(entry) is true, then compacts; returns how many.
+template <class Container, class Pred>
+typename Container::size_type erase_entries_if(Container& c, Pred& pred) {
+  const auto before = c.size();
+  for (auto it = c.begin(); it != c.end();) it = pred(*it) ? c.erase(it) : std::next(it);
+  const auto erased = before - c.size();
+  if (erased > 0) c.compact();
+  return erased;
+}
+
+}  // namespace tide::detail
+
+#include "tide/detail/check_invariants.hpp"

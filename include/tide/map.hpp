@@ -1,0 +1,227 @@
+// tide::map — a drop-in for std::unordered_map that grows without pauses and gives
+// memory back. See docs/map.md for the design and docs/PERFORMANCE.md for the figures.
+//
+// The structure is an extendible-hashing Swiss table (detail/directory.hpp): a directory
+// of small tables, each rebuilt, split or merged on its own, so that no operation moves
+// more than one small table's entries, and erased entries' memory returns to the
+// allocator without an explicit call.
+//
+// What each operation invalidates (iterators, and pointers and references to entries):
+//
+//   find, contains, count, equal_range, at,      nothing
+//   iteration, memory(), stats()
+//   erase(iterator), erase(const_iterator),      only the erased entries; the iterator
+//   erase(first, last)                           returned (and end()) stays valid, so
+//                                                `it = pred(*it) ? m.erase(it) : std::next(it)`
+//                                                works as with std::unordered_map
+//   insert, emplace, emplace_hint, try_emplace,  everything, whether or not an entry was
+//   insert_or_assign, operator[], erase(key),    added or removed (a table may be rebuilt;
+//   erase_if, reserve, rehash, shrink_to_fit,    entries move, unlike std::unordered_map,
+//   clear, swap, assignment                      whose nodes never move)
+//
+// Differences from std::unordered_map a user should know:
+//   - entries move when tables are rebuilt: do not keep pointers or references to them
+//     across the operations in the last group above (as with absl::flat_hash_map);
+//   - erase(key) may shrink its table at once; erase(iterator) never moves entries and
+//     leaves its table to be compacted by a later insert or erase(key);
+//   - there is no bucket interface (bucket_count() reports slots); max_load_factor() is
+//     fixed at 7/8 and setting it has no effect.
+//
+// Exceptions: insert, emplace, try_emplace, operator[] and insert_or_assign (of a new
+// key) give the strong guarantee: if the hash, the key comparison, a constructor or the
+// allocator throws, the map holds what it held before. Rebuilding a table never loses an
+// entry: entries are moved only when moving cannot throw, and copied otherwise.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <stdexcept>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "tide/detail/directory.hpp"
+#include "tide/detail/policy.hpp"
+#include "tide/hash.hpp"
+#include "tide/map_memory.hpp"
+
+namespace tide {
+
+template <class Key, class T, class Hash = tide::hash<Key>, class KeyEqual = std::equal_to<Key>,
+          class Allocator = std::allocator<std::pair<const Key, T>>>
+class map : public detail::raw_hash<detail::map_policy<Key, T>, Hash, KeyEqual, Allocator> {
+  using base = detail::raw_hash<detail::map_policy<Key, T>, Hash, KeyEqual, Allocator>;
+
+  template <class K>
+  using key_arg = typename detail::key_arg_impl<
+      detail::transparent_lookup<Hash, KeyEqual>>::template type<K, Key>;
+
+ public:
+  using key_type = Key;
+  using mapped_type = T;
+  using typename base::allocator_type;
+  using typename base::const_iterator;
+  using typename base::hasher;
+  using typename base::iterator;
+  using typename base::key_equal;
+  using typename base::size_type;
+  using typename base::value_type;
+
+  // ---- construction ------------------------------------------------------------------
+
+  map() = default;
+  explicit map(size_type bucket_count, const Hash& hash = Hash(),
+               const KeyEqual& equal = KeyEqual(), const Allocator& alloc = Allocator())
+      : base(bucket_count, hash, equal, alloc) {}
+  map(size_type bucket_count, const Allocator& alloc)
+      : map(bucket_count, Hash(), KeyEqual(), alloc) {}
+  map(size_type bucket_count, const Hash& hash, const Allocator& alloc)
+      : map(bucket_count, hash, KeyEqual(), alloc) {}
+  explicit map(const Allocator& alloc) : map(0, Hash(), KeyEqual(), alloc) {}
+
+  template <class InputIt>
+  map(InputIt first, InputIt last, size_type bucket_count = 0, const Hash& hash = Hash(),
+      const KeyEqual& equal = KeyEqual(), const Allocator& alloc = Allocator())
+      : map(bucket_count, hash, equal, alloc) {
+    insert(first, last);
+  }
+  template <class InputIt>
+  map(InputIt first, InputIt last, size_type bucket_count, const Allocator& alloc)
+      : map(first, last, bucket_count, Hash(), KeyEqual(), alloc) {}
+  template <class InputIt>
+  map(InputIt first, InputIt last, size_type bucket_count, const Hash& hash,
+      const Allocator& alloc)
+      : map(first, last, bucket_count, hash, KeyEqual(), alloc) {}
+
+  map(std::initializer_list<value_type> init, size_type bucket_count = 0,
+      const Hash& hash = Hash(), const KeyEqual& equal = KeyEqual(),
+      const Allocator& alloc = Allocator())
+      : map(init.begin(), init.end(), bucket_count, hash, equal, alloc) {}
+  map(std::initializer_list<value_type> init, size_type bucket_count, const Allocator& alloc)
+      : map(init, bucket_count, Hash(), KeyEqual(), alloc) {}
+  map(std::initializer_list<value_type> init, size_type bucket_count, const Hash& hash,
+      const Allocator& alloc)
+      : map(init, bucket_count, hash, KeyEqual(), alloc) {}
+
+  map(const map&) = default;
+  map(map&&) = default;
+  map(const map& other, const Allocator& alloc) : base(other, alloc) {}
+  map(map&& other, const Allocator& alloc) : base(std::move(other), alloc) {}
+
+  map& operator=(const map&) = default;
+  map& operator=(map&&) = default;
+  map& operator=(std::initializer_list<value_type> init) {
+    this->clear();
+    insert(init);
+    return *this;
+  }
+
+  // ---- insertion ---------------------------------------------------------------------
+
+  using base::emplace;
+
+  std::pair<iterator, bool> insert(const value_type& v) { return emplace(v); }
+  std::pair<iterator, bool> insert(value_type&& v) { return emplace(std::move(v)); }
+  template <class P, class = std::enable_if_t<std::is_constructible_v<value_type, P&&>>>
+  std::pair<iterator, bool> insert(P&& v) {
+    return emplace(std::forward<P>(v));
+  }
+  iterator insert(const_iterator, const value_type& v) { return insert(v).first; }
+  iterator insert(const_iterator, value_type&& v) { return insert(std::move(v)).first; }
+  template <class P, class = std::enable_if_t<std::is_constructible_v<value_type, P&&>>>
+  iterator insert(const_iterator, P&& v) {
+    return insert(std::forward<P>(v)).first;
+  }
+  template <class InputIt>
+  void insert(InputIt first, InputIt last) {
+    for (; first != last; ++first) emplace(*first);
+  }
+  void insert(std::initializer_list<value_type> init) { insert(init.begin(), init.end()); }
+
+  template <class... Args>
+  iterator emplace_hint(const_iterator, Args&&... args) {
+    return emplace(std::forward<Args>(args)...).first;
+  }
+
+  // Constructs mapped_type from args only if key is absent; key and args are untouched
+  // otherwise.
+  template <class... Args>
+  std::pair<iterator, bool> try_emplace(const key_type& key, Args&&... args) {
+    return this->emplace_with_key(key, std::piecewise_construct, std::forward_as_tuple(key),
+                                  std::forward_as_tuple(std::forward<Args>(args)...));
+  }
+  template <class... Args>
+  std::pair<iterator, bool> try_emplace(key_type&& key, Args&&... args) {
+    return this->emplace_with_key(key, std::piecewise_construct,
+                                  std::forward_as_tuple(std::move(key)),
+                                  std::forward_as_tuple(std::forward<Args>(args)...));
+  }
+  template <class... Args>
+  iterator try_emplace(const_iterator, const key_type& key, Args&&... args) {
+    return try_emplace(key, std::forward<Args>(args)...).first;
+  }
+  template <class... Args>
+  iterator try_emplace(const_iterator, key_type&& key, Args&&... args) {
+    return try_emplace(std::move(key), std::forward<Args>(args)...).first;
+  }
+
+  template <class M>
+  std::pair<iterator, bool> insert_or_assign(const key_type& key, M&& obj) {
+    auto [it, inserted] = try_emplace(key, std::forward<M>(obj));
+    if (!inserted) it->second = std::forward<M>(obj);
+    return {it, inserted};
+  }
+  template <class M>
+  std::pair<iterator, bool> insert_or_assign(key_type&& key, M&& obj) {
+    auto [it, inserted] = try_emplace(std::move(key), std::forward<M>(obj));
+    if (!inserted) it->second = std::forward<M>(obj);
+    return {it, inserted};
+  }
+  template <class M>
+  iterator insert_or_assign(const_iterator, const key_type& key, M&& obj) {
+    return insert_or_assign(key, std::forward<M>(obj)).first;
+  }
+  template <class M>
+  iterator insert_or_assign(const_iterator, key_type&& key, M&& obj) {
+    return insert_or_assign(std::move(key), std::forward<M>(obj)).first;
+  }
+
+  // ---- element access ----------------------------------------------------------------
+
+  T& operator[](const key_type& key) { return try_emplace(key).first->second; }
+  T& operator[](key_type&& key) { return try_emplace(std::move(key)).first->second; }
+
+  template <class K = key_type>
+  T& at(const key_arg<K>& key) {
+    const iterator it = this->find(key);
+    if (it == this->end()) throw std::out_of_range("tide::map::at: key not found");
+    return it->second;
+  }
+  template <class K = key_type>
+  const T& at(const key_arg<K>& key) const {
+    const const_iterator it = this->find(key);
+    if (it == this->end()) throw std::out_of_range("tide::map::at: key not found");
+    return it->second;
+  }
+
+  friend bool operator==(const map& a, const map& b) {
+    if (a.size() != b.size()) return false;
+    for (const value_type& v : a) {
+      const const_iterator it = b.find(v.first);
+      if (it == b.end() || !(it->second == v.second)) return false;
+    }
+    return true;
+  }
+
+  friend void swap(map& a, map& b) noexcept(noexcept(a.swap(b))) { a.swap(b); }
+};
+
+// Erases every entry for which pred(entry) is true; returns how many.
+template <class K, class T, class H, class E, class A, class Pred>
+typename map<K, T, H, E, A>::size_type erase_if(map<K, T, H, E, A>& m, Pred pred) {
+  return detail::erase_entries_if(m, pred);
+}
+
+}  // namespace tide
