@@ -1,8 +1,8 @@
-// One table: a small open-addressing hash table of groups of 8 slots. See docs/map.md.
+// One table: a small open-addressing hash table of groups of 16 slots. See docs/map.md.
 //
 // Vocabulary (used in code, tests, docs and lab output alike):
 //   slot        storage for one entry (value_type)
-//   group       8 consecutive slots and their 8 ctrl bytes (group.hpp)
+//   group       16 consecutive slots and their 16 ctrl bytes (group.hpp)
 //   table       `groups` groups, at most max_groups; one allocation
 //   h1, h2      the probe position (bits 7..38 of the hash) and the 7-bit tag (bits 0..6)
 //               stored in the ctrl byte; the directory uses the top bits (directory.hpp)
@@ -21,7 +21,7 @@
 // The probe starts at group h1 * groups >> 32 (a multiply instead of a mask) and walks
 // groups linearly, wrapping at the end, until it finds the key or a group with an empty
 // slot. It visits at most `groups` groups, so a single-group table may be completely
-// full (8 entries: "maps of at most 8 entries use one group").
+// full (16 entries: small maps use one group).
 //
 // Invariants (check_table below recomputes them):
 //   used + tombstones + empty == capacity, counted from the ctrl bytes
@@ -43,19 +43,19 @@
 
 namespace tide::detail {
 
-// Per-table bookkeeping, stored just before the ctrl bytes. 8 bytes: counts fit 16 bits
-// because a table holds at most max_slots_limit slots.
+// Per-table bookkeeping, stored just before the ctrl bytes. Counts are 32-bit: a table is
+// normally at most max_slots_limit slots, but one whose keys cannot be split apart (equal
+// hashes) grows past that (directory.hpp, make_room).
 struct table_header {
-  std::uint16_t used;         // full slots
-  std::uint16_t growth_left;  // empty slots that may still be filled
-  std::uint16_t tombstones;   // erased slots that still break no probe chain
+  std::uint32_t used;         // full slots
+  std::uint32_t growth_left;  // empty slots that may still be filled
+  std::uint32_t tombstones;   // erased slots that keep probe chains intact
   std::uint8_t local_depth;   // top hash bits shared by every key of this table
   std::uint8_t needs_compaction;  // an erase(iterator) left it below the shrink point
 };
-static_assert(sizeof(table_header) == 8, "the header is one word in front of the ctrl bytes");
+static_assert(sizeof(table_header) == 16, "the header is 16 bytes in front of the ctrl bytes");
 
 inline constexpr std::size_t max_slots_limit = 4096;
-static_assert(max_slots_limit <= UINT16_MAX, "table_header counts are 16-bit");
 
 // Load bounds, in eighths/sixteenths of capacity. Chosen so that
 //  - a table is rebuilt when an insert finds no empty slot to take (max_load 7/8, as absl,
@@ -79,12 +79,14 @@ inline constexpr std::size_t groups_for(std::size_t n, std::size_t num16) noexce
   return (slots + group_slots - 1) / group_slots;
 }
 inline constexpr std::size_t grow_load16 = 9;
+static_assert(max_load(group_slots) == group_slots, "a lone group may fill completely");
 inline constexpr std::size_t compact_load16 = 11;
 static_assert(grow_load16 > 7 && compact_load16 > 7,
               "a rebuilt table lands above the shrink point (7/16)");
 static_assert(grow_load16 < 14 && compact_load16 < 14,
               "a rebuilt table lands below the grow point (7/8 = 14/16)");
-static_assert(groups_for(max_load(64) + 1, grow_load16) > 8, "growing always adds groups");
+static_assert(groups_for(max_load(64 * group_slots) + 1, grow_load16) > 64,
+              "growing always adds groups");
 
 // A table as the directory sees it. Several directory entries may name one table.
 struct table_ref {
@@ -113,10 +115,12 @@ inline std::size_t next_group(std::size_t g, std::size_t groups) noexcept {
 // misses without a branch and the first insert allocates a real table. Never written.
 struct empty_table_storage {
   table_header header{0, 0, 0, 0, 0};
-  ctrl_t ctrl[group_slots] = {ctrl_empty, ctrl_empty, ctrl_empty, ctrl_empty,
-                              ctrl_empty, ctrl_empty, ctrl_empty, ctrl_empty};
+  ctrl_t ctrl[group_slots];
+  constexpr empty_table_storage() : ctrl{} {
+    for (ctrl_t& c : ctrl) c = ctrl_empty;
+  }
 };
-inline const empty_table_storage empty_table_instance{};
+inline constexpr empty_table_storage empty_table_instance{};
 
 inline table_ref empty_table() noexcept {
   return {const_cast<ctrl_t*>(empty_table_instance.ctrl), 1};
@@ -130,7 +134,7 @@ template <class Slot>
 struct table_layout {
   static constexpr std::size_t slot_align = alignof(Slot);
   static constexpr std::size_t unit = std::max<std::size_t>(slot_align, sizeof(table_header));
-  // The header sits in the last 8 bytes of the first `unit`, so ctrl starts unit-aligned.
+  // The header sits at the end of the first `unit`, so ctrl starts unit-aligned.
   static constexpr std::size_t header_pad = unit;
   static_assert(header_pad >= sizeof(table_header), "the header fits in front of ctrl");
 
@@ -142,8 +146,8 @@ struct table_layout {
   // made-up 1024-slot limit: the copying cost of a split grows with slot size), but never
   // fewer than 128 slots nor more than max_slots_limit.
   static constexpr std::size_t max_groups =
-      std::clamp<std::size_t>((64 * 1024) / (sizeof(Slot) * group_slots), 16,
-                              max_slots_limit / group_slots);
+      std::clamp<std::size_t>((64 * 1024) / (sizeof(Slot) * group_slots),
+                              128 / group_slots, max_slots_limit / group_slots);
 
   static constexpr std::size_t slots_offset(std::size_t groups) noexcept {
     const std::size_t end_of_ctrl = header_pad + groups * group_slots;
@@ -175,7 +179,7 @@ struct table_layout {
     table_ref t{raw + header_pad, groups};
     const std::size_t capacity = groups * group_slots;
     std::memset(t.ctrl, ctrl_empty, capacity);
-    t.header() = table_header{0, static_cast<std::uint16_t>(max_load(capacity)), 0,
+    t.header() = table_header{0, static_cast<std::uint32_t>(max_load(capacity)), 0,
                               local_depth, 0};
     return t;
   }
