@@ -607,6 +607,7 @@ class raw_hash {
     const table_ref t = dir_[pos.it.dir_index_];
     mark_full(t, static_cast<std::size_t>(pos.it.ctrl_ - t.ctrl), pos.h2);
     ++size_;
+    high_water_ = std::max(high_water_, size_);
     check_invariants_if_enabled();
   }
 
@@ -638,13 +639,18 @@ class raw_hash {
     }
     const table_header& hdr = t.header();
     const std::size_t need = std::size_t{hdr.used} + 1;
-    const std::size_t groups = groups_for(need, grow_load16);
+    if (worth_cleaning(hdr.tombstones, t.capacity()) && need < max_load(t.capacity())) {
+      rebuild(run_start(di, t), t.groups);
+      return;
+    }
+    const std::size_t landing16 = size_ + 1 > high_water_ ? grow_load16 : churn_load16;
+    const std::size_t groups = groups_for(need, landing16);
     if (groups <= layout::max_groups) {
       rebuild(run_start(di, t), groups);
     } else if (need * 16 <= layout::max_groups * group_slots * compact_load16) {
       // Mostly tombstones: rebuilding at the largest size makes room without a split.
       rebuild(run_start(di, t), layout::max_groups);
-    } else if (!split(di, h)) {
+    } else if (!split(di, h, landing16)) {
       // The entries cannot be separated by the next hash bit: grow past the largest size.
       rebuild(run_start(di, t), groups);
     }
@@ -732,7 +738,7 @@ class raw_hash {
   // Splits the table of entry di by its next hash bit. Returns false (and changes
   // nothing) if that bit would not separate its entries, or if the directory would grow
   // out of proportion to the entries.
-  bool split(std::size_t di, std::size_t h) {
+  bool split(std::size_t di, std::size_t h, std::size_t landing16) {
     table_ref old = dir_[di];
     const table_header old_hdr = old.header();
     const std::uint8_t depth = old_hdr.local_depth;
@@ -753,8 +759,8 @@ class raw_hash {
     }
     const std::size_t start = run_start(di, old);
     const std::size_t half = run_length(old) / 2;
-    const std::size_t left_groups = groups_for(left + !new_right, grow_load16);
-    const std::size_t right_groups = groups_for(right + new_right, grow_load16);
+    const std::size_t left_groups = groups_for(left + !new_right, landing16);
+    const std::size_t right_groups = groups_for(right + new_right, landing16);
     const table_ref lo = layout::allocate(alloc_, left_groups, depth + 1);
     table_ref hi;
     try {
@@ -832,10 +838,12 @@ class raw_hash {
     const table_header& hdr = t.header();
     if (!below_shrink_point(hdr.used, t.capacity())) return false;
     try {
-      if (try_merge(di)) return true;
-      const std::size_t groups = groups_for(hdr.used, compact_load16);
-      if (groups >= t.groups) return false;
-      rebuild(run_start(di, t), groups);
+      if (!try_merge(di)) {
+        const std::size_t groups = groups_for(hdr.used, compact_load16);
+        if (groups >= t.groups) return false;
+        rebuild(run_start(di, t), groups);
+      }
+      high_water_ = size_;  // growing back to the old size is growth again
       return true;
     } catch (...) {
       return false;
@@ -926,6 +934,7 @@ class raw_hash {
     table_bytes_ = 0;
     tables_needing_compaction_ = 0;
     compaction_cursor_ = 0;
+    high_water_ = 0;
   }
 
   // Destroys every entry and frees every table and the directory. Leaves the members
@@ -959,6 +968,7 @@ class raw_hash {
     table_bytes_ = other.table_bytes_;
     tables_needing_compaction_ = other.tables_needing_compaction_;
     compaction_cursor_ = other.compaction_cursor_;
+    high_water_ = other.high_water_;
     stats_ = other.stats_;
     other.reset_to_empty();
   }
@@ -979,6 +989,7 @@ class raw_hash {
     swap(table_bytes_, other.table_bytes_);
     swap(tables_needing_compaction_, other.tables_needing_compaction_);
     swap(compaction_cursor_, other.compaction_cursor_);
+    swap(high_water_, other.high_water_);
     swap(stats_, other.stats_);
   }
 
@@ -1027,6 +1038,7 @@ class raw_hash {
       throw;
     }
     tables_at_global_depth_ = other.tables_at_global_depth_;
+    high_water_ = size_;
   }
 
   table_ref* allocate_directory(std::size_t entries) {
@@ -1096,6 +1108,7 @@ class raw_hash {
     }
     global_depth_ = depth;
     size_ = entries;
+    high_water_ = std::max(entries, target);
     table_count_ = parts;
     tables_at_global_depth_ = parts;
     table_bytes_ = fresh_bytes;
@@ -1122,6 +1135,7 @@ class raw_hash {
   std::size_t table_bytes_;
   std::size_t tables_needing_compaction_;
   std::size_t compaction_cursor_;
+  std::size_t high_water_;  // the largest size since the last shrink: inserts beyond it grow
   std::uint8_t global_depth_;
   map_stats stats_;
   struct no_counter {

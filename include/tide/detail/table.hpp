@@ -60,7 +60,13 @@ inline constexpr std::size_t max_slots_limit = 4096;
 // Load bounds, in eighths/sixteenths of capacity. Chosen so that
 //  - a table is rebuilt when an insert finds no empty slot to take (max_load 7/8, as absl,
 //    boost and Go; a single group may fill completely, see above);
-//  - a grown (or split) table lands at 9/16, a shrunk or merged one at 11/16;
+//  - a grown (or split) table lands at 9/16 while the map is growing (the insert sets a
+//    new record size), at 12/16 otherwise: under churn at constant size each table's
+//    count wanders up and down, and a table that crosses its grow point should not take
+//    a 1.56x step that it will never shrink back from (that is how a map drifts up);
+//  - a table whose tombstones are at least 1/16 of its slots is cleaned at the same size
+//    rather than grown, as long as its entries fit (Go issue 70886, hashbrown issue 85);
+//  - a shrunk or merged table lands at 11/16;
 //  - erase(key) shrinks a table that falls below 7/16.
 // The shrink point 7/16 is half the grow point 7/8, so a map that shrank by erasing holds
 // at most 2x the bytes of a freshly built map with the same entries (DESIGN.md). The
@@ -68,6 +74,9 @@ inline constexpr std::size_t max_slots_limit = 4096;
 // next one in the other direction, so alternating inserts and erases never thrash.
 inline constexpr std::size_t max_load(std::size_t capacity) noexcept {
   return capacity == group_slots ? capacity : capacity - capacity / 8;
+}
+inline constexpr bool worth_cleaning(std::size_t tombstones, std::size_t capacity) noexcept {
+  return tombstones * 16 >= capacity;
 }
 inline constexpr bool below_shrink_point(std::size_t used, std::size_t capacity) noexcept {
   return capacity > group_slots && used * 16 < capacity * 7;
@@ -79,11 +88,12 @@ inline constexpr std::size_t groups_for(std::size_t n, std::size_t num16) noexce
   return (slots + group_slots - 1) / group_slots;
 }
 inline constexpr std::size_t grow_load16 = 9;
+inline constexpr std::size_t churn_load16 = 12;
 static_assert(max_load(group_slots) == group_slots, "a lone group may fill completely");
 inline constexpr std::size_t compact_load16 = 11;
-static_assert(grow_load16 > 7 && compact_load16 > 7,
+static_assert(grow_load16 > 7 && compact_load16 > 7 && churn_load16 > 7,
               "a rebuilt table lands above the shrink point (7/16)");
-static_assert(grow_load16 < 14 && compact_load16 < 14,
+static_assert(grow_load16 < 14 && compact_load16 < 14 && churn_load16 < 14,
               "a rebuilt table lands below the grow point (7/8 = 14/16)");
 static_assert(groups_for(max_load(64 * group_slots) + 1, grow_load16) > 64,
               "growing always adds groups");
