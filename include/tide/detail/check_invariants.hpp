@@ -42,36 +42,25 @@ void raw_hash<Policy, Hash, Eq, Alloc>::check_invariants() const {
       expect(dir_[j] == t, "every entry of a run names the run's table", j, di);
     }
     // Counts against the ctrl bytes.
-    std::size_t used = 0, tombstones = 0, empty = 0;
-    for (std::size_t i = 0; i < t.capacity(); ++i) {
-      const ctrl_t c = t.ctrl[i];
-      if (is_full(c)) {
-        ++used;
-      } else if (c == ctrl_tombstone) {
-        ++tombstones;
-      } else {
-        expect(c == ctrl_empty, "a ctrl byte is full, empty or a tombstone", i, c);
-        ++empty;
-      }
+    std::size_t used = 0;
+    for (std::size_t g = 0; g < t.groups; ++g) {
+      used += static_cast<std::size_t>(group(t.ctrl + g * group_width).match_full().count());
     }
     expect(used == hdr.used, "header.used matches the full ctrl bytes", hdr.used, used);
-    expect(tombstones == hdr.tombstones, "header.tombstones matches the ctrl bytes",
-           hdr.tombstones, tombstones);
-    expect(hdr.growth_left <= empty, "growth_left <= empty slots", hdr.growth_left, empty);
-    expect(used + tombstones + hdr.growth_left <= max_load(t.capacity()),
-           "used + tombstones + growth_left <= max load", used + tombstones + hdr.growth_left,
-           max_load(t.capacity()));
-    // Every entry belongs here, has its h2, and is found by a probe.
+    expect(used + hdr.tombstones + hdr.growth_left <= max_load(t.capacity()),
+           "used + tombstones + growth_left <= max load",
+           used + hdr.tombstones + hdr.growth_left, max_load(t.capacity()));
+    // Every entry belongs here, has its tag, and is found by a probe.
     slot_type* slots = layout::slots(t);
-    for (std::size_t i = next_full_slot(t, 0); i < t.capacity(); i = next_full_slot(t, i + 1)) {
-      const std::size_t h = hash_of(Policy::key(slots[i]));
-      expect(t.ctrl[i] == h2_of(h), "a full ctrl byte holds its entry's h2", i, t.ctrl[i]);
+    for (std::size_t p = next_full_slot(t, 0); p < t.positions(); p = next_full_slot(t, p + 1)) {
+      const std::size_t h = hash_of(Policy::key(slots[slot_index(p)]));
+      expect(t.ctrl[p] == tag_of(h), "a full ctrl byte holds its entry's tag", p, t.ctrl[p]);
       expect(dir_index(h) / len == di / len, "an entry's top hash bits name its table's run",
              dir_index(h), di);
       std::size_t g = start_group(h, t.groups);
-      for (std::size_t n = 0; g != i / group_slots; ++n, g = next_group(g, t.groups)) {
-        expect(n < t.groups && !group(t.ctrl + g * group_slots).match_empty(),
-               "groups before an entry's own on its probe path have no empty slot", g, i);
+      for (std::size_t n = 0; g != p / group_width; ++n, g = next_group(g, t.groups)) {
+        expect(n < t.groups && overflowed(t.ctrl + g * group_width, t.ctrl[p]),
+               "groups before an entry's own on its probe path overflowed for its tag", g, p);
       }
     }
     entries += used;

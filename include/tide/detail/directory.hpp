@@ -7,7 +7,7 @@
 // entries that share those bits (its "run"), and its buddy is the table of the run next
 // to it that differs in bit L.
 //
-//   hash:  [ top bits: directory ][ ... ][ bits 7..38: h1 ][ bits 0..6: h2 ]
+//   hash:  [ top bits: directory ][ ... ][ bits 11..42: h1 ][ ... ][ bits 0..7: tag ]
 //
 //   directory (global_depth 2)        tables
 //     00 ─────────────────────────▶ A  (local depth 1: keys 0x...)
@@ -310,18 +310,18 @@ class raw_hash {
     const std::size_t h = hash_of(key);
     const std::size_t di = dir_index(h);
     const table_ref t = dir_[di];
-    slot_type* slots = layout::slots(t);
-    const std::uint8_t h2 = h2_of(h);
+    const ctrl_t tag = tag_of(h);
     std::size_t g = start_group(h, t.groups);
     for (std::size_t n = t.groups;;) {
-      const group grp(t.ctrl + g * group_slots);
-      for (bitmask m = grp.match_h2(h2); m; m.clear_lowest()) {
-        const std::size_t i = g * group_slots + m.lowest();
-        if (TIDE_LIKELY(eq_(key, Policy::key(slots[i])))) {
-          return iterator(slots + i, t.ctrl + i, this, di);
+      ctrl_t* group_ctrl = t.ctrl + g * group_width;
+      slot_type* group_slot = layout::slots(t) + g * group_slots;
+      for (bitmask m = group(group_ctrl).match(tag); m; m.clear_lowest()) {
+        const std::size_t i = m.lowest();
+        if (TIDE_LIKELY(eq_(key, Policy::key(group_slot[i])))) {
+          return iterator(group_slot + i, group_ctrl + i, this, di);
         }
       }
-      if (TIDE_LIKELY(bool(grp.match_empty())) || --n == 0) return end();
+      if (TIDE_LIKELY(!overflowed(group_ctrl, tag)) || --n == 0) return end();
       g = next_group(g, t.groups);
     }
   }
@@ -500,7 +500,7 @@ class raw_hash {
   struct insert_position {
     iterator it;
     bool found;
-    std::uint8_t h2;  // of the key, for commit_insert
+    ctrl_t tag;  // of the key, for commit_insert
   };
 
   // ---- hashing and directory indexing ------------------------------------------------
@@ -545,22 +545,22 @@ class raw_hash {
     if (size_ == 0) return iterator();
     while (di < dir_size()) {
       const table_ref t = dir_[di];
-      const std::size_t i = next_full_slot(t, 0);
-      if (i < t.capacity()) return make_iterator(t, di, i);
+      const std::size_t p = next_full_slot(t, 0);
+      if (p < t.positions()) return make_iterator(t, di, p);
       di += run_length(t);
     }
     return iterator();
   }
-  iterator make_iterator(const table_ref& t, std::size_t di, std::size_t i) const noexcept {
-    return iterator(layout::slots(t) + i, t.ctrl + i, this, di);
+  iterator make_iterator(const table_ref& t, std::size_t di, std::size_t p) const noexcept {
+    return iterator(layout::slots(t) + slot_index(p), t.ctrl + p, this, di);
   }
   template <bool C>
   void advance(iterator_impl<C>& it) const noexcept {
     const table_ref t = dir_[it.dir_index_];
-    const std::size_t i = next_full_slot(t, static_cast<std::size_t>(it.ctrl_ - t.ctrl) + 1);
-    if (i < t.capacity()) {
-      it.slot_ = layout::slots(t) + i;
-      it.ctrl_ = t.ctrl + i;
+    const std::size_t p = next_full_slot(t, static_cast<std::size_t>(it.ctrl_ - t.ctrl) + 1);
+    if (p < t.positions()) {
+      it.slot_ = layout::slots(t) + slot_index(p);
+      it.ctrl_ = t.ctrl + p;
       return;
     }
     const iterator next = first_full_from(run_start(it.dir_index_, t) + run_length(t));
@@ -578,34 +578,31 @@ class raw_hash {
     const std::size_t h = hash_of(key);
     std::size_t di = dir_index(h);
     table_ref t = dir_[di];
-    slot_type* slots = layout::slots(t);
-    const std::uint8_t h2 = h2_of(h);
+    const ctrl_t tag = tag_of(h);
     std::size_t g = start_group(h, t.groups);
-    std::size_t free_slot = SIZE_MAX;
-    for (std::size_t n = 0; n < t.groups; ++n, g = next_group(g, t.groups)) {
-      const group grp(t.ctrl + g * group_slots);
-      for (bitmask m = grp.match_h2(h2); m; m.clear_lowest()) {
-        const std::size_t i = g * group_slots + m.lowest();
-        if (eq_(key, Policy::key(slots[i]))) return {make_iterator(t, di, i), true, h2};
+    for (std::size_t n = t.groups;;) {
+      ctrl_t* group_ctrl = t.ctrl + g * group_width;
+      slot_type* group_slot = layout::slots(t) + g * group_slots;
+      for (bitmask m = group(group_ctrl).match(tag); m; m.clear_lowest()) {
+        const std::size_t i = m.lowest();
+        if (eq_(key, Policy::key(group_slot[i]))) {
+          return {iterator(group_slot + i, group_ctrl + i, this, di), true, tag};
+        }
       }
-      if (free_slot == SIZE_MAX) {
-        if (const bitmask f = grp.match_empty_or_tombstone()) free_slot = g * group_slots + f.lowest();
-      }
-      if (grp.match_empty()) break;
+      if (!overflowed(group_ctrl, tag) || --n == 0) break;
+      g = next_group(g, t.groups);
     }
-    if (free_slot == SIZE_MAX ||
-        (t.ctrl[free_slot] == ctrl_empty && t.header().growth_left == 0)) {
+    if (t.header().growth_left == 0) {
       make_room(di, h);
       di = dir_index(h);
       t = dir_[di];
-      free_slot = find_first_non_full(t, h);
     }
-    return {make_iterator(t, di, free_slot), false, h2};
+    return {make_iterator(t, di, find_insert_position(t, h)), false, tag};
   }
 
   void commit_insert(const insert_position& pos) noexcept {
     const table_ref t = dir_[pos.it.dir_index_];
-    mark_full(t, static_cast<std::size_t>(pos.it.ctrl_ - t.ctrl), pos.h2);
+    mark_full(t, static_cast<std::size_t>(pos.it.ctrl_ - t.ctrl), pos.tag);
     ++size_;
     high_water_ = std::max(high_water_, size_);
     check_invariants_if_enabled();
@@ -620,9 +617,9 @@ class raw_hash {
       di = dir_index(h);
     }
     const table_ref t = dir_[di];
-    const std::size_t i = find_first_non_full(t, h);
-    Policy::transfer_construct(alloc_, layout::slots(t) + i, &v);
-    mark_full(t, i, h2_of(h));
+    const std::size_t p = find_insert_position(t, h);
+    Policy::transfer_construct(alloc_, layout::slots(t) + slot_index(p), &v);
+    mark_full(t, p, tag_of(h));
     ++size_;
   }
 
@@ -665,8 +662,8 @@ class raw_hash {
   void hash_table(const table_ref& t, std::size_t* out) const {
     slot_type* slots = layout::slots(t);
     std::size_t k = 0;
-    for (std::size_t i = next_full_slot(t, 0); i < t.capacity(); i = next_full_slot(t, i + 1)) {
-      out[k++] = hash_of(Policy::key(slots[i]));
+    for (std::size_t p = next_full_slot(t, 0); p < t.positions(); p = next_full_slot(t, p + 1)) {
+      out[k++] = hash_of(Policy::key(slots[slot_index(p)]));
     }
   }
 
@@ -680,18 +677,19 @@ class raw_hash {
     std::size_t k = 0;
     sources([&](const table_ref& src) {
       slot_type* src_slots = layout::slots(src);
-      for (std::size_t i = next_full_slot(src, 0); i < src.capacity();
-           i = next_full_slot(src, i + 1), ++k) {
+      for (std::size_t p = next_full_slot(src, 0); p < src.positions();
+           p = next_full_slot(src, p + 1), ++k) {
         const std::size_t h = hashes[k];
         const table_ref dst = pick(h);
-        const std::size_t j = find_first_non_full(dst, h);
+        const std::size_t q = find_insert_position(dst, h);
+        slot_type* to = layout::slots(dst) + slot_index(q);
+        slot_type* from = src_slots + slot_index(p);
         if constexpr (Policy::trivially_relocatable) {
-          std::memcpy(static_cast<void*>(layout::slots(dst) + j), &src_slots[i],
-                      sizeof(slot_type));
+          std::memcpy(static_cast<void*>(to), from, sizeof(slot_type));
         } else {
-          Policy::transfer_construct(alloc_, layout::slots(dst) + j, &src_slots[i]);
+          Policy::transfer_construct(alloc_, to, from);
         }
-        mark_full(dst, j, h2_of(h));
+        mark_full(dst, q, tag_of(h));
       }
     });
     // Success: the sources were moved from (or copied); destroy them.
@@ -907,10 +905,10 @@ class raw_hash {
 
   // ---- erase internals ---------------------------------------------------------------
 
-  void erase_at(std::size_t di, std::size_t i) noexcept {
+  void erase_at(std::size_t di, std::size_t p) noexcept {
     const table_ref t = dir_[di];
-    alloc_traits::destroy(alloc_, layout::slots(t) + i);
-    mark_erased(t, i);
+    alloc_traits::destroy(alloc_, layout::slots(t) + slot_index(p));
+    mark_erased(t, p);
     --size_;
   }
 
@@ -950,8 +948,8 @@ class raw_hash {
   void destroy_entries(const table_ref& t) noexcept {
     if constexpr (!std::is_trivially_destructible_v<slot_type>) {
       slot_type* slots = layout::slots(t);
-      for (std::size_t i = next_full_slot(t, 0); i < t.capacity(); i = next_full_slot(t, i + 1)) {
-        alloc_traits::destroy(alloc_, slots + i);
+      for (std::size_t p = next_full_slot(t, 0); p < t.positions(); p = next_full_slot(t, p + 1)) {
+        alloc_traits::destroy(alloc_, slots + slot_index(p));
       }
     }
   }
@@ -1011,14 +1009,15 @@ class raw_hash {
         ++table_count_;
         const slot_type* from = layout::slots(src);
         slot_type* to = layout::slots(dst);
-        for (std::size_t i = next_full_slot(src, 0); i < src.capacity();
-             i = next_full_slot(src, i + 1)) {
-          alloc_traits::construct(alloc_, to + i, from[i]);
-          mark_full(dst, i, src.ctrl[i]);
+        for (std::size_t p = next_full_slot(src, 0); p < src.positions();
+             p = next_full_slot(src, p + 1)) {
+          alloc_traits::construct(alloc_, to + slot_index(p), from[slot_index(p)]);
+          mark_full(dst, p, src.ctrl[p]);
           ++size_;
         }
-        // Same ctrl bytes (tombstones included) and counts: the copy probes like the source.
-        std::memcpy(dst.ctrl, src.ctrl, src.capacity());
+        // Same ctrl bytes (overflow bits included) and counts: the copy probes like the
+        // source.
+        std::memcpy(dst.ctrl, src.ctrl, src.positions());
         dst.header() = src.header();
         dst.header().needs_compaction = 0;
       });

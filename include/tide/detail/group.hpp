@@ -1,28 +1,30 @@
-// Control bytes and the group of 16 slots they describe. See docs/map.md.
+// Control bytes and the group of 15 slots they describe. See docs/map.md.
 //
-// Every slot of a table has one control (ctrl) byte; 16 consecutive slots form a group,
-// and the 16 ctrl bytes of a group are matched all at once: with one SSE2 compare on
-// x86-64, or with SWAR arithmetic (SIMD within a register) on two 64-bit words elsewhere.
+// A group is 16 ctrl bytes: one per slot for its 15 slots, and an overflow byte. They are
+// matched all at once: with one SSE2 compare on x86-64, or with SWAR arithmetic (SIMD
+// within a register) on two 64-bit words elsewhere.
 //
-//   empty     1000 0000   never held an entry since the table was built
-//   tombstone 1111 1110   held an entry that was erased while its group was full
-//   full      0hhh hhhh   holds an entry; hhhhhhh is h2, the low 7 bits of its hash
+//   byte:   0    1    ...   14   15
+//         [ c0 | c1 | ... | c14 | overflow ]
 //
-// Read as signed bytes: full >= 0 > tombstone (-2) > empty (-128), so "empty or
-// tombstone" is "less than -1" and "full" is "sign bit clear" (absl's encoding).
+//   ctrl byte  0000 0000   empty
+//              tttt tttt   full; tttttttt is the entry's tag, the low 8 bits of its hash,
+//                          moved off 0 and 1 (tag_of), so a tag never looks empty
+//   overflow   bit b set: some entry whose tag has (tag & 7) == b was inserted past this
+//              group because the group was full
 //
-// Why 16 and not Go's 8: tide probes groups linearly (table.hpp); with 8 slots a group at
-// 7/8 load is full often enough that a miss visited 1.3-2.2 groups on average (measured
-// with a probe counter at 1K-1M keys), each visit a hard-to-predict branch. A group of 16
-// at the same load is full about 50 times less often, so nearly every miss ends in its
-// first group.
+// A lookup walks groups and stops at the first group whose overflow bit for its tag is
+// clear: no entry of that class ever went past it. Unlike Go's and absl's tombstones,
+// this needs no marker on erase: an erased slot becomes empty at once, and a miss ends
+// in its first group unless that very group overflowed for its class (boost.unordered's
+// design, foa/core.hpp). Overflow bits are cleared only when the table is rebuilt; the
+// table counts erasures that may have left a stale bit (table.hpp) and cleans itself
+// before they make probes long.
 //
-// A probe for a key walks groups and stops at the first group with an empty slot, so a
-// group without an empty slot may have been passed by other keys' probes; erasing from
-// such a group must leave a tombstone. Erasing from a group that has an empty slot can
-// mark the slot empty again: no probe ever went past that group.
+// Why 16 bytes and not Go's 8: a group is full, and probes go on, far less often; and 16
+// bytes is one SSE2 register.
 //
-// Matches are returned as a bitmask with bit i set for slot i.
+// Matches are returned as a bitmask with bit i set for slot i (0..14).
 #pragma once
 
 #include <bit>
@@ -40,17 +42,24 @@ namespace tide::detail {
 
 using ctrl_t = std::uint8_t;
 
-inline constexpr ctrl_t ctrl_empty = 0b1000'0000;
-inline constexpr ctrl_t ctrl_tombstone = 0b1111'1110;
-inline constexpr std::size_t group_slots = 16;
+inline constexpr ctrl_t ctrl_empty = 0;
+inline constexpr std::size_t group_width = 16;  // ctrl bytes per group
+inline constexpr std::size_t group_slots = 15;  // slots per group
+inline constexpr std::size_t overflow_byte = 15;
+inline constexpr std::uint32_t slot_bits = 0x7FFF;  // bits of the 15 slots in a match
 
-static_assert((ctrl_empty & 0x80) && (ctrl_tombstone & 0x80),
-              "empty and tombstone have the high bit set, full slots never do");
-static_assert(static_cast<std::int8_t>(ctrl_empty) < -1 &&
-                  static_cast<std::int8_t>(ctrl_tombstone) < -1,
-              "empty and tombstone are both below -1 as signed bytes");
+static_assert(group_slots + 1 == group_width, "15 slots and one overflow byte");
 
-inline constexpr bool is_full(ctrl_t c) noexcept { return (c & 0x80) == 0; }
+inline constexpr bool is_full(ctrl_t c) noexcept { return c != ctrl_empty; }
+
+// The tag of a hash: its low byte, moved off 0 (empty) and 1 (kept free).
+inline constexpr ctrl_t tag_of(std::size_t hash) noexcept {
+  const auto t = static_cast<ctrl_t>(hash);
+  return t < 2 ? static_cast<ctrl_t>(t + 8) : t;
+}
+inline constexpr ctrl_t overflow_bit(ctrl_t tag) noexcept {
+  return static_cast<ctrl_t>(1u << (tag & 7));
+}
 
 // The set bits of a match, one per slot (bit i for slot i).
 class bitmask {
@@ -63,6 +72,7 @@ class bitmask {
   }
   constexpr void clear_lowest() noexcept { bits_ &= bits_ - 1; }
   constexpr int count() const noexcept { return std::popcount(bits_); }
+  constexpr std::uint32_t bits() const noexcept { return bits_; }
   // The matches of slots `slot` and above (slot in 0..15).
   constexpr bitmask from_slot(std::size_t slot) const noexcept {
     return bitmask(bits_ & (~std::uint32_t{0} << slot));
@@ -80,22 +90,20 @@ class group {
   explicit group(const ctrl_t* ctrl) noexcept
       : ctrl_(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ctrl))) {}
 
-  bitmask match_h2(std::uint8_t h2) const noexcept {
-    return mask(_mm_cmpeq_epi8(_mm_set1_epi8(static_cast<char>(h2)), ctrl_));
+  bitmask match(ctrl_t tag) const noexcept {
+    return mask(_mm_cmpeq_epi8(_mm_set1_epi8(static_cast<char>(tag)), ctrl_));
   }
-  bitmask match_empty() const noexcept {
-    return mask(_mm_cmpeq_epi8(_mm_set1_epi8(static_cast<char>(ctrl_empty)), ctrl_));
-  }
-  bitmask match_empty_or_tombstone() const noexcept {
-    return mask(_mm_cmpgt_epi8(_mm_set1_epi8(-1), ctrl_));
-  }
-  bitmask match_full() const noexcept {
-    return bitmask(static_cast<std::uint32_t>(_mm_movemask_epi8(ctrl_)) ^ 0xFFFFu);
-  }
+  bitmask match_empty() const noexcept { return bitmask(match_empty_bits()); }
+  bitmask match_full() const noexcept { return bitmask(match_empty_bits() ^ slot_bits); }
 
  private:
+  std::uint32_t match_empty_bits() const noexcept {
+    return static_cast<std::uint32_t>(
+               _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_setzero_si128(), ctrl_))) &
+           slot_bits;
+  }
   static bitmask mask(__m128i v) noexcept {
-    return bitmask(static_cast<std::uint32_t>(_mm_movemask_epi8(v)));
+    return bitmask(static_cast<std::uint32_t>(_mm_movemask_epi8(v)) & slot_bits);
   }
   __m128i ctrl_;
 };
@@ -110,31 +118,25 @@ class group {
 
   explicit group(const ctrl_t* ctrl) noexcept { std::memcpy(words_, ctrl, sizeof(words_)); }
 
-  // Exact: a byte is zero iff its low 7 bits are zero and its high bit is clear.
-  bitmask match_h2(std::uint8_t h2) const noexcept {
-    return combine([h2](std::uint64_t w) {
-      const std::uint64_t v = w ^ (lsb * h2);
-      return ~(((v & ~msb) + ~msb) | v) & msb;
-    });
+  bitmask match(ctrl_t tag) const noexcept {
+    return combine([tag](std::uint64_t w) { return zero_bytes(w ^ (lsb * tag)); });
   }
-  bitmask match_empty() const noexcept {
-    return combine([](std::uint64_t w) { return w & ~(w << 6) & msb; });
-  }
-  bitmask match_empty_or_tombstone() const noexcept {
-    return combine([](std::uint64_t w) { return w & msb; });
-  }
-  bitmask match_full() const noexcept {
-    return combine([](std::uint64_t w) { return ~w & msb; });
-  }
+  bitmask match_empty() const noexcept { return bitmask(match_empty_bits()); }
+  bitmask match_full() const noexcept { return bitmask(match_empty_bits() ^ slot_bits); }
 
  private:
   static_assert(std::endian::native == std::endian::little,
                 "group words are read little-endian: slot i is byte i");
-  // One bit per byte (the high bit of each) of the two words, gathered into 16 bits.
+  // The high bit of each zero byte of w, exactly (no borrow between bytes).
+  static std::uint64_t zero_bytes(std::uint64_t w) noexcept {
+    return ~(((w & ~msb) + ~msb) | w) & msb;
+  }
+  std::uint32_t match_empty_bits() const noexcept { return combine(zero_bytes).bits(); }
   template <class F>
   bitmask combine(F f) const noexcept {
-    return bitmask(gather(f(words_[0])) | (gather(f(words_[1])) << 8));
+    return bitmask((gather(f(words_[0])) | (gather(f(words_[1])) << 8)) & slot_bits);
   }
+  // One bit per byte (the high bit of each), gathered into 8 bits.
   static std::uint32_t gather(std::uint64_t high_bits) noexcept {
     return static_cast<std::uint32_t>(((high_bits >> 7) * 0x0102040810204080ull) >> 56);
   }
@@ -142,5 +144,13 @@ class group {
 };
 
 #endif
+
+// Overflow bits live in the group's last ctrl byte, read and written in place.
+inline bool overflowed(const ctrl_t* group_ctrl, ctrl_t tag) noexcept {
+  return (group_ctrl[overflow_byte] & overflow_bit(tag)) != 0;
+}
+inline void mark_overflow(ctrl_t* group_ctrl, ctrl_t tag) noexcept {
+  group_ctrl[overflow_byte] |= overflow_bit(tag);
+}
 
 }  // namespace tide::detail

@@ -1,35 +1,35 @@
-// One table: a small open-addressing hash table of groups of 16 slots. See docs/map.md.
+// One table: a small open-addressing hash table of groups of 15 slots. See docs/map.md.
 //
 // Vocabulary (used in code, tests, docs and lab output alike):
 //   slot        storage for one entry (value_type)
-//   group       16 consecutive slots and their 16 ctrl bytes (group.hpp)
+//   group       15 slots, their 15 ctrl bytes and an overflow byte (group.hpp)
+//   position    index of a ctrl byte, 16 per group; position p names slot p - p/16
 //   table       `groups` groups, at most max_groups; one allocation
-//   h1, h2      the probe position (bits 7..38 of the hash) and the 7-bit tag (bits 0..6)
-//               stored in the ctrl byte; the directory uses the top bits (directory.hpp)
+//   tag, h1     the low 8 bits of the hash (stored in the ctrl byte, group.hpp) and bits
+//               11..42 (the probe's start group); the directory uses the top bits
 //   growth_left empty slots that may still be filled before the table must be rebuilt
-//   tombstone   a slot erased from a group that had no empty slot (group.hpp)
+//   tombstones  erased slots whose group had overflowed for their tag: the slot is empty
+//               again, but the overflow bit it may have caused stays until a rebuild,
+//               so the slot is not given back to growth_left (boost's "anti-drift")
 //
 // Layout of one table allocation (slot alignment A; header padded so slots are aligned):
 //
-//   +--------------+---------------------------+-----+-----------------------------+
-//   | table_header | ctrl[0] ... ctrl[8*groups-1] | pad | slot[0] ... slot[8*groups-1] |
-//   +--------------+---------------------------+-----+-----------------------------+
+//   +--------------+--------------------------------+-----+-----------------------------+
+//   | table_header | ctrl[0] ... ctrl[16*groups-1]   | pad | slot[0] ... slot[15*groups-1]|
+//   +--------------+--------------------------------+-----+-----------------------------+
 //                  ^ table_ref::ctrl points here
 //
 // The number of groups is any integer 1..max_groups, not only a power of two, so a
 // table is rebuilt to exactly the size its entries need (see the load constants below).
 // The probe starts at group h1 * groups >> 32 (a multiply instead of a mask) and walks
-// groups linearly, wrapping at the end, until it finds the key or a group with an empty
-// slot. It visits at most `groups` groups, so a single-group table may be completely
-// full (16 entries: small maps use one group).
+// groups linearly, wrapping at the end. A lookup stops at the first group whose overflow
+// bit for its tag is clear; an insert takes the first empty slot and sets the overflow
+// bit of every full group it passes. A table of one group may fill completely.
 //
-// Invariants (check_table below recomputes them):
-//   used + tombstones + empty == capacity, counted from the ctrl bytes
-//   growth_left + used + tombstones == max_load(capacity) when no erase has turned a
-//     slot back to empty; an erase to empty gives the slot back, so in general
-//     growth_left <= empty and used + tombstones + growth_left <= max_load(capacity)
-//   every full slot is reachable: its h2 matches, and every group from its start group
-//     up to (not including) its own group has no empty slot
+// Invariants (check_invariants recomputes them):
+//   used == full ctrl bytes; used + tombstones + growth_left <= max_load(capacity)
+//   every entry is reachable: every group from its start group up to (not including)
+//     its own has the overflow bit for its tag set
 #pragma once
 
 #include <algorithm>
@@ -49,7 +49,7 @@ namespace tide::detail {
 struct table_header {
   std::uint32_t used;         // full slots
   std::uint32_t growth_left;  // empty slots that may still be filled
-  std::uint32_t tombstones;   // erased slots that keep probe chains intact
+  std::uint32_t tombstones;   // erased slots not given back to growth (see above)
   std::uint8_t local_depth;   // top hash bits shared by every key of this table
   std::uint8_t needs_compaction;  // an erase(iterator) left it below the shrink point
 };
@@ -65,7 +65,8 @@ inline constexpr std::size_t max_slots_limit = 4096;
 //    count wanders up and down, and a table that crosses its grow point should not take
 //    a 1.56x step that it will never shrink back from (that is how a map drifts up);
 //  - a table whose tombstones are at least 1/16 of its slots is cleaned at the same size
-//    rather than grown, as long as its entries fit (Go issue 70886, hashbrown issue 85);
+//    rather than grown, as long as its entries fit: stale overflow bits and lost growth
+//    do not pile up under churn (Go issue 70886, hashbrown issue 85);
 //  - a shrunk or merged table lands at 11/16;
 //  - erase(key) shrinks a table that falls below 7/16.
 // The shrink point 7/16 is half the grow point 7/8, so a map that shrank by erasing holds
@@ -104,16 +105,19 @@ struct table_ref {
   std::size_t groups;
 
   std::size_t capacity() const noexcept { return groups * group_slots; }
+  std::size_t positions() const noexcept { return groups * group_width; }
   table_header& header() const noexcept {
     return *reinterpret_cast<table_header*>(ctrl - sizeof(table_header));
   }
   friend bool operator==(const table_ref&, const table_ref&) = default;
 };
 
-inline constexpr std::uint8_t h2_of(std::size_t hash) noexcept { return hash & 0x7F; }
+inline constexpr std::size_t slot_index(std::size_t position) noexcept {
+  return position - position / group_width;
+}
 
 inline std::size_t start_group(std::size_t hash, std::size_t groups) noexcept {
-  const std::uint64_t h1 = static_cast<std::uint32_t>(hash >> 7);
+  const std::uint64_t h1 = static_cast<std::uint32_t>(hash >> 11);
   return static_cast<std::size_t>((h1 * groups) >> 32);
 }
 
@@ -125,11 +129,9 @@ inline std::size_t next_group(std::size_t g, std::size_t groups) noexcept {
 // misses without a branch and the first insert allocates a real table. Never written.
 struct empty_table_storage {
   table_header header{0, 0, 0, 0, 0};
-  ctrl_t ctrl[group_slots];
-  constexpr empty_table_storage() : ctrl{} {
-    for (ctrl_t& c : ctrl) c = ctrl_empty;
-  }
+  ctrl_t ctrl[group_width] = {};  // all ctrl_empty, overflow clear
 };
+static_assert(ctrl_empty == 0, "the empty table's ctrl bytes are zero-initialised");
 inline constexpr empty_table_storage empty_table_instance{};
 
 inline table_ref empty_table() noexcept {
@@ -156,11 +158,11 @@ struct table_layout {
   // made-up 1024-slot limit: the copying cost of a split grows with slot size), but never
   // fewer than 128 slots nor more than max_slots_limit.
   static constexpr std::size_t max_groups =
-      std::clamp<std::size_t>((64 * 1024) / (sizeof(Slot) * group_slots),
-                              128 / group_slots, max_slots_limit / group_slots);
+      std::clamp<std::size_t>((64 * 1024) / (sizeof(Slot) * group_slots), 8,
+                              max_slots_limit / group_slots);
 
   static constexpr std::size_t slots_offset(std::size_t groups) noexcept {
-    const std::size_t end_of_ctrl = header_pad + groups * group_slots;
+    const std::size_t end_of_ctrl = header_pad + groups * group_width;
     return (end_of_ctrl + slot_align - 1) / slot_align * slot_align;
   }
   static constexpr std::size_t units(std::size_t groups) noexcept {
@@ -188,7 +190,7 @@ struct table_layout {
     auto* raw = reinterpret_cast<unsigned char*>(mem);
     table_ref t{raw + header_pad, groups};
     const std::size_t capacity = groups * group_slots;
-    std::memset(t.ctrl, ctrl_empty, capacity);
+    std::memset(t.ctrl, ctrl_empty, t.positions());
     t.header() = table_header{0, static_cast<std::uint32_t>(max_load(capacity)), 0,
                               local_depth, 0};
     return t;
@@ -203,60 +205,57 @@ struct table_layout {
   }
 };
 
-// The first slot on h's probe path that is empty or a tombstone. Precondition: the table
-// has such a slot (a table always does while growth_left > 0 or it holds a tombstone).
-inline std::size_t find_first_non_full(const table_ref& t, std::size_t hash) noexcept {
+// The position where an entry with hash h goes: the first empty slot on its probe path.
+// Sets the overflow bit of every full group it passes. Precondition: the table has an
+// empty slot (growth_left > 0 guarantees one).
+inline std::size_t find_insert_position(const table_ref& t, std::size_t hash) noexcept {
+  const ctrl_t tag = tag_of(hash);
   std::size_t g = start_group(hash, t.groups);
   for (std::size_t n = 0; n < t.groups; ++n, g = next_group(g, t.groups)) {
-    const bitmask free = group(t.ctrl + g * group_slots).match_empty_or_tombstone();
-    if (free) return g * group_slots + free.lowest();
+    ctrl_t* group_ctrl = t.ctrl + g * group_width;
+    const bitmask empty = group(group_ctrl).match_empty();
+    if (empty) return g * group_width + empty.lowest();
+    mark_overflow(group_ctrl, tag);
   }
-  TIDE_CHECK(false, "find_first_non_full: table has no free slot");
+  TIDE_CHECK(false, "find_insert_position: table has no empty slot");
 }
 
-// Marks slot i full with tag h2 and updates the counts. Precondition: slot i is empty or a
-// tombstone, and if empty, growth_left > 0.
-inline void mark_full(const table_ref& t, std::size_t i, std::uint8_t h2) noexcept {
+// Marks position p full with `tag` and updates the counts. Precondition: p is empty and
+// growth_left > 0.
+inline void mark_full(const table_ref& t, std::size_t p, ctrl_t tag) noexcept {
   table_header& h = t.header();
-  if (t.ctrl[i] == ctrl_empty) {
-    TIDE_ASSERT(h.growth_left > 0, "mark_full: no growth left");
-    --h.growth_left;
-  } else {
-    TIDE_ASSERT(t.ctrl[i] == ctrl_tombstone, "mark_full: slot is full");
-    --h.tombstones;
-  }
+  TIDE_ASSERT(t.ctrl[p] == ctrl_empty, "mark_full: slot is full");
+  TIDE_ASSERT(h.growth_left > 0, "mark_full: no growth left");
+  --h.growth_left;
   ++h.used;
-  t.ctrl[i] = h2;
+  t.ctrl[p] = tag;
 }
 
-// Marks full slot i erased: empty if its group has an empty slot (no probe ever went past
-// the group) or the table is a single group (no probe goes past it at all), else a
-// tombstone.
-inline void mark_erased(const table_ref& t, std::size_t i) noexcept {
-  TIDE_ASSERT(is_full(t.ctrl[i]), "mark_erased: slot is not full");
+// Marks full position p empty. Its slot goes back to growth_left unless its group had
+// overflowed for its tag (then it counts as a tombstone until the table is rebuilt).
+inline void mark_erased(const table_ref& t, std::size_t p) noexcept {
+  TIDE_ASSERT(is_full(t.ctrl[p]), "mark_erased: slot is not full");
   table_header& h = t.header();
   --h.used;
-  const ctrl_t* group_ctrl = t.ctrl + i / group_slots * group_slots;
-  if (t.groups == 1 || group(group_ctrl).match_empty()) {
-    t.ctrl[i] = ctrl_empty;
-    ++h.growth_left;
-  } else {
-    t.ctrl[i] = ctrl_tombstone;
+  const ctrl_t* group_ctrl = t.ctrl + p / group_width * group_width;
+  if (overflowed(group_ctrl, t.ctrl[p])) {
     ++h.tombstones;
+  } else {
+    ++h.growth_left;
   }
+  t.ctrl[p] = ctrl_empty;
 }
 
-// Index of the first full slot at or after `from`, or t.capacity() if none.
+// The first full position at or after `from`, or t.positions() if none.
 inline std::size_t next_full_slot(const table_ref& t, std::size_t from) noexcept {
-  const std::size_t capacity = t.capacity();
-  if (from >= capacity) return capacity;
-  std::size_t g = from / group_slots;
-  bitmask full = group(t.ctrl + g * group_slots).match_full().from_slot(from % group_slots);
+  if (from >= t.positions()) return t.positions();
+  std::size_t g = from / group_width;
+  bitmask full = group(t.ctrl + g * group_width).match_full().from_slot(from % group_width);
   while (!full) {
-    if (++g == t.groups) return capacity;
-    full = group(t.ctrl + g * group_slots).match_full();
+    if (++g == t.groups) return t.positions();
+    full = group(t.ctrl + g * group_width).match_full();
   }
-  return g * group_slots + full.lowest();
+  return g * group_width + full.lowest();
 }
 
 }  // namespace tide::detail
