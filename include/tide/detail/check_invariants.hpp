@@ -52,7 +52,7 @@ void raw_hash<Policy, Hash, Eq, Alloc>::check_invariants() const {
            used + hdr.tombstones + hdr.growth_left, max_load(t.capacity()));
     // Every entry belongs here, has its tag, and is found by a probe.
     slot_type* slots = layout::slots(t);
-    for (std::size_t p = next_full_slot(t, 0); p < t.positions(); p = next_full_slot(t, p + 1)) {
+    for_each_full(t, [&](std::size_t p) {
       const std::size_t h = hash_of(Policy::key(slots[slot_index(p)]));
       expect(t.ctrl[p] == tag_of(h), "a full ctrl byte holds its entry's tag", p, t.ctrl[p]);
       expect(dir_index(h) / len == di / len, "an entry's top hash bits name its table's run",
@@ -62,7 +62,7 @@ void raw_hash<Policy, Hash, Eq, Alloc>::check_invariants() const {
         expect(n < t.groups && overflowed(t.ctrl + g * group_width, t.ctrl[p]),
                "groups before an entry's own on its probe path overflowed for its tag", g, p);
       }
-    }
+    });
     entries += used;
     ++tables;
     at_global += hdr.local_depth == global_depth_;

@@ -640,14 +640,15 @@ class raw_hash {
       rebuild(run_start(di, t), t.groups);
       return;
     }
-    const std::size_t landing16 = size_ + 1 > high_water_ ? grow_load16 : churn_load16;
+    const bool growing = size_ + 1 > high_water_;
+    const std::size_t landing16 = growing ? grow_load16 : churn_load16;
     const std::size_t groups = groups_for(need, landing16);
     if (groups <= layout::max_groups) {
       rebuild(run_start(di, t), groups);
     } else if (need * 16 <= layout::max_groups * group_slots * compact_load16) {
       // Mostly tombstones: rebuilding at the largest size makes room without a split.
       rebuild(run_start(di, t), layout::max_groups);
-    } else if (!split(di, h, landing16)) {
+    } else if (!split(di, h, growing ? 0 : landing16)) {
       // The entries cannot be separated by the next hash bit: grow past the largest size.
       rebuild(run_start(di, t), groups);
     }
@@ -660,11 +661,8 @@ class raw_hash {
   using hash_vector = std::vector<std::size_t, hash_alloc>;
 
   void hash_table(const table_ref& t, std::size_t* out) const {
-    slot_type* slots = layout::slots(t);
-    std::size_t k = 0;
-    for (std::size_t p = next_full_slot(t, 0); p < t.positions(); p = next_full_slot(t, p + 1)) {
-      out[k++] = hash_of(Policy::key(slots[slot_index(p)]));
-    }
+    const slot_type* slots = layout::slots(t);
+    for_each_full(t, [&](std::size_t p) { *out++ = hash_of(Policy::key(slots[slot_index(p)])); });
   }
 
   // Moves the entries of the old tables `from` into new tables chosen by pick(hash), then
@@ -677,9 +675,8 @@ class raw_hash {
     std::size_t k = 0;
     sources([&](const table_ref& src) {
       slot_type* src_slots = layout::slots(src);
-      for (std::size_t p = next_full_slot(src, 0); p < src.positions();
-           p = next_full_slot(src, p + 1), ++k) {
-        const std::size_t h = hashes[k];
+      for_each_full(src, [&](std::size_t p) {
+        const std::size_t h = hashes[k++];
         const table_ref dst = pick(h);
         const std::size_t q = find_insert_position(dst, h);
         slot_type* to = layout::slots(dst) + slot_index(q);
@@ -690,7 +687,7 @@ class raw_hash {
           Policy::transfer_construct(alloc_, to, from);
         }
         mark_full(dst, q, tag_of(h));
-      }
+      });
     });
     // Success: the sources were moved from (or copied); destroy them.
     if constexpr (!Policy::trivially_relocatable) {
@@ -736,6 +733,7 @@ class raw_hash {
   // Splits the table of entry di by its next hash bit. Returns false (and changes
   // nothing) if that bit would not separate its entries, or if the directory would grow
   // out of proportion to the entries.
+  // landing16 0: both halves get the largest size.
   bool split(std::size_t di, std::size_t h, std::size_t landing16) {
     table_ref old = dir_[di];
     const table_header old_hdr = old.header();
@@ -757,8 +755,12 @@ class raw_hash {
     }
     const std::size_t start = run_start(di, old);
     const std::size_t half = run_length(old) / 2;
-    const std::size_t left_groups = groups_for(left + !new_right, landing16);
-    const std::size_t right_groups = groups_for(right + new_right, landing16);
+    auto groups_for_half = [&](std::size_t n) {
+      return landing16 == 0 ? std::max(layout::max_groups, groups_for(n, grow_load16))
+                            : groups_for(n, landing16);
+    };
+    const std::size_t left_groups = groups_for_half(left + !new_right);
+    const std::size_t right_groups = groups_for_half(right + new_right);
     const table_ref lo = layout::allocate(alloc_, left_groups, depth + 1);
     table_ref hi;
     try {
@@ -948,9 +950,7 @@ class raw_hash {
   void destroy_entries(const table_ref& t) noexcept {
     if constexpr (!std::is_trivially_destructible_v<slot_type>) {
       slot_type* slots = layout::slots(t);
-      for (std::size_t p = next_full_slot(t, 0); p < t.positions(); p = next_full_slot(t, p + 1)) {
-        alloc_traits::destroy(alloc_, slots + slot_index(p));
-      }
+      for_each_full(t, [&](std::size_t p) { alloc_traits::destroy(alloc_, slots + slot_index(p)); });
     }
   }
 
@@ -1009,12 +1009,11 @@ class raw_hash {
         ++table_count_;
         const slot_type* from = layout::slots(src);
         slot_type* to = layout::slots(dst);
-        for (std::size_t p = next_full_slot(src, 0); p < src.positions();
-             p = next_full_slot(src, p + 1)) {
+        for_each_full(src, [&](std::size_t p) {
           alloc_traits::construct(alloc_, to + slot_index(p), from[slot_index(p)]);
           mark_full(dst, p, src.ctrl[p]);
           ++size_;
-        }
+        });
         // Same ctrl bytes (overflow bits included) and counts: the copy probes like the
         // source.
         std::memcpy(dst.ctrl, src.ctrl, src.positions());

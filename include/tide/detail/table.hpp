@@ -60,10 +60,13 @@ inline constexpr std::size_t max_slots_limit = 4096;
 // Load bounds, in eighths/sixteenths of capacity. Chosen so that
 //  - a table is rebuilt when an insert finds no empty slot to take (max_load 7/8, as absl,
 //    boost and Go; a single group may fill completely, see above);
-//  - a grown (or split) table lands at 9/16 while the map is growing (the insert sets a
-//    new record size), at 12/16 otherwise: under churn at constant size each table's
-//    count wanders up and down, and a table that crosses its grow point should not take
-//    a 1.56x step that it will never shrink back from (that is how a map drifts up);
+//  - while the map is growing (the insert sets a new record size) a table doubles, and a
+//    largest table splits into two largest tables, as absl's and Go's tables do: each
+//    entry is moved about once per doubling of the map (a gentler step, landing at 9/16,
+//    moved entries 2.6 times per doubling and made inserts 2x slower than absl's);
+//  - otherwise a grown or split table lands at 12/16: under churn at constant size each
+//    table's count wanders up and down, and a table that crosses its grow point should
+//    not take a 2x step that it will never shrink back from (that is how a map drifts);
 //  - a table whose tombstones are at least 1/16 of its slots is cleaned at the same size
 //    rather than grown, as long as its entries fit: stale overflow bits and lost growth
 //    do not pile up under churn (Go issue 70886, hashbrown issue 85);
@@ -88,12 +91,13 @@ inline constexpr std::size_t groups_for(std::size_t n, std::size_t num16) noexce
   const std::size_t slots = (n * 16 + num16 - 1) / num16;
   return (slots + group_slots - 1) / group_slots;
 }
-inline constexpr std::size_t grow_load16 = 9;
+inline constexpr std::size_t grow_load16 = 7;
 inline constexpr std::size_t churn_load16 = 12;
 static_assert(max_load(group_slots) == group_slots, "a lone group may fill completely");
-inline constexpr std::size_t compact_load16 = 11;
-static_assert(grow_load16 > 7 && compact_load16 > 7 && churn_load16 > 7,
-              "a rebuilt table lands above the shrink point (7/16)");
+inline constexpr std::size_t compact_load16 = 13;
+static_assert(grow_load16 >= 7 && compact_load16 > 7 && churn_load16 > 7,
+              "a rebuilt table lands at or above the shrink point (7/16); a doubled "
+              "table holds one entry more than 7/16 of its slots");
 static_assert(grow_load16 < 14 && compact_load16 < 14 && churn_load16 < 14,
               "a rebuilt table lands below the grow point (7/8 = 14/16)");
 static_assert(groups_for(max_load(64 * group_slots) + 1, grow_load16) > 64,
@@ -244,6 +248,16 @@ inline void mark_erased(const table_ref& t, std::size_t p) noexcept {
     ++h.growth_left;
   }
   t.ctrl[p] = ctrl_empty;
+}
+
+// Calls f(position) for every full slot of t, in position order.
+template <class F>
+inline void for_each_full(const table_ref& t, F&& f) {
+  for (std::size_t g = 0; g < t.groups; ++g) {
+    for (bitmask full = group(t.ctrl + g * group_width).match_full(); full; full.clear_lowest()) {
+      f(g * group_width + full.lowest());
+    }
+  }
 }
 
 // The first full position at or after `from`, or t.positions() if none.
