@@ -11,40 +11,9 @@
 
 #include <gtest/gtest.h>
 
+#include "support/describe.hpp"
+
 namespace tide_test {
-
-template <class T>
-std::string describe(const T& x) {
-  if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, std::string_view>) {
-    return "\"" + std::string(x) + "\"";
-  } else if constexpr (std::is_same_v<T, bool>) {
-    return x ? "true" : "false";
-  } else if constexpr (std::is_arithmetic_v<T>) {
-    return std::to_string(x);
-  } else if constexpr (requires { *x; x == nullptr; }) {  // smart pointers
-    return x == nullptr ? std::string("null") : "ptr->" + describe(*x);
-  } else if constexpr (requires { x.get(); }) {
-    return describe(x.get());
-  } else if constexpr (requires { x.first; x.second; }) {
-    return "{" + describe(x.first) + ", " + describe(x.second) + "}";
-  } else {
-    return "<value>";
-  }
-}
-
-// Does a tide mapped value equal the reference's?
-template <class A, class B>
-bool same_value(const A& a, const B& b) {
-  if constexpr (std::is_same_v<A, B>) {
-    return a == b;
-  } else if constexpr (requires { *a; a == nullptr; }) {
-    return a != nullptr && same_value(*a, b);
-  } else if constexpr (requires { a.get(); }) {
-    return a.get() == b;
-  } else {
-    return a == b;
-  }
-}
 
 // Map m (tide) against reference map ref (std::unordered_map or similar): size, find for every
 // reference key, and one iteration of m visiting exactly the reference's elements.
