@@ -85,7 +85,7 @@ class MapApi : public ::testing::Test {
   std::size_t global_bytes_ = 0;
 };
 
-TYPED_TEST_SUITE(MapApi, tide_test::all_map_variants, tide_test::variant_names);
+TYPED_TEST_SUITE(MapApi, tide_test::all_map_variants);
 
 TYPED_TEST(MapApi, MemberTypes) {
   using M = typename TestFixture::M;

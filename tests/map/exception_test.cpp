@@ -245,19 +245,8 @@ class fault_round {
 template <class Case>
 class MapExceptions : public ::testing::Test {};
 
-struct case_names {
-  template <class C>
-  static std::string GetName(int) {
-    if constexpr (std::is_same_v<C, hash_case>) return "ThrowingHash";
-    if constexpr (std::is_same_v<C, equal_case>) return "ThrowingEqual";
-    if constexpr (std::is_same_v<C, construct_case>) return "ThrowingValueConstructor";
-    if constexpr (std::is_same_v<C, alloc_case>) return "ThrowingAllocator";
-    return "Unknown";
-  }
-};
-
 using fault_cases = ::testing::Types<hash_case, equal_case, construct_case, alloc_case>;
-TYPED_TEST_SUITE(MapExceptions, fault_cases, case_names);
+TYPED_TEST_SUITE(MapExceptions, fault_cases);
 
 TYPED_TEST(MapExceptions, MapStaysValidWithNothingLostOrLeaked) {
   const std::int64_t schedule[] = {1,  2,  3,   4,   5,   6,   7,   8,   10,  12,   16,  24,

@@ -68,17 +68,4 @@ using all_map_variants = ::testing::Types<int_keys, string_keys, move_only_value
                                           counting_allocator_map, colliding_hash_map,
                                           counted_values>;
 
-struct variant_names {
-  template <class V>
-  static std::string GetName(int) {
-    if constexpr (std::is_same_v<V, int_keys>) return "IntKeys";
-    if constexpr (std::is_same_v<V, string_keys>) return "StringKeys";
-    if constexpr (std::is_same_v<V, move_only_values>) return "MoveOnlyValues";
-    if constexpr (std::is_same_v<V, counting_allocator_map>) return "CountingAllocator";
-    if constexpr (std::is_same_v<V, colliding_hash_map>) return "CollidingHash";
-    if constexpr (std::is_same_v<V, counted_values>) return "CountedValues";
-    return "Unknown";
-  }
-};
-
 }  // namespace tide_test
