@@ -381,7 +381,7 @@ constexpr std::uint64_t kSeeds[] = {1, 2, 0x5eed, 20240611};
 TEST(MapDifferential, SequentialUint64Keys) {
   for (std::uint64_t seed : {kSeeds[0], kSeeds[1]}) {
     SCOPED_TRACE("seed " + std::to_string(seed));
-    differential<std::uint64_t, sequential_u64>(seed, tide_test::scaled(1200000, 20000)).run();
+    differential<std::uint64_t, sequential_u64>(seed, tide_test::scaled(1000000, 20000)).run();
     if (HasFatalFailure()) return;
   }
 }
@@ -389,20 +389,20 @@ TEST(MapDifferential, SequentialUint64Keys) {
 TEST(MapDifferential, ScatteredUint64Keys) {
   for (std::uint64_t seed : {kSeeds[2], kSeeds[3]}) {
     SCOPED_TRACE("seed " + std::to_string(seed));
-    differential<std::uint64_t, scattered_u64>(seed, tide_test::scaled(1200000, 20000)).run();
+    differential<std::uint64_t, scattered_u64>(seed, tide_test::scaled(1000000, 20000)).run();
     if (HasFatalFailure()) return;
   }
 }
 
 TEST(MapDifferential, HighBitUint64Keys) {
-  differential<std::uint64_t, high_bits_u64>(kSeeds[0] + 100, tide_test::scaled(1200000, 20000))
+  differential<std::uint64_t, high_bits_u64>(kSeeds[0] + 100, tide_test::scaled(1000000, 20000))
       .run();
 }
 
 TEST(MapDifferential, StringKeys) {
   for (std::uint64_t seed : {kSeeds[0], kSeeds[2], kSeeds[3]}) {
     SCOPED_TRACE("seed " + std::to_string(seed));
-    differential<std::string, strings>(seed, tide_test::scaled(500000, 20000)).run();
+    differential<std::string, strings>(seed, tide_test::scaled(350000, 20000)).run();
     if (HasFatalFailure()) return;
   }
 }
