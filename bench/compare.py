@@ -15,6 +15,7 @@ import statistics
 import sys
 
 MAPS = ["tide", "absl", "boost", "std"]
+OPS = ["Insert", "FindHit", "FindMiss", "Erase", "Iterate"]
 NAME = re.compile(r"^BM_(?P<op>[A-Za-z]+)_(?P<key>[A-Za-z0-9]+)/(?P<map>[a-z]+)/(?P<n>\d+)")
 
 
@@ -35,19 +36,22 @@ def load(path):
             runs.setdefault(k, []).append(b["ns_per_op"])
     figures = dict(medians)
     figures.update({k: statistics.median(v) for k, v in runs.items()})
-    return data.get("context", {}), figures
+    # Coefficient of variation over repetitions: how far the machine let the runs agree.
+    spread = {k: statistics.stdev(v) / statistics.mean(v) for k, v in runs.items() if len(v) > 1}
+    return data.get("context", {}), figures, spread
 
 
 def rows(figures):
+    order = {op: i for i, op in enumerate(OPS)}
     cases = sorted({(op, key, n) for (op, key, n, _) in figures},
-                   key=lambda c: (c[1] != "U64", c[2], c[0]))
+                   key=lambda c: (c[1] != "U64", c[2], order.get(c[0], len(OPS)), c[0]))
     out = []
     for op, key, n in cases:
         ns = {m: figures.get((op, key, n, m)) for m in MAPS}
         rivals = [ns[m] for m in ("absl", "boost") if ns[m] is not None]
         best = min(rivals) if rivals else None
         ratio = ns["tide"] / best if ns["tide"] is not None and best else None
-        out.append((f"{op} {key} {n:,}", ns, ratio))
+        out.append(((op, key, n), f"{op} {key} {n:,}", ns, ratio))
     return out
 
 
@@ -60,31 +64,35 @@ def main(argv):
         print(__doc__.strip())
         return 2
     markdown = "--markdown" in argv[2:]
-    context, figures = load(argv[1])
+    context, figures, spread = load(argv[1])
     table = rows(figures)
     if not table:
         print("compare.py: no BM_<Op>_<Key>/<map>/<N> results with ns_per_op in", argv[1])
         return 1
-    present = [m for m in MAPS if any(ns[m] is not None for _, ns, _ in table)]
-    head = ["operation"] + [f"{m} ns" for m in present] + ["tide / best(absl, boost)"]
+    present = [m for m in MAPS if any(ns[m] is not None for _, _, ns, _ in table)]
+    head = ["operation"] + [f"{m} ns" for m in present] + ["max cv", "tide / best(absl, boost)"]
     if markdown:
         print("| " + " | ".join(head) + " |")
         print("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
     else:
         print(f"{head[0]:<24}" + "".join(f"{h:>12}" for h in head[1:-1]) + f"{head[-1]:>27}")
     worst = None
-    for label, ns, ratio in table:
+    for case, label, ns, ratio in table:
         r = "—" if ratio is None else f"{ratio:.2f}x"
+        cvs = [spread[case + (m,)] for m in present if case + (m,) in spread]
+        cv = f"{100 * max(cvs):.0f}%" if cvs else "—"
         if ratio is not None:
             worst = ratio if worst is None else max(worst, ratio)
         if markdown:
-            print("| " + " | ".join([label] + [fmt_ns(ns[m]) for m in present] + [r]) + " |")
+            print("| " + " | ".join([label] + [fmt_ns(ns[m]) for m in present] + [cv, r]) + " |")
         else:
-            print(f"{label:<24}" + "".join(f"{fmt_ns(ns[m]):>12}" for m in present) + f"{r:>27}")
+            print(f"{label:<24}" + "".join(f"{fmt_ns(ns[m]):>12}" for m in present)
+                  + f"{cv:>12}{r:>27}")
     if not markdown:
         host = context.get("host_name", "?")
         cpus = context.get("num_cpus", "?")
-        print(f"\nmedians of ns_per_op; host {host}, {cpus} CPUs, {context.get('date', '')}")
+        print(f"\nmedians of ns_per_op over repetitions; max cv = the largest coefficient of variation"
+              f" among the maps in the row\nhost {host}, {cpus} CPUs, {context.get('date', '')}")
         if worst is not None:
             print(f"worst tide ratio: {worst:.2f}x (target: <= 1.00x)")
     return 0
