@@ -284,7 +284,7 @@ void churn_regression(std::size_t at_least, bool fresh) {
     for (std::size_t i = 0; i < threshold; ++i) m.emplace(keys()[i], i);
     for (std::size_t i = threshold - 3; i < threshold; ++i) m.erase(keys()[i]);
   }
-  const std::size_t pairs = tide_test::scaled(1000000, 100000);
+  const std::size_t pairs = tide_test::scaled(1000000, 10000);
   const std::size_t size = m.size();
   const churn_result r = churn(m, counter, pairs);
   EXPECT_EQ(m.size(), size);

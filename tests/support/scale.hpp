@@ -20,11 +20,11 @@
 
 namespace tide_test {
 
-// The default factor: 1 in a plain build; 1/4 under sanitizers; 1/20 when the map checks
+// The default factor: 1 in a plain build; 1/4 under sanitizers; 1/50 when the map checks
 // its invariants after every mutation (TIDE_INVARIANT_CHECKS), which makes each op O(table).
 inline double default_scale() {
 #if defined(TIDE_INVARIANT_CHECKS) && TIDE_INVARIANT_CHECKS
-  return 0.05;
+  return 0.02;
 #else
   return TIDE_TEST_SANITIZED ? 0.25 : 1.0;
 #endif
