@@ -7,6 +7,10 @@
 //     times. The headline is the minimum over runs of each run's maximum: one stall in every run
 //     is the map's; a stall in one run only is the machine's. Next to it, the same figures for an
 //     empty timing loop (two clock reads and nothing between): the machine's own noise floor.
+//   - for maps that count their structural work (tide's stats()): the same latency figures for
+//     the inserts that split, rebuilt or merged a table or resized the directory, read from the
+//     counters around each insert. Their maximum is the map's own worst step; a larger overall
+//     maximum on inserts that did no such work is the machine's.
 //   - peak bytes held during growth / bytes held at the end (from the counting allocator).
 //   - bytes per entry at log-spaced sizes from 1K to N (8 per decade): the allocator's bytes in
 //     use when the map reaches each size. Average and worst over those sizes.
@@ -75,6 +79,9 @@ struct result {
   std::size_t peak_bytes = 0;         // first run
   std::size_t final_bytes = 0;        // first run
   std::vector<double> bytes_per_entry;  // at each checkpoint, first run
+  bool has_structural = false;          // the map reports structural work (stats())
+  std::vector<latency_summary> structural_runs;  // inserts that did structural work, per run
+  std::size_t structural_count = 0;     // how many such inserts, first run
 
   std::uint64_t min_of_max() const {
     std::uint64_t v = UINT64_MAX;
@@ -91,6 +98,11 @@ struct result {
     for (const auto& r : runs) v = std::min(v, r.p999_ns);
     return v;
   }
+  std::uint64_t structural_min_of_max() const {
+    std::uint64_t v = UINT64_MAX;
+    for (const auto& r : structural_runs) v = std::min(v, r.max_ns);
+    return v;
+  }
   double min_mean() const {
     double v = 1e300;
     for (const auto& r : runs) v = std::min(v, r.mean_ns);
@@ -100,6 +112,16 @@ struct result {
 
 std::uint64_t ns_between(bench_clock::time_point a, bench_clock::time_point b) {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count());
+}
+
+// Maps that count their structural work: tide::map's stats().
+template <class Map>
+concept reports_structural_work = requires(const Map& m) { m.stats().slots_moved; };
+
+template <class Map>
+std::uint64_t structural_work(const Map& m) {
+  const auto& s = m.stats();
+  return s.rebuilds + s.splits + s.merges + s.directory_doublings + s.directory_halvings;
 }
 
 // The empty timing loop: the same clock reads with nothing between them.
@@ -129,16 +151,27 @@ result measure(const options& opt, const std::vector<std::uint64_t>& keys,
     {
       map_type m = make_counted<map_type>(counter);
       std::size_t next_point = 0;
+      std::vector<std::uint64_t> structural_ns;
       for (std::size_t i = 0; i < opt.n; ++i) {
+        std::uint64_t work_before = 0;
+        if constexpr (reports_structural_work<map_type>) work_before = structural_work(m);
         const auto t0 = bench_clock::now();
         m.emplace(keys[i], value_for(i));
         const auto t1 = bench_clock::now();
         ns[i] = ns_between(t0, t1);
+        if constexpr (reports_structural_work<map_type>) {
+          if (structural_work(m) != work_before) structural_ns.push_back(ns[i]);
+        }
         if (r == 0 && next_point < points.size() && i + 1 == points[next_point]) {
           res.bytes_per_entry.push_back(static_cast<double>(counter.bytes_in_use()) /
                                         static_cast<double>(m.size()));
           ++next_point;
         }
+      }
+      if constexpr (reports_structural_work<map_type>) {
+        res.has_structural = true;
+        if (r == 0) res.structural_count = structural_ns.size();
+        res.structural_runs.push_back(summarize(structural_ns));
       }
       if (r == 0) {
         res.peak_bytes = counter.peak_bytes();
@@ -165,6 +198,19 @@ void print_tables(const options& opt, const result& noise, const std::vector<res
        }()) {
     fmt::print("{:<14} {:>12} {:>16} {:>14} {:>12.1f}\n", r->name, us(r->min_of_max()),
                us(r->max_of_max()), r->min_p999(), r->min_mean());
+  }
+
+  for (const auto& r : results) {
+    if (!r.has_structural) continue;
+    std::uint64_t worst = 0, min_p999 = UINT64_MAX;
+    for (const auto& x : r.structural_runs) {
+      worst = std::max(worst, x.max_ns);
+      min_p999 = std::min(min_p999, x.p999_ns);
+    }
+    fmt::print("{:<14} {:>12} {:>16} {:>14} {:>12}   ({} inserts that split, rebuilt or merged a table "
+               "or resized the directory)\n",
+               r.name + " struct.", us(r.structural_min_of_max()), us(worst), min_p999, "",
+               r.structural_count);
   }
 
   fmt::print("\nBytes held while growing (counting allocator, first run)\n");
@@ -214,9 +260,19 @@ void print_json(const options& opt, const result& noise, const std::vector<resul
     for (std::size_t i = 0; i < points.size(); ++i) {
       bpe += fmt::format("{}[{}, {:.3f}]", i ? ", " : "", points[i], r.bytes_per_entry[i]);
     }
+    std::string structural;
+    if (r.has_structural) {
+      std::string runs;
+      for (const auto& x : r.structural_runs) {
+        runs += fmt::format("{}{{\"max_ns\": {}, \"p999_ns\": {}}}", runs.empty() ? "" : ", ",
+                            x.max_ns, x.p999_ns);
+      }
+      structural = fmt::format(", \"structural\": {{\"count\": {}, \"min_of_max_ns\": {}, \"runs\": [{}]}}",
+                               r.structural_count, r.structural_min_of_max(), runs);
+    }
     fmt::print("    {{\"map\": \"{}\", {}, \"peak_bytes\": {}, \"final_bytes\": {}, "
-               "\"bytes_per_entry\": [{}]}}{}\n",
-               r.name, latency_json(r), r.peak_bytes, r.final_bytes, bpe,
+               "\"bytes_per_entry\": [{}]{}}}{}\n",
+               r.name, latency_json(r), r.peak_bytes, r.final_bytes, bpe, structural,
                m + 1 < results.size() ? "," : "");
   }
   fmt::print("  ]\n}}\n");
