@@ -28,7 +28,9 @@ namespace {
 using value_type = std::pair<const std::uint64_t, std::uint64_t>;
 using allocator = tide::counting_allocator<value_type>;
 
+// "34.72 MiB", or exact bytes below 1 MiB ("272 B"), so a nearly empty map does not read as 0.
 std::string mib(std::size_t bytes) {
+  if (bytes < 1024 * 1024) return fmt::format("{:>12} B", bytes);
   return fmt::format("{:>10.2f} MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
 }
 
