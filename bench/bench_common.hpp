@@ -8,12 +8,9 @@
 
 #include <absl/container/flat_hash_map.h>
 #include <absl/hash/hash.h>
-#include <boost/unordered/unordered_flat_map.hpp>
-#include <tide/counting_allocator.hpp>
-#include <tide/hash.hpp>
-#include <tide/map.hpp>
 
 #include <algorithm>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -23,6 +20,9 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <tide/counting_allocator.hpp>
+#include <tide/hash.hpp>
+#include <tide/map.hpp>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -32,7 +32,8 @@ namespace tide_bench {
 template <class K, class V>
 using default_alloc = std::allocator<std::pair<const K, V>>;
 
-// ---- The competitors -----------------------------------------------------------------------------
+// ---- The competitors
+// -----------------------------------------------------------------------------
 
 struct tide_kind {
   static constexpr std::string_view name = "tide";
@@ -69,14 +70,16 @@ void for_each_kind(F&& f) {
 
 // A map of Kind on a counting allocator that records into `counter`.
 template <class Kind, class K, class V>
-using counted_map = typename Kind::template map<K, V, tide::counting_allocator<std::pair<const K, V>>>;
+using counted_map =
+    typename Kind::template map<K, V, tide::counting_allocator<std::pair<const K, V>>>;
 
 template <class Map>
 Map make_counted(tide::allocation_counter& counter) {
   return Map(typename Map::allocator_type(counter));
 }
 
-// ---- Keys ------------------------------------------------------------------------------------------
+// ---- Keys
+// ------------------------------------------------------------------------------------------
 
 inline constexpr std::uint64_t default_seed = 0x7469646562656e63ull;  // "tidebenc"
 
@@ -111,14 +114,15 @@ key_set<K> make_key_set(std::size_t n, std::uint64_t seed = default_seed) {
     std::mt19937_64 rng(seed);
     std::vector<K> all;
     all.reserve(2 * n);
-    for (std::size_t i = 0; i < 2 * n; ++i) all.push_back(random_key(rng, static_cast<K*>(nullptr)));
+    for (std::size_t i = 0; i < 2 * n; ++i)
+      all.push_back(random_key(rng, static_cast<K*>(nullptr)));
     std::vector<const K*> sorted;
     sorted.reserve(all.size());
     for (const K& k : all) sorted.push_back(&k);
     std::sort(sorted.begin(), sorted.end(), [](const K* a, const K* b) { return *a < *b; });
-    const bool distinct = std::adjacent_find(sorted.begin(), sorted.end(), [](const K* a, const K* b) {
-                            return *a == *b;
-                          }) == sorted.end();
+    const bool distinct =
+        std::adjacent_find(sorted.begin(), sorted.end(),
+                           [](const K* a, const K* b) { return *a == *b; }) == sorted.end();
     if (!distinct) continue;  // astronomically rare for 64-bit keys; retry with the next seed
     key_set<K> ks;
     ks.present.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n));

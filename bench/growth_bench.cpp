@@ -75,13 +75,13 @@ latency_summary summarize(std::vector<std::uint64_t>& ns) {
 
 struct result {
   std::string name;
-  std::vector<latency_summary> runs;  // one per run
-  std::size_t peak_bytes = 0;         // first run
-  std::size_t final_bytes = 0;        // first run
-  std::vector<double> bytes_per_entry;  // at each checkpoint, first run
-  bool has_structural = false;          // the map reports structural work (stats())
+  std::vector<latency_summary> runs;             // one per run
+  std::size_t peak_bytes = 0;                    // first run
+  std::size_t final_bytes = 0;                   // first run
+  std::vector<double> bytes_per_entry;           // at each checkpoint, first run
+  bool has_structural = false;                   // the map reports structural work (stats())
   std::vector<latency_summary> structural_runs;  // inserts that did structural work, per run
-  std::size_t structural_count = 0;     // how many such inserts, first run
+  std::size_t structural_count = 0;              // how many such inserts, first run
 
   std::uint64_t min_of_max() const {
     std::uint64_t v = UINT64_MAX;
@@ -111,12 +111,15 @@ struct result {
 };
 
 std::uint64_t ns_between(bench_clock::time_point a, bench_clock::time_point b) {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count());
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count());
 }
 
 // Maps that count their structural work: tide::map's stats().
 template <class Map>
-concept reports_structural_work = requires(const Map& m) { m.stats().slots_moved; };
+concept reports_structural_work = requires(const Map& m) {
+  m.stats().slots_moved;
+};
 
 template <class Map>
 std::uint64_t structural_work(const Map& m) {
@@ -187,8 +190,10 @@ std::string us(std::uint64_t ns) { return fmt::format("{:.1f}", static_cast<doub
 
 void print_tables(const options& opt, const result& noise, const std::vector<result>& results,
                   const std::vector<std::size_t>& points) {
-  fmt::print("growth_bench: grow to N = {} uint64->uint64 entries, {} runs each\n\n", opt.n, opt.runs);
-  fmt::print("Single-insert latency while growing (max (min) = minimum over runs of each run's max)\n");
+  fmt::print("growth_bench: grow to N = {} uint64->uint64 entries, {} runs each\n\n", opt.n,
+             opt.runs);
+  fmt::print(
+      "Single-insert latency while growing (max (min) = minimum over runs of each run's max)\n");
   fmt::print("{:<14} {:>12} {:>16} {:>14} {:>12}\n", "map", "max us (min)", "max us (worst)",
              "p99.9 ns (min)", "mean ns");
   for (const result* r : [&] {
@@ -207,17 +212,19 @@ void print_tables(const options& opt, const result& noise, const std::vector<res
       worst = std::max(worst, x.max_ns);
       min_p999 = std::min(min_p999, x.p999_ns);
     }
-    fmt::print("{:<14} {:>12} {:>16} {:>14} {:>12}   ({} inserts that split, rebuilt or merged a table "
-               "or resized the directory)\n",
-               r.name + " struct.", us(r.structural_min_of_max()), us(worst), min_p999, "",
-               r.structural_count);
+    fmt::print(
+        "{:<14} {:>12} {:>16} {:>14} {:>12}   ({} inserts that split, rebuilt or merged a table "
+        "or resized the directory)\n",
+        r.name + " struct.", us(r.structural_min_of_max()), us(worst), min_p999, "",
+        r.structural_count);
   }
 
   fmt::print("\nBytes held while growing (counting allocator, first run)\n");
   fmt::print("{:<14} {:>16} {:>16} {:>12}\n", "map", "peak bytes", "final bytes", "peak/final");
   for (const auto& r : results) {
     fmt::print("{:<14} {:>16} {:>16} {:>12.3f}\n", r.name, r.peak_bytes, r.final_bytes,
-               static_cast<double>(r.peak_bytes) / static_cast<double>(std::max<std::size_t>(1, r.final_bytes)));
+               static_cast<double>(r.peak_bytes) /
+                   static_cast<double>(std::max<std::size_t>(1, r.final_bytes)));
   }
 
   fmt::print("\nBytes per entry at log-spaced N (physical floor for uint64->uint64: 17)\n");
@@ -252,8 +259,8 @@ void print_json(const options& opt, const result& noise, const std::vector<resul
     return fmt::format("\"min_of_max_ns\": {}, \"min_p999_ns\": {}, \"runs\": [{}]", r.min_of_max(),
                        r.min_p999(), runs);
   };
-  fmt::print("{{\n  \"n\": {}, \"runs\": {},\n  \"noise\": {{{}}},\n  \"maps\": [\n", opt.n, opt.runs,
-             latency_json(noise));
+  fmt::print("{{\n  \"n\": {}, \"runs\": {},\n  \"noise\": {{{}}},\n  \"maps\": [\n", opt.n,
+             opt.runs, latency_json(noise));
   for (std::size_t m = 0; m < results.size(); ++m) {
     const auto& r = results[m];
     std::string bpe;
@@ -267,13 +274,15 @@ void print_json(const options& opt, const result& noise, const std::vector<resul
         runs += fmt::format("{}{{\"max_ns\": {}, \"p999_ns\": {}}}", runs.empty() ? "" : ", ",
                             x.max_ns, x.p999_ns);
       }
-      structural = fmt::format(", \"structural\": {{\"count\": {}, \"min_of_max_ns\": {}, \"runs\": [{}]}}",
-                               r.structural_count, r.structural_min_of_max(), runs);
+      structural =
+          fmt::format(", \"structural\": {{\"count\": {}, \"min_of_max_ns\": {}, \"runs\": [{}]}}",
+                      r.structural_count, r.structural_min_of_max(), runs);
     }
-    fmt::print("    {{\"map\": \"{}\", {}, \"peak_bytes\": {}, \"final_bytes\": {}, "
-               "\"bytes_per_entry\": [{}]{}}}{}\n",
-               r.name, latency_json(r), r.peak_bytes, r.final_bytes, bpe, structural,
-               m + 1 < results.size() ? "," : "");
+    fmt::print(
+        "    {{\"map\": \"{}\", {}, \"peak_bytes\": {}, \"final_bytes\": {}, "
+        "\"bytes_per_entry\": [{}]{}}}{}\n",
+        r.name, latency_json(r), r.peak_bytes, r.final_bytes, bpe, structural,
+        m + 1 < results.size() ? "," : "");
   }
   fmt::print("  ]\n}}\n");
 }

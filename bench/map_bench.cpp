@@ -141,16 +141,14 @@ constexpr op all_ops[] = {op::insert, op::find_hit, op::find_miss, op::erase, op
 template <class Map>
 void register_op(op o, const std::string& key_name, std::string_view map_name,
                  std::initializer_list<std::int64_t> sizes) {
-  const char* op_name = nullptr;
-  void (*fn)(benchmark::State&) = nullptr;
-  switch (o) {
-    case op::insert: op_name = "Insert", fn = &BM_Insert<Map>; break;
-    case op::find_hit: op_name = "FindHit", fn = &BM_FindHit<Map>; break;
-    case op::find_miss: op_name = "FindMiss", fn = &BM_FindMiss<Map>; break;
-    case op::erase: op_name = "Erase", fn = &BM_Erase<Map>; break;
-    case op::iterate: op_name = "Iterate", fn = &BM_Iterate<Map>; break;
-  }
-  const std::string name = "BM_" + std::string(op_name) + "_" + key_name + "/" + std::string(map_name);
+  // Indexed by op, in the order of the enum.
+  const std::pair<const char*, void (*)(benchmark::State&)> by_op[] = {
+      {"Insert", &BM_Insert<Map>}, {"FindHit", &BM_FindHit<Map>}, {"FindMiss", &BM_FindMiss<Map>},
+      {"Erase", &BM_Erase<Map>},   {"Iterate", &BM_Iterate<Map>},
+  };
+  const auto& [op_name, fn] = by_op[static_cast<int>(o)];
+  const std::string name =
+      "BM_" + std::string(op_name) + "_" + key_name + "/" + std::string(map_name);
   auto* b = benchmark::RegisterBenchmark(name.c_str(), fn);
   for (std::int64_t n : sizes) b->Arg(n);
   b->UseManualTime()->Unit(benchmark::kMillisecond);

@@ -126,7 +126,8 @@ int run(const options& opt) {
   fmt::print("memory_bench: N = {} uint64->uint64, bytes from a counting allocator\n\n", opt.n);
   fmt::print("Erase every entry\n");
   fmt::print("{:<8} {:>14} {:>14}\n", "map", "bytes full", "after erase");
-  for (const auto& r : results) fmt::print("{:<8} {:>14} {:>14}\n", r.name, r.full, r.after_erase_all);
+  for (const auto& r : results)
+    fmt::print("{:<8} {:>14} {:>14}\n", r.name, r.full, r.after_erase_all);
 
   fmt::print("\nErase a random 90% (fresh = a new map holding the same 10%)\n");
   fmt::print("{:<8} {:>14} {:>14} {:>10} {:>14} {:>10}\n", "map", "after erase", "fresh", "/fresh",
@@ -137,7 +138,8 @@ int run(const options& opt) {
                ratio(r.after_shrink_90, r.fresh_10));
   }
 
-  fmt::print("\nChurn: {} rounds, each erases a random half and inserts as many new keys\n", opt.rounds);
+  fmt::print("\nChurn: {} rounds, each erases a random half and inserts as many new keys\n",
+             opt.rounds);
   fmt::print("{:<8} {:>14} {:>14} {:>14} {:>12}\n", "map", "round 1", "last round", "max round",
              "max/round 1");
   for (const auto& r : results) {

@@ -8,10 +8,6 @@
 //
 //   usage: give_back [N]        (default N = 1000000)
 
-#include <tide/counting_allocator.hpp>
-#include <tide/hash.hpp>
-#include <tide/map.hpp>
-
 #include <fmt/core.h>
 
 #include <cstdint>
@@ -19,6 +15,9 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <tide/counting_allocator.hpp>
+#include <tide/hash.hpp>
+#include <tide/map.hpp>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -42,8 +41,9 @@ std::vector<std::uint64_t> random_keys(std::size_t n) {
 }
 
 void print_tide_memory(const char* when, const tide::map_memory& m) {
-  fmt::print("    memory() {:<13} bytes={} tables={} groups={} capacity={} size={} global_depth={}\n",
-             when, m.bytes, m.tables, m.groups, m.capacity, m.size, m.global_depth);
+  fmt::print(
+      "    memory() {:<13} bytes={} tables={} groups={} capacity={} size={} global_depth={}\n",
+      when, m.bytes, m.tables, m.groups, m.capacity, m.size, m.global_depth);
 }
 
 }  // namespace
@@ -86,7 +86,8 @@ int main(int argc, char** argv) {
     const std::size_t empty = counter.bytes_in_use();
     fmt::print("{:<22} {} {} {}\n", "std::unordered_map", mib(full), mib(empty),
                mib(counter.peak_bytes()));
-    fmt::print("    bucket_count() after erase = {} (the bucket array is kept)\n", m.bucket_count());
+    fmt::print("    bucket_count() after erase = {} (the bucket array is kept)\n",
+               m.bucket_count());
   }
   return 0;
 }
