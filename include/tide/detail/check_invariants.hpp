@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <type_traits>
 
 #include "tide/detail/directory.hpp"
 
@@ -22,8 +23,8 @@ void raw_hash<Policy, Hash, Eq, Alloc>::check_invariants() const {
   };
   if (is_empty_table(dir_[0])) {
     expect(global_depth_ == 0, "the empty map has a one-entry directory", global_depth_, 0);
-    expect(size_ == 0 && table_count_ == 0 && table_bytes_ == 0,
-           "the empty map holds nothing", size_, table_bytes_);
+    expect(size_ == 0 && table_count_ == 0 && table_bytes_ == 0, "the empty map holds nothing",
+           size_, table_bytes_);
     return;
   }
   expect((dir_ == &inline_dir_) == (global_depth_ == 0),
@@ -32,8 +33,8 @@ void raw_hash<Policy, Hash, Eq, Alloc>::check_invariants() const {
   for (std::size_t di = 0; di < dir_size();) {
     const table_ref t = dir_[di];
     const table_header& hdr = t.header();
-    expect(!is_empty_table(t), "no directory entry names the empty table once a table exists",
-           di, 0);
+    expect(!is_empty_table(t), "no directory entry names the empty table once a table exists", di,
+           0);
     expect(hdr.local_depth <= global_depth_, "local depth <= global depth", hdr.local_depth,
            global_depth_);
     const std::size_t len = run_length(t);
@@ -48,21 +49,24 @@ void raw_hash<Policy, Hash, Eq, Alloc>::check_invariants() const {
     }
     expect(used == hdr.used, "header.used matches the full ctrl bytes", hdr.used, used);
     expect(used + hdr.tombstones + hdr.growth_left <= max_load(t.capacity()),
-           "used + tombstones + growth_left <= max load",
-           used + hdr.tombstones + hdr.growth_left, max_load(t.capacity()));
-    // Every entry belongs here, has its tag, and is found by a probe.
-    slot_type* slots = layout::slots(t);
-    for_each_full(t, [&](std::size_t p) {
-      const std::size_t h = hash_of(Policy::key(slots[slot_index(p)]));
-      expect(t.ctrl[p] == tag_of(h), "a full ctrl byte holds its entry's tag", p, t.ctrl[p]);
-      expect(dir_index(h) / len == di / len, "an entry's top hash bits name its table's run",
-             dir_index(h), di);
-      std::size_t g = start_group(h, t.groups);
-      for (std::size_t n = 0; g != p / group_width; ++n, g = next_group(g, t.groups)) {
-        expect(n < t.groups && overflowed(t.ctrl + g * group_width, t.ctrl[p]),
-               "groups before an entry's own on its probe path overflowed for its tag", g, p);
-      }
-    });
+           "used + tombstones + growth_left <= max load", used + hdr.tombstones + hdr.growth_left,
+           max_load(t.capacity()));
+    // Every entry belongs here, has its tag, and is found by a probe. Checks run inside
+    // noexcept paths, so a hash that may throw is not called here.
+    if constexpr (std::is_nothrow_invocable_v<const Hash&, const key_type&>) {
+      slot_type* slots = layout::slots(t);
+      for_each_full(t, [&](std::size_t p) {
+        const std::size_t h = hash_of(Policy::key(slots[slot_index(p)]));
+        expect(t.ctrl[p] == tag_of(h), "a full ctrl byte holds its entry's tag", p, t.ctrl[p]);
+        expect(dir_index(h) / len == di / len, "an entry's top hash bits name its table's run",
+               dir_index(h), di);
+        std::size_t g = start_group(h, t.groups);
+        for (std::size_t n = 0; g != p / group_width; ++n, g = next_group(g, t.groups)) {
+          expect(n < t.groups && overflowed(t.ctrl + g * group_width, t.ctrl[p]),
+                 "groups before an entry's own on its probe path overflowed for its tag", g, p);
+        }
+      });
+    }
     entries += used;
     ++tables;
     at_global += hdr.local_depth == global_depth_;
@@ -72,8 +76,8 @@ void raw_hash<Policy, Hash, Eq, Alloc>::check_invariants() const {
   }
   expect(entries == size_, "size() is the sum of the tables' entries", size_, entries);
   expect(tables == table_count_, "table count", table_count_, tables);
-  expect(at_global == tables_at_global_depth_, "tables at global depth",
-         tables_at_global_depth_, at_global);
+  expect(at_global == tables_at_global_depth_, "tables at global depth", tables_at_global_depth_,
+         at_global);
   expect(bytes == table_bytes_, "table bytes", table_bytes_, bytes);
   expect(flagged == tables_needing_compaction_, "tables flagged for compaction",
          tables_needing_compaction_, flagged);

@@ -1028,8 +1028,8 @@ class raw_hash {
           ++di;
           continue;
         }
+        di += run_length(t);  // read before the table's header is freed
         discard_new_table(t);
-        di += run_length(t);
       }
       free_directory();
       reset_to_empty();
