@@ -35,15 +35,15 @@ inline constexpr bool invariant_checks = false;
 
 }  // namespace tide::detail
 
-#define TIDE_CHECK(cond, msg)                                              \
-  do {                                                                     \
-    if (!(cond)) [[unlikely]]                                              \
-      ::tide::detail::check_failed(__FILE__, __LINE__, #cond, msg);        \
+#define TIDE_CHECK(cond, msg)                                       \
+  do {                                                              \
+    if (!(cond)) [[unlikely]]                                       \
+      ::tide::detail::check_failed(__FILE__, __LINE__, #cond, msg); \
   } while (0)
 
-#define TIDE_ASSERT(cond, msg)                                             \
-  do {                                                                     \
-    if constexpr (::tide::detail::debug_checks) TIDE_CHECK(cond, msg);     \
+#define TIDE_ASSERT(cond, msg)                                         \
+  do {                                                                 \
+    if constexpr (::tide::detail::debug_checks) TIDE_CHECK(cond, msg); \
   } while (0)
 
 #define TIDE_ASSERT_EXPENSIVE(cond, msg)                                   \

@@ -61,12 +61,16 @@
 namespace tide::detail {
 
 template <class Hash>
-concept avalanching_hash =
-    requires { typename Hash::is_avalanching; } && bool(Hash::is_avalanching::value);
+concept avalanching_hash = requires {
+  typename Hash::is_avalanching;
+}
+&&bool(Hash::is_avalanching::value);
 
 template <class Hash, class Eq>
-concept transparent_lookup =
-    requires { typename Hash::is_transparent; typename Eq::is_transparent; };
+concept transparent_lookup = requires {
+  typename Hash::is_transparent;
+  typename Eq::is_transparent;
+};
 
 // key_arg<K> is K for transparent hash and equality, key_type otherwise. Written as a
 // member alias of a class that does not depend on K, so K stays deducible (as in absl).
@@ -111,8 +115,7 @@ class raw_hash {
                 "Allocator::value_type must be the container's value_type");
 
   template <class K>
-  using key_arg =
-      typename key_arg_impl<transparent_lookup<Hash, Eq>>::template type<K, key_type>;
+  using key_arg = typename key_arg_impl<transparent_lookup<Hash, Eq>>::template type<K, key_type>;
 
  public:
   template <bool Const>
@@ -169,9 +172,9 @@ class raw_hash {
 
   // ---- construction -------------------------------------------------------------------
 
-  raw_hash() noexcept(std::is_nothrow_default_constructible_v<Hash> &&
-                      std::is_nothrow_default_constructible_v<Eq> &&
-                      std::is_nothrow_default_constructible_v<Alloc>)
+  raw_hash() noexcept(
+      std::is_nothrow_default_constructible_v<Hash>&& std::is_nothrow_default_constructible_v<Eq>&&
+          std::is_nothrow_default_constructible_v<Alloc>)
       : raw_hash(0, Hash(), Eq(), Alloc()) {}
 
   explicit raw_hash(size_type bucket_hint, const Hash& hash = Hash(), const Eq& eq = Eq(),
@@ -190,8 +193,8 @@ class raw_hash {
     copy_structure_from(other);
   }
 
-  raw_hash(raw_hash&& other) noexcept(std::is_nothrow_move_constructible_v<Hash> &&
-                                      std::is_nothrow_move_constructible_v<Eq>)
+  raw_hash(raw_hash&& other) noexcept(
+      std::is_nothrow_move_constructible_v<Hash>&& std::is_nothrow_move_constructible_v<Eq>)
       : hash_(std::move(other.hash_)), eq_(std::move(other.eq_)), alloc_(std::move(other.alloc_)) {
     reset_to_empty();
     steal_from(other);
@@ -213,9 +216,8 @@ class raw_hash {
 
   raw_hash& operator=(const raw_hash& other) {
     if (this == &other) return *this;
-    raw_hash copy(other, alloc_traits::propagate_on_container_copy_assignment::value
-                             ? other.alloc_
-                             : alloc_);
+    raw_hash copy(
+        other, alloc_traits::propagate_on_container_copy_assignment::value ? other.alloc_ : alloc_);
     swap_contents(copy);
     if constexpr (alloc_traits::propagate_on_container_copy_assignment::value) {
       std::swap(alloc_, copy.alloc_);
@@ -251,8 +253,8 @@ class raw_hash {
     return *this;
   }
 
-  void swap(raw_hash& other) noexcept(std::is_nothrow_swappable_v<Hash> &&
-                                      std::is_nothrow_swappable_v<Eq>) {
+  void swap(raw_hash& other) noexcept(
+      std::is_nothrow_swappable_v<Hash>&& std::is_nothrow_swappable_v<Eq>) {
     using std::swap;
     if constexpr (alloc_traits::propagate_on_container_swap::value) {
       swap(alloc_, other.alloc_);
@@ -309,21 +311,8 @@ class raw_hash {
   iterator find(const key_arg<K>& key) {
     const std::size_t h = hash_of(key);
     const std::size_t di = dir_index(h);
-    const table_ref t = dir_[di];
-    const ctrl_t tag = tag_of(h);
-    std::size_t g = start_group(h, t.groups);
-    for (std::size_t n = t.groups;;) {
-      ctrl_t* group_ctrl = t.ctrl + g * group_width;
-      slot_type* group_slot = layout::slots(t) + g * group_slots;
-      for (bitmask m = group(group_ctrl).match(tag); m; m.clear_lowest()) {
-        const std::size_t i = m.lowest();
-        if (TIDE_LIKELY(eq_(key, Policy::key(group_slot[i])))) {
-          return iterator(group_slot + i, group_ctrl + i, this, di);
-        }
-      }
-      if (TIDE_LIKELY(!overflowed(group_ctrl, tag)) || --n == 0) return end();
-      g = next_group(g, t.groups);
-    }
+    const hit found = locate(key, dir_[di], h);
+    return found.slot ? iterator(found.slot, found.ctrl, this, di) : end();
   }
   template <class K = key_type>
   const_iterator find(const key_arg<K>& key) const {
@@ -405,9 +394,7 @@ class raw_hash {
     check_invariants_if_enabled();
     return next;
   }
-  iterator erase(iterator pos)
-    requires(!std::is_same_v<iterator, const_iterator>)
-  {
+  iterator erase(iterator pos) requires(!std::is_same_v<iterator, const_iterator>) {
     return erase(const_iterator(pos));
   }
 
@@ -420,13 +407,19 @@ class raw_hash {
   // Erases the entry with an equal key; may compact its table (invalidates iterators).
   template <class K = key_type>
   size_type erase(const key_arg<K>& key) {
-    const iterator it = find(key);
-    if (it == end()) return 0;
-    const std::size_t di = it.dir_index_;
-    erase_at(di, static_cast<std::size_t>(it.ctrl_ - dir_[di].ctrl));
-    if (size_ == 0) {
+    const std::size_t h = hash_of(key);
+    const std::size_t di = dir_index(h);
+    const table_ref t = dir_[di];
+    const hit found = locate(key, t, h);
+    if (!found.slot) return 0;
+    alloc_traits::destroy(alloc_, found.slot);
+    mark_erased(t, static_cast<std::size_t>(found.ctrl - t.ctrl));
+    --size_;
+    if (TIDE_UNLIKELY(size_ == 0)) {
       collapse_if_empty();
-    } else if (!try_compact(di)) {
+    } else if (TIDE_UNLIKELY(below_shrink_point(t.header().used, t.capacity()))) {
+      if (!try_compact(di)) compact_step();
+    } else {
       compact_step();
     }
     check_invariants_if_enabled();
@@ -503,6 +496,55 @@ class raw_hash {
     ctrl_t tag;  // of the key, for commit_insert
   };
 
+  // ---- probing -----------------------------------------------------------------------
+
+  // Where key is in table t (its hash is h), or {nullptr, nullptr}. The first group is
+  // probed inline; the rare probe past an overflowed group is out of line, which keeps the
+  // common path short enough for several lookups to be in flight at once.
+  struct hit {
+    slot_type* slot;
+    ctrl_t* ctrl;
+  };
+  template <class K>
+  TIDE_ALWAYS_INLINE hit locate(const K& key, const table_ref& t, std::size_t h) const {
+    const std::uint32_t tag = tag_word(h);
+    const std::size_t g = start_group(h, t.groups);
+    ctrl_t* group_ctrl = t.ctrl + g * group_width;
+    slot_type* group_slot = layout::slots(t) + g * group_slots;
+    // The slots' first line is fetched while the ctrl bytes are compared.
+    __builtin_prefetch(group_slot);
+    if (const hit found = match_in_group(key, group_ctrl, group_slot, tag); found.slot) {
+      return found;
+    }
+    if (TIDE_LIKELY(!overflowed(group_ctrl, static_cast<ctrl_t>(tag)))) return {};
+    return locate_past(key, t, g, tag);
+  }
+  template <class K>
+  TIDE_NOINLINE hit locate_past(const K& key, const table_ref& t, std::size_t g,
+                                std::uint32_t tag) const {
+    for (std::size_t n = t.groups - 1; n != 0; --n) {
+      g = next_group(g, t.groups);
+      ctrl_t* group_ctrl = t.ctrl + g * group_width;
+      slot_type* group_slot = layout::slots(t) + g * group_slots;
+      if (const hit found = match_in_group(key, group_ctrl, group_slot, tag); found.slot) {
+        return found;
+      }
+      if (!overflowed(group_ctrl, static_cast<ctrl_t>(tag))) break;
+    }
+    return {};
+  }
+  template <class K>
+  TIDE_ALWAYS_INLINE hit match_in_group(const K& key, ctrl_t* group_ctrl, slot_type* group_slot,
+                                        std::uint32_t tag) const {
+    for (bitmask m = group(group_ctrl).match(tag); m; m.clear_lowest()) {
+      const std::size_t i = m.lowest();
+      if (TIDE_LIKELY(eq_(key, Policy::key(group_slot[i])))) {
+        return {group_slot + i, group_ctrl + i};
+      }
+    }
+    return {};
+  }
+
   // ---- hashing and directory indexing ------------------------------------------------
 
   template <class K>
@@ -513,9 +555,7 @@ class raw_hash {
   }
   // Top global_depth_ bits; two shifts so that depth 0 needs no branch (a shift by 64 is
   // undefined).
-  std::size_t dir_index(std::size_t h) const noexcept {
-    return (h >> 1) >> (63 - global_depth_);
-  }
+  std::size_t dir_index(std::size_t h) const noexcept { return (h >> 1) >> (63 - global_depth_); }
   std::size_t dir_size() const noexcept { return std::size_t{1} << global_depth_; }
   std::size_t run_length(const table_ref& t) const noexcept {
     return std::size_t{1} << (global_depth_ - t.header().local_depth);
@@ -578,26 +618,15 @@ class raw_hash {
     const std::size_t h = hash_of(key);
     std::size_t di = dir_index(h);
     table_ref t = dir_[di];
-    const ctrl_t tag = tag_of(h);
-    std::size_t g = start_group(h, t.groups);
-    for (std::size_t n = t.groups;;) {
-      ctrl_t* group_ctrl = t.ctrl + g * group_width;
-      slot_type* group_slot = layout::slots(t) + g * group_slots;
-      for (bitmask m = group(group_ctrl).match(tag); m; m.clear_lowest()) {
-        const std::size_t i = m.lowest();
-        if (eq_(key, Policy::key(group_slot[i]))) {
-          return {iterator(group_slot + i, group_ctrl + i, this, di), true, tag};
-        }
-      }
-      if (!overflowed(group_ctrl, tag) || --n == 0) break;
-      g = next_group(g, t.groups);
+    if (const hit found = locate(key, t, h); found.slot) {
+      return {iterator(found.slot, found.ctrl, this, di), true, tag_of(h)};
     }
     if (t.header().growth_left == 0) {
       make_room(di, h);
       di = dir_index(h);
       t = dir_[di];
     }
-    return {make_iterator(t, di, find_insert_position(t, h)), false, tag};
+    return {make_iterator(t, di, find_insert_position(t, h)), false, tag_of(h)};
   }
 
   void commit_insert(const insert_position& pos) noexcept {
@@ -869,8 +898,12 @@ class raw_hash {
     hash_table(parts[1], hashes.data() + parts[0].header().used);
     const table_ref merged = layout::allocate(alloc_, groups, depth - 1);
     try {
-      transfer_all([&](auto f) { f(parts[0]); f(parts[1]); }, hashes.data(),
-                   [&](std::size_t) { return merged; });
+      transfer_all(
+          [&](auto f) {
+            f(parts[0]);
+            f(parts[1]);
+          },
+          hashes.data(), [&](std::size_t) { return merged; });
     } catch (...) {
       discard_new_table(merged);
       throw;
@@ -950,7 +983,8 @@ class raw_hash {
   void destroy_entries(const table_ref& t) noexcept {
     if constexpr (!std::is_trivially_destructible_v<slot_type>) {
       slot_type* slots = layout::slots(t);
-      for_each_full(t, [&](std::size_t p) { alloc_traits::destroy(alloc_, slots + slot_index(p)); });
+      for_each_full(t,
+                    [&](std::size_t p) { alloc_traits::destroy(alloc_, slots + slot_index(p)); });
     }
   }
 

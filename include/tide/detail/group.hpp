@@ -27,6 +27,7 @@
 // Matches are returned as a bitmask with bit i set for slot i (0..14).
 #pragma once
 
+#include <array>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -52,11 +53,18 @@ static_assert(group_slots + 1 == group_width, "15 slots and one overflow byte");
 
 inline constexpr bool is_full(ctrl_t c) noexcept { return c != ctrl_empty; }
 
-// The tag of a hash: its low byte, moved off 0 (empty) and 1 (kept free).
-inline constexpr ctrl_t tag_of(std::size_t hash) noexcept {
-  const auto t = static_cast<ctrl_t>(hash);
-  return t < 2 ? static_cast<ctrl_t>(t + 8) : t;
-}
+// The tag of every low byte of a hash, moved off 0 (empty) and 1 (kept free), repeated in
+// the four bytes of a word: a lookup broadcasts it to a group with one shuffle. Moving by
+// 8 keeps tag & 7, the overflow class, equal to hash & 7.
+inline constexpr std::array<std::uint32_t, 256> tag_words = [] {
+  std::array<std::uint32_t, 256> words{};
+  for (std::uint32_t low = 0; low < 256; ++low) {
+    words[low] = (low < 2 ? low + 8 : low) * 0x01010101u;
+  }
+  return words;
+}();
+inline std::uint32_t tag_word(std::size_t hash) noexcept { return tag_words[hash & 0xFF]; }
+inline ctrl_t tag_of(std::size_t hash) noexcept { return static_cast<ctrl_t>(tag_word(hash)); }
 inline constexpr ctrl_t overflow_bit(ctrl_t tag) noexcept {
   return static_cast<ctrl_t>(1u << (tag & 7));
 }
@@ -90,8 +98,9 @@ class group {
   explicit group(const ctrl_t* ctrl) noexcept
       : ctrl_(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ctrl))) {}
 
-  bitmask match(ctrl_t tag) const noexcept {
-    return mask(_mm_cmpeq_epi8(_mm_set1_epi8(static_cast<char>(tag)), ctrl_));
+  // Slots holding the tag repeated in tag_word (see tag_words).
+  bitmask match(std::uint32_t tag_word) const noexcept {
+    return mask(_mm_cmpeq_epi8(_mm_set1_epi32(static_cast<int>(tag_word)), ctrl_));
   }
   bitmask match_empty() const noexcept { return bitmask(match_empty_bits()); }
   bitmask match_full() const noexcept { return bitmask(match_empty_bits() ^ slot_bits); }
@@ -118,8 +127,10 @@ class group {
 
   explicit group(const ctrl_t* ctrl) noexcept { std::memcpy(words_, ctrl, sizeof(words_)); }
 
-  bitmask match(ctrl_t tag) const noexcept {
-    return combine([tag](std::uint64_t w) { return zero_bytes(w ^ (lsb * tag)); });
+  // Slots holding the tag repeated in tag_word (see tag_words).
+  bitmask match(std::uint32_t tag_word) const noexcept {
+    const std::uint64_t pattern = tag_word * (std::uint64_t{1} << 32 | 1);
+    return combine([pattern](std::uint64_t w) { return zero_bytes(w ^ pattern); });
   }
   bitmask match_empty() const noexcept { return bitmask(match_empty_bits()); }
   bitmask match_full() const noexcept { return bitmask(match_empty_bits() ^ slot_bits); }

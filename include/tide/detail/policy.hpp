@@ -104,8 +104,7 @@ struct set_policy {
   template <class... Args>
   static constexpr bool key_extractable() {
     if constexpr (sizeof...(Args) == 1) {
-      return std::is_same_v<std::remove_cvref_t<std::tuple_element_t<0, std::tuple<Args...>>>,
-                            K>;
+      return std::is_same_v<std::remove_cvref_t<std::tuple_element_t<0, std::tuple<Args...>>>, K>;
     } else {
       return false;
     }

@@ -47,10 +47,10 @@ namespace tide::detail {
 // normally at most max_slots_limit slots, but one whose keys cannot be split apart (equal
 // hashes) grows past that (directory.hpp, make_room).
 struct table_header {
-  std::uint32_t used;         // full slots
-  std::uint32_t growth_left;  // empty slots that may still be filled
-  std::uint32_t tombstones;   // erased slots not given back to growth (see above)
-  std::uint8_t local_depth;   // top hash bits shared by every key of this table
+  std::uint32_t used;             // full slots
+  std::uint32_t growth_left;      // empty slots that may still be filled
+  std::uint32_t tombstones;       // erased slots not given back to growth (see above)
+  std::uint8_t local_depth;       // top hash bits shared by every key of this table
   std::uint8_t needs_compaction;  // an erase(iterator) left it below the shrink point
 };
 static_assert(sizeof(table_header) == 16, "the header is 16 bytes in front of the ctrl bytes");
@@ -72,19 +72,24 @@ inline constexpr std::size_t max_slots_limit = 4096;
 //    do not pile up under churn (Go issue 70886, hashbrown issue 85);
 //  - a shrunk or merged table lands at 13/16 (higher landings shrink less often: erasing
 //    1M keys moved 2.6 entries per erase landing at 11/16, 2.1 at 13/16);
-//  - erase(key) shrinks a table that falls below 7/16.
-// The shrink point 7/16 is half the grow point 7/8, so a map that shrank by erasing holds
-// at most 2x the bytes of a freshly built map with the same entries (DESIGN.md). The
-// landing points keep a band of about 1/8 of the capacity between every rebuild and the
-// next one in the other direction, so alternating inserts and erases never thrash.
+//  - erase(key) shrinks a table that falls below 5/16. Erasing all of 1M keys moved 2.1
+//    entries per erase with the shrink point at 7/16, 1.1 at 5/16, 0.8 at 4/16; after
+//    erasing a random 90%, the map held 1.44x, 1.08x and 1.65x the bytes of a fresh map
+//    holding the survivors (bench/memory_bench). Below 7/16 (half the grow point) a
+//    table may hold more than 2x the bytes a fresh, densest table would; 5/16 keeps
+//    such a table under 2.8x and the measured maps near 1x.
+// The landing points keep a band of at least 1/8 of the capacity between every rebuild
+// and the next one in the other direction, so alternating inserts and erases never thrash;
+// a doubled table (7/16) is 2/16 above the shrink point.
 inline constexpr std::size_t max_load(std::size_t capacity) noexcept {
   return capacity == group_slots ? capacity : capacity - capacity / 8;
 }
 inline constexpr bool worth_cleaning(std::size_t tombstones, std::size_t capacity) noexcept {
   return tombstones * 16 >= capacity;
 }
+inline constexpr std::size_t shrink_load16 = 5;
 inline constexpr bool below_shrink_point(std::size_t used, std::size_t capacity) noexcept {
-  return capacity > group_slots && used * 16 < capacity * 7;
+  return capacity > group_slots && used * 16 < capacity * shrink_load16;
 }
 // The fewest groups that hold `n` entries at a load of at most num/16.
 inline constexpr std::size_t groups_for(std::size_t n, std::size_t num16) noexcept {
@@ -96,9 +101,9 @@ inline constexpr std::size_t grow_load16 = 7;
 inline constexpr std::size_t churn_load16 = 12;
 static_assert(max_load(group_slots) == group_slots, "a lone group may fill completely");
 inline constexpr std::size_t compact_load16 = 13;
-static_assert(grow_load16 >= 7 && compact_load16 > 7 && churn_load16 > 7,
-              "a rebuilt table lands at or above the shrink point (7/16); a doubled "
-              "table holds one entry more than 7/16 of its slots");
+static_assert(grow_load16 >= shrink_load16 + 2 && compact_load16 >= shrink_load16 + 2 &&
+                  churn_load16 >= shrink_load16 + 2,
+              "a rebuilt table lands at least 2/16 above the shrink point");
 static_assert(grow_load16 < 14 && compact_load16 < 14 && churn_load16 < 14,
               "a rebuilt table lands below the grow point (7/8 = 14/16)");
 static_assert(groups_for(max_load(64 * group_slots) + 1, grow_load16) > 64,
@@ -162,9 +167,8 @@ struct table_layout {
   // Slots per table: a table's slots should span at most about 64 KiB (Go's comment on its
   // made-up 1024-slot limit: the copying cost of a split grows with slot size), but never
   // fewer than 128 slots nor more than max_slots_limit.
-  static constexpr std::size_t max_groups =
-      std::clamp<std::size_t>((64 * 1024) / (sizeof(Slot) * group_slots), 8,
-                              max_slots_limit / group_slots);
+  static constexpr std::size_t max_groups = std::clamp<std::size_t>(
+      (64 * 1024) / (sizeof(Slot) * group_slots), 8, max_slots_limit / group_slots);
 
   static constexpr std::size_t slots_offset(std::size_t groups) noexcept {
     const std::size_t end_of_ctrl = header_pad + groups * group_width;
@@ -174,9 +178,7 @@ struct table_layout {
     const std::size_t bytes = slots_offset(groups) + groups * group_slots * sizeof(Slot);
     return (bytes + unit - 1) / unit;
   }
-  static constexpr std::size_t bytes(std::size_t groups) noexcept {
-    return units(groups) * unit;
-  }
+  static constexpr std::size_t bytes(std::size_t groups) noexcept { return units(groups) * unit; }
   static storage_unit* base(const table_ref& t) noexcept {
     return reinterpret_cast<storage_unit*>(t.ctrl - header_pad);
   }
@@ -196,8 +198,7 @@ struct table_layout {
     table_ref t{raw + header_pad, groups};
     const std::size_t capacity = groups * group_slots;
     std::memset(t.ctrl, ctrl_empty, t.positions());
-    t.header() = table_header{0, static_cast<std::uint32_t>(max_load(capacity)), 0,
-                              local_depth, 0};
+    t.header() = table_header{0, static_cast<std::uint32_t>(max_load(capacity)), 0, local_depth, 0};
     return t;
   }
 

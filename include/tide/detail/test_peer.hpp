@@ -28,8 +28,6 @@ struct test_peer {
   static constexpr std::size_t max_table_slots() {
     return table_layout<slot_of<M>>::max_groups * group_slots;
   }
-  static constexpr double max_load_factor() { return 7.0 / 8.0; }
-  static constexpr double shrink_load_factor() { return 7.0 / 16.0; }
 };
 
 }  // namespace tide::detail
