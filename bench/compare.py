@@ -2,7 +2,9 @@
 """Side-by-side table from map_bench's JSON output: tide's time as a ratio to the faster of
 absl and boost, per operation. See docs/PERFORMANCE.md.
 
-    usage: bench/compare.py RESULTS.json [--markdown]
+    usage: bench/compare.py RESULTS.json... [--markdown]
+
+Several files (bench/run_compare.sh writes one per benchmark) are read as one run.
 
 Reads benchmarks named BM_<Op>_<Key>/<map>/<N>[/manual_time] with the ns_per_op counter.
 The figure for each (benchmark, map) is the median of ns_per_op over repetitions: computed
@@ -19,26 +21,29 @@ OPS = ["Insert", "FindHit", "FindMiss", "Erase", "Iterate"]
 NAME = re.compile(r"^BM_(?P<op>[A-Za-z]+)_(?P<key>[A-Za-z0-9]+)/(?P<map>[a-z]+)/(?P<n>\d+)")
 
 
-def load(path):
-    with open(path) as f:
-        data = json.load(f)
+def load(paths):
     runs = {}        # (op, key, n, map) -> [ns_per_op, ...] from repetitions
     medians = {}     # (op, key, n, map) -> ns_per_op from the median aggregate
-    for b in data["benchmarks"]:
-        m = NAME.match(b.get("run_name", b["name"]))
-        if not m or "ns_per_op" not in b or b.get("error_occurred"):
-            continue
-        k = (m["op"], m["key"], int(m["n"]), m["map"])
-        if b.get("run_type") == "aggregate":
-            if b.get("aggregate_name") == "median":
-                medians[k] = b["ns_per_op"]
-        else:
-            runs.setdefault(k, []).append(b["ns_per_op"])
+    context = {}
+    for path in paths:
+        with open(path) as f:
+            data = json.load(f)
+        context = context or data.get("context", {})
+        for b in data["benchmarks"]:
+            m = NAME.match(b.get("run_name", b["name"]))
+            if not m or "ns_per_op" not in b or b.get("error_occurred"):
+                continue
+            k = (m["op"], m["key"], int(m["n"]), m["map"])
+            if b.get("run_type") == "aggregate":
+                if b.get("aggregate_name") == "median":
+                    medians[k] = b["ns_per_op"]
+            else:
+                runs.setdefault(k, []).append(b["ns_per_op"])
     figures = dict(medians)
     figures.update({k: statistics.median(v) for k, v in runs.items()})
     # Coefficient of variation over repetitions: how far the machine let the runs agree.
     spread = {k: statistics.stdev(v) / statistics.mean(v) for k, v in runs.items() if len(v) > 1}
-    return data.get("context", {}), figures, spread
+    return context, figures, spread
 
 
 def rows(figures):
@@ -63,11 +68,12 @@ def main(argv):
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
         print(__doc__.strip())
         return 2
-    markdown = "--markdown" in argv[2:]
-    context, figures, spread = load(argv[1])
+    markdown = "--markdown" in argv[1:]
+    paths = [a for a in argv[1:] if a != "--markdown"]
+    context, figures, spread = load(paths)
     table = rows(figures)
     if not table:
-        print("compare.py: no BM_<Op>_<Key>/<map>/<N> results with ns_per_op in", argv[1])
+        print("compare.py: no BM_<Op>_<Key>/<map>/<N> results with ns_per_op in", *paths)
         return 1
     present = [m for m in MAPS if any(ns[m] is not None for _, _, ns, _ in table)]
     head = ["operation"] + [f"{m} ns" for m in present] + ["max cv", "tide / best(absl, boost)"]

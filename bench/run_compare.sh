@@ -2,16 +2,21 @@
 # Runs map_bench with repetitions and prints tide's time per operation as a ratio to the
 # faster of absl::flat_hash_map and boost::unordered_flat_map (medians). See docs/PERFORMANCE.md.
 #
+# Each benchmark (operation, key, size, map) runs in a process of its own: the state one
+# map's runs leave in the C library's allocator would otherwise change where the next map's
+# memory goes (measured: boost's insert runs before tide's find-hit moved tide's figure from
+# 28.8 to 37.2 ns, and MALLOC_MMAP_THRESHOLD_=131072 took it back to 28.8).
+#
 #   usage: bench/run_compare.sh [--with-std] [--quick] [extra map_bench flags...]
 #     --with-std   also run std::unordered_map (slow at 10M: adds several minutes)
 #     --quick      1M only, 3 repetitions
 #   env: OPS (regex of operations, e.g. 'FindHit|FindMiss'; default all), MAP_BENCH (default build/release/bench/map_bench), REPS (default 5),
-#        OUT (JSON results, default build/release/bench/map_bench.json)
+#        OUT (directory of JSON results, one file per benchmark, default build/release/bench/map_bench.out)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 map_bench=${MAP_BENCH:-build/release/bench/map_bench}
-out=${OUT:-build/release/bench/map_bench.json}
+out=${OUT:-build/release/bench/map_bench.out}
 reps=${REPS:-5}
 maps='tide|absl|boost'
 sizes='[0-9]+'
@@ -30,11 +35,20 @@ if [[ ! -x $map_bench ]]; then
   exit 1
 fi
 
-"$map_bench" \
-  --benchmark_filter="^BM_(${ops})_[A-Za-z0-9]+/(${maps})/${sizes}(/|\$)" \
-  --benchmark_repetitions="$reps" \
-  --benchmark_display_aggregates_only=true \
-  --benchmark_out="$out" --benchmark_out_format=json \
-  "${extra[@]}"
+filter="^BM_(${ops})_[A-Za-z0-9]+/(${maps})/${sizes}(/|\$)"
+mapfile -t benchmarks < <("$map_bench" --benchmark_list_tests --benchmark_filter="$filter")
+rm -rf "$out"
+mkdir -p "$out"
+i=0
+for name in "${benchmarks[@]}"; do
+  i=$((i + 1))
+  echo "[$i/${#benchmarks[@]}] $name" >&2
+  "$map_bench" \
+    --benchmark_filter="^${name}\$" \
+    --benchmark_repetitions="$reps" \
+    --benchmark_display_aggregates_only=true \
+    --benchmark_out="$(printf '%s/%03d.json' "$out" "$i")" --benchmark_out_format=json \
+    "${extra[@]}" >/dev/null
+done
 echo
-python3 bench/compare.py "$out"
+python3 bench/compare.py "$out"/*.json
