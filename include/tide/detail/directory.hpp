@@ -596,6 +596,15 @@ class raw_hash {
   }
   template <bool C>
   void advance(iterator_impl<C>& it) const noexcept {
+    // The next entry of the same group, found without the directory: groups are 16-byte
+    // aligned, so the low bits of the ctrl pointer are the slot's index in its group.
+    const std::size_t i = reinterpret_cast<std::uintptr_t>(it.ctrl_) % group_width;
+    if (const bitmask rest = group(it.ctrl_ - i).match_full().from_slot(i + 1)) {
+      const std::size_t step = rest.lowest() - i;
+      it.ctrl_ += step;
+      it.slot_ += step;
+      return;
+    }
     const table_ref t = dir_[it.dir_index_];
     const std::size_t p = next_full_slot(t, static_cast<std::size_t>(it.ctrl_ - t.ctrl) + 1);
     if (p < t.positions()) {
@@ -762,7 +771,8 @@ class raw_hash {
   // Splits the table of entry di by its next hash bit. Returns false (and changes
   // nothing) if that bit would not separate its entries, or if the directory would grow
   // out of proportion to the entries.
-  // landing16 0: both halves get the largest size.
+  // landing16 0: both halves get the largest size (larger only for a half too full for it
+  // at the 13/16 landing; a half of a full largest table is about 7/16 of it).
   bool split(std::size_t di, std::size_t h, std::size_t landing16) {
     table_ref old = dir_[di];
     const table_header old_hdr = old.header();
@@ -785,7 +795,7 @@ class raw_hash {
     const std::size_t start = run_start(di, old);
     const std::size_t half = run_length(old) / 2;
     auto groups_for_half = [&](std::size_t n) {
-      return landing16 == 0 ? std::max(layout::max_groups, groups_for(n, grow_load16))
+      return landing16 == 0 ? std::max(layout::max_groups, groups_for(n, compact_load16))
                             : groups_for(n, landing16);
     };
     const std::size_t left_groups = groups_for_half(left + !new_right);
