@@ -715,24 +715,77 @@ class raw_hash {
       slot_type* src_slots = layout::slots(src);
       for_each_full(src, [&](std::size_t p) {
         const std::size_t h = hashes[k++];
-        const table_ref dst = pick(h);
-        const std::size_t q = find_insert_position(dst, h);
-        slot_type* to = layout::slots(dst) + slot_index(q);
-        slot_type* from = src_slots + slot_index(p);
-        if constexpr (Policy::trivially_relocatable) {
-          std::memcpy(static_cast<void*>(to), from, sizeof(slot_type));
-        } else {
-          Policy::transfer_construct(alloc_, to, from);
-        }
-        mark_full(dst, q, tag_of(h));
+        transfer_one(pick(h), h, src_slots + slot_index(p));
       });
     });
     // Success: the sources were moved from (or copied); destroy them.
     if constexpr (!Policy::trivially_relocatable) {
       sources([&](const table_ref& src) { destroy_entries(src); });
     }
+    count_moved(k);
+  }
+
+  // Moves *from (hash h) into a free slot of dst; copies it if its move may throw. The
+  // source is left for the caller to destroy (trivially relocatable types need not be).
+  void transfer_one(const table_ref& dst, std::size_t h, slot_type* from) {
+    const std::size_t q = find_insert_position(dst, h);
+    slot_type* to = layout::slots(dst) + slot_index(q);
+    if constexpr (Policy::trivially_relocatable) {
+      std::memcpy(static_cast<void*>(to), from, sizeof(slot_type));
+    } else {
+      Policy::transfer_construct(alloc_, to, from);
+    }
+    mark_full(dst, q, tag_of(h));
+  }
+
+  void count_moved(std::size_t k) noexcept {
     stats_.slots_moved += k;
     stats_.max_slots_moved = std::max<std::uint64_t>(stats_.max_slots_moved, k);
+  }
+
+  // The split of a growing map, whose lower half keeps the old table's size: entries whose
+  // hash has `bit` set move to `hi`; the others stay where they are in `old`, whose
+  // overflow bits are then rebuilt from the hashes of the entries that stayed (a stale bit
+  // would only lengthen probes; a rebuilt one leaves no tombstones to clean later). So a
+  // split moves about half a table. If a copy throws, `old` is intact and `hi` is freed.
+  void split_in_place(const table_ref& old, const std::size_t* hashes, std::size_t bit,
+                      const table_ref& hi) {
+    slot_type* slots = layout::slots(old);
+    std::size_t k = 0;
+    try {
+      for_each_full(old, [&](std::size_t p) {
+        const std::size_t h = hashes[k++];
+        if ((h >> bit) & 1) transfer_one(hi, h, slots + slot_index(p));
+      });
+    } catch (...) {
+      discard_new_table(hi);
+      throw;
+    }
+    for (std::size_t g = 0; g < old.groups; ++g) old.ctrl[g * group_width + overflow_byte] = 0;
+    std::size_t stayed = 0;
+    k = 0;
+    for_each_full(old, [&](std::size_t p) {
+      const std::size_t h = hashes[k++];
+      if ((h >> bit) & 1) {
+        if constexpr (!Policy::trivially_relocatable) {
+          alloc_traits::destroy(alloc_, slots + slot_index(p));
+        }
+        old.ctrl[p] = ctrl_empty;
+        return;
+      }
+      ++stayed;
+      const ctrl_t tag = tag_of(h);
+      for (std::size_t g = start_group(h, old.groups); g != p / group_width;
+           g = next_group(g, old.groups)) {
+        mark_overflow(old.ctrl + g * group_width, tag);
+      }
+    });
+    table_header& hdr = old.header();
+    hdr.used = static_cast<std::uint32_t>(stayed);
+    hdr.tombstones = 0;
+    hdr.growth_left = static_cast<std::uint32_t>(max_load(old.capacity()) - stayed);
+    ++hdr.local_depth;
+    count_moved(hi.header().used);
   }
 
   // Rebuilds the table whose run starts at `start` with `groups` groups.
@@ -800,6 +853,16 @@ class raw_hash {
     };
     const std::size_t left_groups = groups_for_half(left + !new_right);
     const std::size_t right_groups = groups_for_half(right + new_right);
+    if (landing16 == 0 && left_groups == old.groups) {
+      const table_ref hi = layout::allocate(alloc_, right_groups, depth + 1);
+      split_in_place(old, hashes.data(), bit, hi);
+      for (std::size_t j = start + half; j < start + 2 * half; ++j) dir_[j] = hi;
+      table_bytes_ += layout::bytes(right_groups);
+      if (depth + 1 == global_depth_) tables_at_global_depth_ += 2;
+      ++table_count_;
+      ++stats_.splits;
+      return true;
+    }
     const table_ref lo = layout::allocate(alloc_, left_groups, depth + 1);
     table_ref hi;
     try {
