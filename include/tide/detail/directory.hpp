@@ -622,7 +622,7 @@ class raw_hash {
 
   // Finds key, or a free slot for it, making room (one table rebuilt or split) if needed.
   template <class K>
-  insert_position find_or_prepare_insert(const K& key) {
+  TIDE_ALWAYS_INLINE insert_position find_or_prepare_insert(const K& key) {
     compact_step();
     const std::size_t h = hash_of(key);
     std::size_t di = dir_index(h);
@@ -662,7 +662,7 @@ class raw_hash {
   }
 
   // Precondition: the table of entry di has no free slot to take for hash h.
-  void make_room(std::size_t di, std::size_t h) {
+  TIDE_NOINLINE void make_room(std::size_t di, std::size_t h) {
     const table_ref t = dir_[di];
     if (is_empty_table(t)) {
       const table_ref first = layout::allocate(alloc_, 1, 0);
@@ -962,6 +962,7 @@ class raw_hash {
     const table_ref buddy = dir_[buddy_start];
     if (buddy.header().local_depth != depth) return false;
     const std::size_t total = std::size_t{t.header().used} + buddy.header().used;
+    if (try_merge_in_place(start, buddy_start, len, total)) return true;
     const std::size_t groups = groups_for(total, compact_load16);
     if (groups > layout::max_groups) return false;
 
@@ -991,6 +992,43 @@ class raw_hash {
     ++stats_.merges;
     if (tables_at_global_depth_ == 0 && global_depth_ > 0) halve_directory();
     return true;
+  }
+
+  // Merges two buddies by moving the entries of one into the other, when the other has
+  // room for them, holds the two at no more than the 13/16 landing and at no less than the
+  // shrink point (else the full merge sizes a new table). Only for types whose move cannot
+  // throw: a throwing copy would leave copies behind in a table that stays.
+  bool try_merge_in_place(std::size_t start, std::size_t buddy_start, std::size_t len,
+                          std::size_t total) {
+    if constexpr (!Policy::nothrow_transfer) {
+      return false;
+    } else {
+      const table_ref a = dir_[start];
+      const table_ref b = dir_[buddy_start];
+      const bool a_stays =
+          a.groups != b.groups ? a.groups > b.groups : a.header().used >= b.header().used;
+      const table_ref stays = a_stays ? a : b;
+      const table_ref goes = a_stays ? b : a;
+      const std::size_t capacity = stays.capacity();
+      if (goes.header().used > stays.header().growth_left ||
+          total * 16 > capacity * compact_load16 || total * 16 < capacity * shrink_load16) {
+        return false;
+      }
+      hash_vector hashes(goes.header().used, alloc_);
+      hash_table(goes, hashes.data());
+      // Cannot throw from here.
+      transfer_all([&](auto f) { f(goes); }, hashes.data(), [&](std::size_t) { return stays; });
+      const std::uint8_t depth = stays.header().local_depth;
+      stays.header().local_depth = static_cast<std::uint8_t>(depth - 1);
+      const std::size_t merged_start = std::min(start, buddy_start);
+      for (std::size_t j = merged_start; j < merged_start + 2 * len; ++j) dir_[j] = stays;
+      if (depth == global_depth_) tables_at_global_depth_ -= 2;
+      retire(goes);
+      --table_count_;
+      ++stats_.merges;
+      if (tables_at_global_depth_ == 0 && global_depth_ > 0) halve_directory();
+      return true;
+    }
   }
 
   // One step of the compaction sweep left by erase(iterator): looks at a few tables from
