@@ -1,24 +1,24 @@
 // Every public member of tide::map, for each map variant in support/map_variants.hpp
 // (int keys, string keys, move-only values, counting allocator, a colliding hash, counted
 // values), plus heterogeneous lookup and tide::set basics.
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <iterator>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <type_traits>
-#include <unordered_map>
-#include <unordered_set>
-#include <utility>
-#include <vector>
-
-#include <gtest/gtest.h>
 #include <tide/counting_allocator.hpp>
 #include <tide/detail/test_peer.hpp>
 #include <tide/hash.hpp>
 #include <tide/map.hpp>
 #include <tide/set.hpp>
+#include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "support/faults.hpp"
 #include "support/map_check.hpp"
@@ -74,9 +74,9 @@ class MapApi : public ::testing::Test {
       return ::testing::AssertionFailure()
              << "find(" << describe(key(i)) << ") got end() want " << describe(V::expected(i));
     if (!same_value(it->second, V::expected(i)))
-      return ::testing::AssertionFailure() << "find(" << describe(key(i)) << ") got "
-                                           << describe(it->second) << " want "
-                                           << describe(V::expected(i));
+      return ::testing::AssertionFailure()
+             << "find(" << describe(key(i)) << ") got " << describe(it->second) << " want "
+             << describe(V::expected(i));
     return ::testing::AssertionSuccess();
   }
 
@@ -424,7 +424,8 @@ TYPED_TEST(MapApi, InsertRangeAndInitializerList) {
     m.emplace(this->key(0), this->value(0));
     m.insert(src.begin(), src.end());
     EXPECT_TRUE(this->holds_range(m, 0, 1000));
-    m.insert({{this->key(1000), this->value(1000)}, {this->key(1001), this->value(1001)},
+    m.insert({{this->key(1000), this->value(1000)},
+              {this->key(1001), this->value(1001)},
               {this->key(3), this->value(4)}});
     EXPECT_TRUE(this->holds_range(m, 0, 1002)) << "insert(initializer_list) must not overwrite";
     test_peer::check_invariants(m);
@@ -648,7 +649,8 @@ TYPED_TEST(MapApi, EraseByKey) {
   using M = typename TestFixture::M;
   M m = this->make(2000);
   for (int i = 0; i < 2000; i += 2) ASSERT_EQ(m.erase(this->key(i)), 1u) << "erase(" << i << ")";
-  for (int i = 0; i < 2000; i += 2) ASSERT_EQ(m.erase(this->key(i)), 0u) << "erase(" << i << ") again";
+  for (int i = 0; i < 2000; i += 2)
+    ASSERT_EQ(m.erase(this->key(i)), 0u) << "erase(" << i << ") again";
   EXPECT_EQ(m.erase(this->key(-5)), 0u);
   EXPECT_EQ(m.size(), 1000u);
   for (int i = 1; i < 2000; i += 2) ASSERT_TRUE(this->has(m, i));
@@ -728,9 +730,8 @@ TYPED_TEST(MapApi, EraseIfReturnsCountErased) {
   M m = this->make(3000);
   std::unordered_set<typename M::key_type> odd;
   for (int i = 1; i < 3000; i += 2) odd.insert(this->key(i));
-  const auto n = tide::erase_if(m, [&](const typename M::value_type& kv) {
-    return odd.count(kv.first) != 0;
-  });
+  const auto n =
+      tide::erase_if(m, [&](const typename M::value_type& kv) { return odd.count(kv.first) != 0; });
   EXPECT_EQ(n, 1500u);
   EXPECT_EQ(m.size(), 1500u);
   for (int i = 0; i < 3000; ++i) {
@@ -918,8 +919,9 @@ TYPED_TEST(MapApi, ManyElementsThroughGrowthAndShrink) {
 
 TEST(MapHeterogeneous, StringViewAndCharPointerLookup) {
   using M = tide::map<std::string, int, tide::hash<std::string>, std::equal_to<>>;
-  static_assert(requires { typename tide::hash<std::string>::is_transparent; },
-                "tide::hash<std::string> is transparent");
+  static_assert(
+      requires { typename tide::hash<std::string>::is_transparent; },
+      "tide::hash<std::string> is transparent");
   M m;
   for (int i = 0; i < 1000; ++i) m.emplace(tide_test::string_key(static_cast<std::uint64_t>(i)), i);
   for (int i = 0; i < 1000; ++i) {
