@@ -2,9 +2,11 @@
 # Sourced by scripts/test.sh and scripts/demo.sh; defines tide_install_deps.
 
 TIDE_DEBIAN_PACKAGES=(
-  cmake make g++              # build
+  cmake make g++              # build; g++ brings the asan, ubsan and tsan runtimes (presets
+                              # asan, tsan) through libgcc-12-dev
   libgtest-dev googletest     # tests
-  clang libclang-rt-14-dev    # the libFuzzer targets (-fsanitize=fuzzer)
+  clang libclang-rt-14-dev    # preset fuzz: clang++ and libFuzzer (-fsanitize=fuzzer)
+  llvm                        # preset fuzz: llvm-symbolizer, for readable stacks in its reports
   libbenchmark-dev            # bench/
   libabsl-dev libboost1.81-dev  # competitors in bench/
   libxxhash-dev               # tide::hash for strings
