@@ -193,7 +193,10 @@ class fault_round {
         break;
       case op::insert_range:
         // Basic guarantee: each element of the batch is either inserted or not.
-        for (auto& [bk, bv] : batch) {
+        for (const auto& entry : batch) {
+          // Named references, not structured bindings: clang < 16 cannot capture those.
+          const auto& bk = entry.first;
+          const auto& bv = entry.second;
           if (ref_.count(bk) != 0) continue;
           auto it = m.find(bk);
           if (it != m.end()) {
