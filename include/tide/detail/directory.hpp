@@ -698,6 +698,26 @@ class raw_hash {
   // the container as it was.
   using hash_vector = std::vector<std::size_t, hash_alloc>;
 
+  // The hashes of the entries a rebuild moves, taken before anything moves; uninitialised
+  // (every element is written by hash_table before it is read).
+  class hash_buffer {
+   public:
+    hash_buffer(std::size_t n, const Alloc& a) : alloc_(a), size_(n) {
+      data_ = std::to_address(hash_traits::allocate(alloc_, n));
+    }
+    hash_buffer(const hash_buffer&) = delete;
+    hash_buffer& operator=(const hash_buffer&) = delete;
+    ~hash_buffer() { hash_traits::deallocate(alloc_, data_, size_); }
+    std::size_t* data() noexcept { return data_; }
+    const std::size_t* begin() const noexcept { return data_; }
+    const std::size_t* end() const noexcept { return data_ + size_; }
+
+   private:
+    hash_alloc alloc_;
+    std::size_t* data_;
+    std::size_t size_;
+  };
+
   void hash_table(const table_ref& t, std::size_t* out) const {
     const slot_type* slots = layout::slots(t);
     for_each_full(t, [&](std::size_t p) { *out++ = hash_of(Policy::key(slots[slot_index(p)])); });
@@ -728,6 +748,11 @@ class raw_hash {
   // Moves *from (hash h) into a free slot of dst; copies it if its move may throw. The
   // source is left for the caller to destroy (trivially relocatable types need not be).
   void transfer_one(const table_ref& dst, std::size_t h, slot_type* from) {
+    mark_full(dst, place(dst, h, from), tag_of(h));
+  }
+  // transfer_one without the count (the caller adds up what it placed): returns the
+  // position, whose ctrl byte the caller sets.
+  std::size_t place(const table_ref& dst, std::size_t h, slot_type* from) {
     const std::size_t q = find_insert_position(dst, h);
     slot_type* to = layout::slots(dst) + slot_index(q);
     if constexpr (Policy::trivially_relocatable) {
@@ -735,7 +760,7 @@ class raw_hash {
     } else {
       Policy::transfer_construct(alloc_, to, from);
     }
-    mark_full(dst, q, tag_of(h));
+    return q;
   }
 
   void count_moved(std::size_t k) noexcept {
@@ -750,49 +775,84 @@ class raw_hash {
   // split moves about half a table. If a copy throws, `old` is intact and `hi` is freed.
   void split_in_place(const table_ref& old, const std::size_t* hashes, std::size_t bit,
                       const table_ref& hi) {
-    slot_type* slots = layout::slots(old);
-    std::size_t k = 0;
-    try {
-      for_each_full(old, [&](std::size_t p) {
-        const std::size_t h = hashes[k++];
-        if ((h >> bit) & 1) transfer_one(hi, h, slots + slot_index(p));
-      });
-    } catch (...) {
-      discard_new_table(hi);
-      throw;
-    }
-    for (std::size_t g = 0; g < old.groups; ++g) old.ctrl[g * group_width + overflow_byte] = 0;
+    slot_type* const slots = layout::slots(old);
+    const std::size_t groups = old.groups;
+    std::uint32_t moved = 0;
     std::size_t stayed = 0;
-    k = 0;
-    for_each_full(old, [&](std::size_t p) {
-      const std::size_t h = hashes[k++];
-      if ((h >> bit) & 1) {
-        if constexpr (!Policy::trivially_relocatable) {
-          alloc_traits::destroy(alloc_, slots + slot_index(p));
-        }
-        old.ctrl[p] = ctrl_empty;
-        return;
-      }
-      ++stayed;
+    // Plain loops, not for_each_full with a capturing lambda: the ctrl stores are char
+    // stores, which may alias anything a lambda captured by reference.
+    auto clear_overflow_bits = [&] {
+      for (std::size_t g = 0; g < groups; ++g) old.ctrl[g * group_width + overflow_byte] = 0;
+    };
+    // An entry that stays marks the overflow bits of the groups it probed past.
+    auto stay = [&](std::size_t g, std::size_t h) {
       const ctrl_t tag = tag_of(h);
-      for (std::size_t g = start_group(h, old.groups); g != p / group_width;
-           g = next_group(g, old.groups)) {
-        mark_overflow(old.ctrl + g * group_width, tag);
+      for (std::size_t s = start_group(h, groups); s != g; s = next_group(s, groups)) {
+        mark_overflow(old.ctrl + s * group_width, tag);
       }
-    });
+    };
+    const std::size_t* next_hash = hashes;
+    if constexpr (Policy::nothrow_transfer) {
+      // Nothing can throw: one pass moves the upper half out and re-marks the lower half.
+      clear_overflow_bits();
+      for (std::size_t g = 0; g < groups; ++g) {
+        ctrl_t* group_ctrl = old.ctrl + g * group_width;
+        for (bitmask full = group(group_ctrl).match_full(); full; full.clear_lowest()) {
+          const std::size_t i = full.lowest();
+          const std::size_t h = *next_hash++;
+          if (!((h >> bit) & 1)) {
+            ++stayed;
+            stay(g, h);
+            continue;
+          }
+          slot_type* from = slots + g * group_slots + i;
+          hi.ctrl[place(hi, h, from)] = tag_of(h);
+          ++moved;
+          if constexpr (!Policy::trivially_relocatable) alloc_traits::destroy(alloc_, from);
+          group_ctrl[i] = ctrl_empty;
+        }
+      }
+    } else {
+      // Copies may throw: copy the upper half out first, then empty it in the old table.
+      try {
+        for_each_full(old, [&](std::size_t p) {
+          const std::size_t h = *next_hash++;
+          if ((h >> bit) & 1) {
+            hi.ctrl[place(hi, h, slots + slot_index(p))] = tag_of(h);
+            ++moved;
+          }
+        });
+      } catch (...) {
+        discard_new_table(hi);
+        throw;
+      }
+      clear_overflow_bits();
+      next_hash = hashes;
+      for_each_full(old, [&](std::size_t p) {
+        const std::size_t h = *next_hash++;
+        if (!((h >> bit) & 1)) {
+          ++stayed;
+          return stay(p / group_width, h);
+        }
+        alloc_traits::destroy(alloc_, slots + slot_index(p));
+        old.ctrl[p] = ctrl_empty;
+      });
+    }
+    hi.header().used = moved;
+    hi.header().growth_left -= moved;
     table_header& hdr = old.header();
     hdr.used = static_cast<std::uint32_t>(stayed);
     hdr.tombstones = 0;
     hdr.growth_left = static_cast<std::uint32_t>(max_load(old.capacity()) - stayed);
     ++hdr.local_depth;
-    count_moved(hi.header().used);
+    count_moved(moved);
   }
 
   // Rebuilds the table whose run starts at `start` with `groups` groups.
   void rebuild(std::size_t start, std::size_t groups) {
     const table_ref old = dir_[start];
     const table_header old_hdr = old.header();
-    hash_vector hashes(old_hdr.used, alloc_);
+    hash_buffer hashes(old_hdr.used, alloc_);
     hash_table(old, hashes.data());
     const table_ref fresh = layout::allocate(alloc_, groups, old_hdr.local_depth);
     try {
@@ -831,7 +891,7 @@ class raw_hash {
     const table_header old_hdr = old.header();
     const std::uint8_t depth = old_hdr.local_depth;
     if (depth >= 63) return false;
-    hash_vector hashes(old_hdr.used, alloc_);
+    hash_buffer hashes(old_hdr.used, alloc_);
     hash_table(old, hashes.data());
     const std::size_t bit = 63 - depth;
     std::size_t right = 0;
@@ -967,7 +1027,7 @@ class raw_hash {
     if (groups > layout::max_groups) return false;
 
     const table_ref parts[2] = {start < buddy_start ? t : buddy, start < buddy_start ? buddy : t};
-    hash_vector hashes(total, alloc_);
+    hash_buffer hashes(total, alloc_);
     hash_table(parts[0], hashes.data());
     hash_table(parts[1], hashes.data() + parts[0].header().used);
     const table_ref merged = layout::allocate(alloc_, groups, depth - 1);
@@ -1014,7 +1074,7 @@ class raw_hash {
           total * 16 > capacity * compact_load16 || total * 16 < capacity * shrink_load16) {
         return false;
       }
-      hash_vector hashes(goes.header().used, alloc_);
+      hash_buffer hashes(goes.header().used, alloc_);
       hash_table(goes, hashes.data());
       // Cannot throw from here.
       transfer_all([&](auto f) { f(goes); }, hashes.data(), [&](std::size_t) { return stays; });
@@ -1198,7 +1258,7 @@ class raw_hash {
     const std::size_t load16 = pack ? 14 : 13;
     const std::size_t max_fit = layout::max_groups * group_slots * load16 / 16;
 
-    hash_vector hashes(size_, alloc_);
+    hash_buffer hashes(size_, alloc_);
     std::size_t hashed = 0;
     for_each_table([&](const table_ref& t, std::size_t) {
       hash_table(t, hashes.data() + hashed);
