@@ -308,14 +308,14 @@ class raw_hash {
   // ---- lookup ------------------------------------------------------------------------
 
   template <class K = key_type>
-  iterator find(const key_arg<K>& key) {
+  TIDE_ALWAYS_INLINE iterator find(const key_arg<K>& key) {
     const std::size_t h = hash_of(key);
     const std::size_t di = dir_index(h);
     const hit found = locate(key, dir_[di], h);
     return found.slot ? iterator(found.slot, found.ctrl, this, di) : end();
   }
   template <class K = key_type>
-  const_iterator find(const key_arg<K>& key) const {
+  TIDE_ALWAYS_INLINE const_iterator find(const key_arg<K>& key) const {
     return const_cast<raw_hash*>(this)->find(key);
   }
   template <class K = key_type>
@@ -363,7 +363,7 @@ class raw_hash {
 
   // Looks `key` up; if absent, constructs an entry from args in the free slot.
   template <class K, class... Args>
-  std::pair<iterator, bool> emplace_with_key(const K& key, Args&&... args) {
+  TIDE_ALWAYS_INLINE std::pair<iterator, bool> emplace_with_key(const K& key, Args&&... args) {
     const insert_position pos = find_or_prepare_insert(key);
     if (pos.found) return {pos.it, false};
     slot_type* slot = pos.it.slot_;
@@ -406,7 +406,7 @@ class raw_hash {
 
   // Erases the entry with an equal key; may compact its table (invalidates iterators).
   template <class K = key_type>
-  size_type erase(const key_arg<K>& key) {
+  TIDE_ALWAYS_INLINE size_type erase(const key_arg<K>& key) {
     const std::size_t h = hash_of(key);
     const std::size_t di = dir_index(h);
     const table_ref t = dir_[di];
