@@ -387,7 +387,7 @@ class raw_hash {
     }
     const table_ref t = dir_[pos.dir_index_];
     table_header& hdr = t.header();
-    if (below_shrink_point(hdr.used, t.capacity()) && !hdr.needs_compaction) {
+    if (below_shrink_point(hdr.used, t.groups) && !hdr.needs_compaction) {
       hdr.needs_compaction = 1;
       ++tables_needing_compaction_;
     }
@@ -417,7 +417,7 @@ class raw_hash {
     --size_;
     if (TIDE_UNLIKELY(size_ == 0)) {
       collapse_if_empty();
-    } else if (TIDE_UNLIKELY(below_shrink_point(t.header().used, t.capacity()))) {
+    } else if (TIDE_UNLIKELY(below_shrink_point(t.header().used, t.groups))) {
       if (!try_compact(di)) compact_step();
     } else {
       compact_step();
@@ -493,7 +493,8 @@ class raw_hash {
   struct insert_position {
     iterator it;
     bool found;
-    ctrl_t tag;  // of the key, for commit_insert
+    ctrl_t tag;       // of the key, for commit_insert
+    table_ref table;  // that holds it.ctrl_, for commit_insert
   };
 
   // ---- probing -----------------------------------------------------------------------
@@ -627,20 +628,34 @@ class raw_hash {
     const std::size_t h = hash_of(key);
     std::size_t di = dir_index(h);
     table_ref t = dir_[di];
-    if (const hit found = locate(key, t, h); found.slot) {
-      return {iterator(found.slot, found.ctrl, this, di), true, tag_of(h)};
+    const std::uint32_t tag = tag_word(h);
+    // The probe of locate(), kept open: an absent key usually goes into its first group.
+    const std::size_t g = start_group(h, t.groups);
+    ctrl_t* group_ctrl = t.ctrl + g * group_width;
+    slot_type* group_slot = layout::slots(t) + g * group_slots;
+    hit found = match_in_group(key, group_ctrl, group_slot, tag);
+    if (!found.slot && TIDE_UNLIKELY(overflowed(group_ctrl, static_cast<ctrl_t>(tag)))) {
+      found = locate_past(key, t, g, tag);
     }
-    if (t.header().growth_left == 0) {
+    if (found.slot) {
+      return {iterator(found.slot, found.ctrl, this, di), true, static_cast<ctrl_t>(tag), t};
+    }
+    if (TIDE_LIKELY(t.header().growth_left != 0)) {
+      if (const bitmask empty = group(group_ctrl).match_empty()) {
+        const std::size_t i = empty.lowest();
+        return {iterator(group_slot + i, group_ctrl + i, this, di), false, static_cast<ctrl_t>(tag),
+                t};
+      }
+    } else {
       make_room(di, h);
       di = dir_index(h);
       t = dir_[di];
     }
-    return {make_iterator(t, di, find_insert_position(t, h)), false, tag_of(h)};
+    return {make_iterator(t, di, find_insert_position(t, h)), false, static_cast<ctrl_t>(tag), t};
   }
 
   void commit_insert(const insert_position& pos) noexcept {
-    const table_ref t = dir_[pos.it.dir_index_];
-    mark_full(t, static_cast<std::size_t>(pos.it.ctrl_ - t.ctrl), pos.tag);
+    mark_full(pos.table, static_cast<std::size_t>(pos.it.ctrl_ - pos.table.ctrl), pos.tag);
     ++size_;
     high_water_ = std::max(high_water_, size_);
     check_invariants_if_enabled();
@@ -720,7 +735,11 @@ class raw_hash {
 
   void hash_table(const table_ref& t, std::size_t* out) const {
     const slot_type* slots = layout::slots(t);
-    for_each_full(t, [&](std::size_t p) { *out++ = hash_of(Policy::key(slots[slot_index(p)])); });
+    for (std::size_t g = 0; g < t.groups; ++g) {
+      for (bitmask full = group(t.ctrl + g * group_width).match_full(); full; full.clear_lowest()) {
+        *out++ = hash_of(Policy::key(slots[g * group_slots + full.lowest()]));
+      }
+    }
   }
 
   // Moves the entries of the old tables `from` into new tables chosen by pick(hash), then
@@ -730,19 +749,25 @@ class raw_hash {
   // `sources(f)` calls f(table) for each old table, in the order the hashes were taken.
   template <class Sources, class Pick>
   void transfer_all(Sources sources, const std::size_t* hashes, Pick pick) {
-    std::size_t k = 0;
+    const std::size_t* next_hash = hashes;
     sources([&](const table_ref& src) {
-      slot_type* src_slots = layout::slots(src);
-      for_each_full(src, [&](std::size_t p) {
-        const std::size_t h = hashes[k++];
-        transfer_one(pick(h), h, src_slots + slot_index(p));
-      });
+      // A plain loop over locals: see split_in_place.
+      slot_type* const src_slots = layout::slots(src);
+      const std::size_t* h = next_hash;
+      for (std::size_t g = 0; g < src.groups; ++g) {
+        for (bitmask full = group(src.ctrl + g * group_width).match_full(); full;
+             full.clear_lowest()) {
+          transfer_one(pick(*h), *h, src_slots + g * group_slots + full.lowest());
+          ++h;
+        }
+      }
+      next_hash = h;
     });
     // Success: the sources were moved from (or copied); destroy them.
     if constexpr (!Policy::trivially_relocatable) {
       sources([&](const table_ref& src) { destroy_entries(src); });
     }
-    count_moved(k);
+    count_moved(static_cast<std::size_t>(next_hash - hashes));
   }
 
   // Moves *from (hash h) into a free slot of dst; copies it if its move may throw. The
@@ -998,7 +1023,7 @@ class raw_hash {
   bool try_compact(std::size_t di) noexcept {
     const table_ref t = dir_[di];
     const table_header& hdr = t.header();
-    if (!below_shrink_point(hdr.used, t.capacity())) return false;
+    if (!below_shrink_point(hdr.used, t.groups)) return false;
     try {
       if (!try_merge(di)) {
         const std::size_t groups = groups_for(hdr.used, compact_load16);

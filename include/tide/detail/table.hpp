@@ -88,8 +88,8 @@ inline constexpr bool worth_cleaning(std::size_t tombstones, std::size_t capacit
   return tombstones * 16 >= capacity;
 }
 inline constexpr std::size_t shrink_load16 = 5;
-inline constexpr bool below_shrink_point(std::size_t used, std::size_t capacity) noexcept {
-  return capacity > group_slots && used * 16 < capacity * shrink_load16;
+inline constexpr bool below_shrink_point(std::size_t used, std::size_t groups) noexcept {
+  return groups > 1 && used * 16 < groups * (group_slots * shrink_load16);
 }
 // The fewest groups that hold `n` entries at a load of at most num/16.
 inline constexpr std::size_t groups_for(std::size_t n, std::size_t num16) noexcept {
