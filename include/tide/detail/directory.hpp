@@ -131,7 +131,11 @@ class raw_hash {
     // iterator -> const_iterator
     template <bool C = Const, class = std::enable_if_t<C>>
     iterator_impl(const iterator_impl<false>& it) noexcept  // NOLINT: implicit by design
-        : slot_(it.slot_), ctrl_(it.ctrl_), owner_(it.owner_), dir_index_(it.dir_index_) {}
+        : slot_(it.slot_),
+          ctrl_(it.ctrl_),
+          owner_(it.owner_),
+          dir_index_(it.dir_index_),
+          later_(it.later_) {}
 
     reference operator*() const noexcept {
       TIDE_ASSERT(slot_ != nullptr, "dereferencing end()");
@@ -142,6 +146,20 @@ class raw_hash {
 
     iterator_impl& operator++() noexcept {
       TIDE_ASSERT(slot_ != nullptr, "incrementing end()");
+      // The next full slot of this group, from the mask the last step left: no load on the
+      // path from one step to the next. Each candidate is checked against its ctrl byte,
+      // so an entry erased since (through another iterator) is skipped.
+      while (later_ != 0) {
+        const auto here =
+            static_cast<std::ptrdiff_t>(reinterpret_cast<std::uintptr_t>(ctrl_) % group_width);
+        const auto next = static_cast<std::ptrdiff_t>(std::countr_zero(later_));
+        later_ &= later_ - 1;
+        if (TIDE_LIKELY(is_full(ctrl_[next - here]))) {
+          ctrl_ += next - here;
+          slot_ += next - here;
+          return *this;
+        }
+      }
       owner_->advance(*this);
       return *this;
     }
@@ -165,6 +183,7 @@ class raw_hash {
     ctrl_t* ctrl_ = nullptr;
     const raw_hash* owner_ = nullptr;
     std::size_t dir_index_ = 0;  // any entry of the table's run
+    std::uint32_t later_ = 0;    // full slots after ctrl_ in its group when last looked
   };
   // A set's entries are its keys: its iterators give const access only.
   using iterator = iterator_impl<Policy::constant_iterators>;
@@ -600,10 +619,12 @@ class raw_hash {
     // The next entry of the same group, found without the directory: groups are 16-byte
     // aligned, so the low bits of the ctrl pointer are the slot's index in its group.
     const std::size_t i = reinterpret_cast<std::uintptr_t>(it.ctrl_) % group_width;
-    if (const bitmask rest = group(it.ctrl_ - i).match_full().from_slot(i + 1)) {
+    if (bitmask rest = group(it.ctrl_ - i).match_full().from_slot(i + 1)) {
       const std::size_t step = rest.lowest() - i;
       it.ctrl_ += step;
       it.slot_ += step;
+      rest.clear_lowest();
+      it.later_ = rest.bits();
       return;
     }
     const table_ref t = dir_[it.dir_index_];
@@ -611,12 +632,17 @@ class raw_hash {
     if (p < t.positions()) {
       it.slot_ = layout::slots(t) + slot_index(p);
       it.ctrl_ = t.ctrl + p;
+      it.later_ = group(t.ctrl + p / group_width * group_width)
+                      .match_full()
+                      .from_slot(p % group_width + 1)
+                      .bits();
       return;
     }
     const iterator next = first_full_from(run_start(it.dir_index_, t) + run_length(t));
     it.slot_ = next.slot_;
     it.ctrl_ = next.ctrl_;
     it.dir_index_ = next.dir_index_;
+    it.later_ = 0;
   }
 
   // ---- insertion internals -----------------------------------------------------------
