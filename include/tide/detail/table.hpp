@@ -72,22 +72,24 @@ inline constexpr std::size_t max_slots_limit = 4096;
 //    do not pile up under churn (Go issue 70886, hashbrown issue 85);
 //  - a shrunk or merged table lands at 13/16 (higher landings shrink less often: erasing
 //    1M keys moved 2.6 entries per erase landing at 11/16, 2.1 at 13/16);
-//  - erase(key) shrinks a table that falls below 5/16. Erasing all of 1M keys moved 2.1
-//    entries per erase with the shrink point at 7/16, 1.1 at 5/16, 0.8 at 4/16; after
-//    erasing a random 90%, the map held 1.44x, 1.08x and 1.65x the bytes of a fresh map
-//    holding the survivors (bench/memory_bench). Below 7/16 (half the grow point) a
-//    table may hold more than 2x the bytes a fresh, densest table would; 5/16 keeps
-//    such a table under 2.8x and the measured maps near 1x.
-// The landing points keep a band of at least 1/8 of the capacity between every rebuild
-// and the next one in the other direction, so alternating inserts and erases never thrash;
-// a doubled table (7/16) is 2/16 above the shrink point.
+//  - erase(key) shrinks (or merges) a table that falls below 6/16. Erasing all of 1M keys
+//    (32 KiB tables, in-place splits and merges) moved 2.07 entries per erase with the
+//    shrink point at 7/16, 0.88 at 6/16, 0.66 at 5/16. After erasing a random 90% of N
+//    keys, the map held this many times the bytes of a fresh map holding the survivors
+//    (bench/memory_bench, N = 1M, 200K, 3M): 1.49, 1.11, 0.82 at 7/16; 1.64, 0.97, 0.98
+//    at 6/16; 2.00, 1.02, 1.00 at 5/16. The figure depends on where the erasing leaves
+//    the tables between their shrink and landing points; its bound is the ratio of the
+//    densest fresh table (7/8) to the shrink point: 2x at 7/16, 2.33x at 6/16.
+// The landing points keep a band between every rebuild and the next one in the other
+// direction, so alternating inserts and erases do not thrash: 1/16 of the capacity above
+// a doubled table (7/16), 6/16 above a shrunk or merged one (13/16), 6/16 under churn.
 inline constexpr std::size_t max_load(std::size_t capacity) noexcept {
   return capacity == group_slots ? capacity : capacity - capacity / 8;
 }
 inline constexpr bool worth_cleaning(std::size_t tombstones, std::size_t capacity) noexcept {
   return tombstones * 16 >= capacity;
 }
-inline constexpr std::size_t shrink_load16 = 5;
+inline constexpr std::size_t shrink_load16 = 6;
 inline constexpr bool below_shrink_point(std::size_t used, std::size_t groups) noexcept {
   return groups > 1 && used * 16 < groups * (group_slots * shrink_load16);
 }
@@ -101,9 +103,9 @@ inline constexpr std::size_t grow_load16 = 7;
 inline constexpr std::size_t churn_load16 = 12;
 static_assert(max_load(group_slots) == group_slots, "a lone group may fill completely");
 inline constexpr std::size_t compact_load16 = 13;
-static_assert(grow_load16 >= shrink_load16 + 2 && compact_load16 >= shrink_load16 + 2 &&
+static_assert(grow_load16 >= shrink_load16 + 1 && compact_load16 >= shrink_load16 + 2 &&
                   churn_load16 >= shrink_load16 + 2,
-              "a rebuilt table lands at least 2/16 above the shrink point");
+              "a rebuilt table lands above the shrink point");
 static_assert(grow_load16 < 14 && compact_load16 < 14 && churn_load16 < 14,
               "a rebuilt table lands below the grow point (7/8 = 14/16)");
 static_assert(groups_for(max_load(64 * group_slots) + 1, grow_load16) > 64,
