@@ -5,8 +5,9 @@
 //   group       15 slots, their 15 ctrl bytes and an overflow byte (group.hpp)
 //   position    index of a ctrl byte, 16 per group; position p names slot p - p/16
 //   table       `groups` groups, at most max_groups; one allocation
-//   tag, h1     the low 8 bits of the hash (stored in the ctrl byte, group.hpp) and bits
-//               11..42 (the probe's start group); the directory uses the top bits
+//   tag, h1     the low 8 bits of the hash (stored in the ctrl byte, group.hpp) and the
+//               low 32 bits (scaled to the probe's start group); the directory uses the
+//               top bits
 //   growth_left empty slots that may still be filled before the table must be rebuilt
 //   tombstones  erased slots whose group had overflowed for their tag: the slot is empty
 //               again, but the overflow bit it may have caused stays until a rebuild,
@@ -128,8 +129,11 @@ inline constexpr std::size_t slot_index(std::size_t position) noexcept {
   return position - position / group_width;
 }
 
+// The group a probe starts at: the low 32 bits of the hash scaled to [0, groups). The
+// product's top half depends on the high bits of that word, not on the tag (bits 0..7),
+// and not on the directory's bits (the top of the hash).
 inline std::size_t start_group(std::size_t hash, std::size_t groups) noexcept {
-  const std::uint64_t h1 = static_cast<std::uint32_t>(hash >> 11);
+  const std::uint64_t h1 = static_cast<std::uint32_t>(hash);
   return static_cast<std::size_t>((h1 * groups) >> 32);
 }
 
