@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 
@@ -47,6 +48,20 @@ std::size_t os_resident_bytes() noexcept {
   std::fclose(f);
   if (n != 2) return 0;
   return static_cast<std::size_t>(resident) * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+std::size_t os_resident_bytes_in(const void* start, std::size_t bytes) noexcept {
+  constexpr std::size_t batch_pages = 1024;  // mincore() fills one byte per OS page
+  unsigned char vec[batch_pages];
+  std::size_t resident = 0;
+  auto* p = static_cast<unsigned char*>(const_cast<void*>(start));
+  for (std::size_t done = 0; done < bytes;) {
+    const std::size_t n = std::min(batch_pages * os_page_bytes, bytes - done);
+    if (::mincore(p + done, n, vec) != 0) return resident;
+    for (std::size_t i = 0; i < n / os_page_bytes; ++i) resident += (vec[i] & 1) * os_page_bytes;
+    done += n;
+  }
+  return resident;
 }
 
 }  // namespace tide::heap::detail

@@ -1,4 +1,5 @@
-// The OS layer: the only code in tide that calls mmap, munmap and madvise. See docs/heap.md.
+// The OS layer: the only code in tide that calls mmap, munmap, madvise and mincore. See
+// docs/heap.md.
 //
 // Memory states, as Go's mem.go names them, for a range of address space:
 //   reserved  mapped read-write with MAP_NORESERVE: no RSS until touched, when the kernel
@@ -27,5 +28,9 @@ void os_release(void* start, std::size_t bytes) noexcept;
 
 // The process's resident set size in bytes, from /proc/self/statm (0 if unreadable).
 std::size_t os_resident_bytes() noexcept;
+
+// The bytes of [start, start + bytes) that are resident, from mincore(2): the heap's own
+// share of RSS, which sanitizers' shadow memory does not blur.
+std::size_t os_resident_bytes_in(const void* start, std::size_t bytes) noexcept;
 
 }  // namespace tide::heap::detail

@@ -267,6 +267,15 @@ page_heap_stats page_heap::stats() const noexcept {
   return st;
 }
 
+std::size_t page_heap::resident_arena_bytes() const noexcept {
+  std::lock_guard lock(mu_);
+  std::size_t resident = 0;
+  for (std::size_t i = 0; i < arena_count_; ++i) {
+    resident += os_resident_bytes_in(address_of(arenas_[i].start), arenas_[i].pages * page_bytes);
+  }
+  return resident;
+}
+
 void page_heap::check_invariants() const noexcept {
   std::lock_guard lock(mu_);
   check_invariants_locked();

@@ -71,6 +71,10 @@ class page_heap {
   std::size_t release_free_pages() noexcept;
 
   page_heap_stats stats() const noexcept;
+
+  // The bytes of all arenas that are resident (mincore): what the heap's pages cost in RSS.
+  // O(arena pages); for tests and diagnostics.
+  std::size_t resident_arena_bytes() const noexcept;
   void check_invariants() const noexcept;
 
  private:

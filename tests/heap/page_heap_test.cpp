@@ -93,12 +93,16 @@ TEST(PageHeap, ReleaseReturnsResidentPagesToTheOS) {
   const std::size_t pages = 1024;  // 8 MiB
   span* s = f.heap->allocate_large(pages);
   ASSERT_NE(s, nullptr);
+  EXPECT_EQ(f.heap->resident_arena_bytes(), 0u) << "a fresh arena is not resident";
   std::memset(s->base(), 1, s->bytes());
+  EXPECT_GE(f.heap->resident_arena_bytes(), pages * page_bytes);
   const std::size_t touched = os_resident_bytes();
   f.heap->deallocate(s);
   EXPECT_GE(os_resident_bytes() + (std::size_t{1} << 20), touched)
       << "a free span stays resident until released";
+  EXPECT_GE(f.heap->resident_arena_bytes(), pages * page_bytes) << "free pages stay resident";
   EXPECT_EQ(f.heap->release_free_pages(), pages * page_bytes);
+  EXPECT_EQ(f.heap->resident_arena_bytes(), 0u);
   const std::size_t after = os_resident_bytes();
   EXPECT_LE(after + 7 * (std::size_t{1} << 20), touched)
       << "RSS " << touched << " -> " << after << " after releasing 8 MiB";
