@@ -1,0 +1,358 @@
+// The page heap. See page_heap.hpp for the design and invariants.
+#include "page_heap.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+namespace tide::heap::detail {
+
+page_heap::page_heap(page_map& map, reserve_function reserve, std::size_t arena_bytes) noexcept
+    : map_(map), reserve_(reserve), arena_bytes_(arena_bytes) {
+  TIDE_ASSERT(arena_bytes % page_bytes == 0 && arena_bytes > 0,
+              "page_heap: arena_bytes must be whole pages");
+}
+
+page_heap::~page_heap() {
+  for (std::size_t i = 0; i < arena_count_; ++i) {
+    map_.set_range(arenas_[i].start, arenas_[i].pages, nullptr);
+    os_unreserve(address_of(arenas_[i].start), arenas_[i].pages * page_bytes);
+  }
+}
+
+span_list& page_heap::list_for(span_state state, std::size_t pages) noexcept {
+  TIDE_ASSERT(state == span_state::free || state == span_state::released,
+              "list_for: only free and released spans are listed");
+  const std::size_t index = pages < list_count ? pages : 0;
+  return state == span_state::free ? free_lists_[index] : released_lists_[index];
+}
+
+void page_heap::add_pages_locked(span_state state, std::ptrdiff_t pages) noexcept {
+  const auto delta = static_cast<std::size_t>(pages);  // wraps for a negative count
+  switch (state) {
+    case span_state::free:
+      free_pages_ += delta;
+      break;
+    case span_state::released:
+      released_pages_ += delta;
+      break;
+    case span_state::small:
+    case span_state::large:
+      in_use_pages_ += delta;
+      break;
+  }
+}
+
+span* page_heap::new_span_locked(page_id start, std::size_t pages, span_state state) noexcept {
+  void* memory = span_records_.allocate();
+  if (memory == nullptr) return nullptr;
+  span* s = ::new (memory) span();
+  s->start = start;
+  s->page_count = pages;
+  s->state = state;
+  return s;
+}
+
+void page_heap::map_free_ends_locked(span* s) noexcept {
+  map_.set(s->start, s);
+  map_.set(s->end() - 1, s);
+}
+
+void page_heap::remove_free_locked(span* s) noexcept {
+  list_for(s->state, s->page_count).remove(s);
+  add_pages_locked(s->state, -static_cast<std::ptrdiff_t>(s->page_count));
+}
+
+void page_heap::insert_free_locked(span* s) noexcept {
+  TIDE_ASSERT(s->state == span_state::free || s->state == span_state::released,
+              "insert_free: span must be free or released");
+  // Merge with the left neighbour of the same state, then the right one. The pages that
+  // become interior (the old ends) are cleared in the page map.
+  if (span* left = map_.lookup(s->start - 1); left != nullptr && left->state == s->state) {
+    TIDE_ASSERT(left->end() == s->start, "insert_free: left neighbour does not touch");
+    remove_free_locked(left);
+    map_.set(left->end() - 1, nullptr);
+    map_.set(s->start, nullptr);
+    s->start = left->start;
+    s->page_count += left->page_count;
+    span_records_.deallocate(left);
+  }
+  if (span* right = map_.lookup(s->end()); right != nullptr && right->state == s->state) {
+    TIDE_ASSERT(right->start == s->end(), "insert_free: right neighbour does not touch");
+    remove_free_locked(right);
+    map_.set(s->end() - 1, nullptr);
+    map_.set(right->start, nullptr);
+    s->page_count += right->page_count;
+    span_records_.deallocate(right);
+  }
+  map_free_ends_locked(s);
+  list_for(s->state, s->page_count).push_front(s);
+  add_pages_locked(s->state, static_cast<std::ptrdiff_t>(s->page_count));
+}
+
+span* page_heap::find_fit_locked(std::size_t pages, span_state state) noexcept {
+  for (std::size_t n = pages; n < list_count; ++n) {
+    span_list& list = list_for(state, n);
+    if (!list.empty()) return list.front();
+  }
+  // Best fit among the long spans, lowest address on ties (keeps the heap compact).
+  span* best = nullptr;
+  for (span* s = list_for(state, list_count).front(); s != nullptr; s = s->next) {
+    if (s->page_count < pages) continue;
+    if (best == nullptr || s->page_count < best->page_count ||
+        (s->page_count == best->page_count && s->start < best->start)) {
+      best = s;
+    }
+  }
+  return best;
+}
+
+// Takes `pages` pages starting at the first page of s aligned to align_pages; whatever is left
+// before and after goes back to the free lists in s's state. Returns the carved span, in use
+// (state large) with every page mapped, or nullptr if a span record cannot be had (s is then
+// back on its list).
+span* page_heap::carve_locked(span* s, std::size_t pages, std::size_t align_pages) noexcept {
+  const span_state was = s->state;
+  const page_id aligned = (s->start + align_pages - 1) & ~page_id{align_pages - 1};
+  TIDE_ASSERT(aligned + pages <= s->end(), "carve: the span is too short");
+  span* before = nullptr;
+  span* after = nullptr;
+  if (aligned > s->start) before = new_span_locked(s->start, aligned - s->start, was);
+  if (aligned + pages < s->end())
+    after = new_span_locked(aligned + pages, s->end() - aligned - pages, was);
+  if ((aligned > s->start && before == nullptr) ||
+      (aligned + pages < s->end() && after == nullptr)) {
+    if (before != nullptr) span_records_.deallocate(before);
+    if (after != nullptr) span_records_.deallocate(after);
+    return nullptr;
+  }
+  remove_free_locked(s);
+  map_.set(s->start, nullptr);
+  map_.set(s->end() - 1, nullptr);
+  s->start = aligned;
+  s->page_count = pages;
+  s->state = span_state::large;
+  map_.set_range(s->start, s->page_count, s);
+  add_pages_locked(span_state::large, static_cast<std::ptrdiff_t>(pages));
+  // The pieces cannot merge with anything: their other neighbours were not of their state.
+  if (before != nullptr) insert_free_locked(before);
+  if (after != nullptr) insert_free_locked(after);
+  return s;
+}
+
+bool page_heap::grow_locked(std::size_t pages) noexcept {
+  if (arena_count_ == max_arenas) return false;
+  const std::size_t arena_pages_default = arena_bytes_ / page_bytes;
+  const std::size_t arena_pages =
+      (pages + arena_pages_default - 1) / arena_pages_default * arena_pages_default;
+  void* memory = reserve_(arena_pages * page_bytes, page_bytes);
+  if (memory == nullptr) return false;
+  const page_id start = page_of(memory);
+  span* s = map_.ensure(start, arena_pages)
+                ? new_span_locked(start, arena_pages, span_state::released)
+                : nullptr;
+  if (s == nullptr) {
+    os_unreserve(memory, arena_pages * page_bytes);
+    return false;
+  }
+  arenas_[arena_count_++] = {start, arena_pages};
+  insert_free_locked(s);  // fresh memory is not resident: it starts released
+  return true;
+}
+
+span* page_heap::allocate_locked(std::size_t pages, std::size_t align_pages) noexcept {
+  TIDE_ASSERT(pages >= 1 && align_pages >= 1 && (align_pages & (align_pages - 1)) == 0,
+              "page_heap::allocate: pages >= 1 and align_pages a power of two");
+  if (pages > page_map::page_limit || align_pages > page_map::page_limit) return nullptr;
+  const std::size_t padded = pages + align_pages - 1;  // room to align within any span
+  auto fit = [&]() -> span* {
+    for (span_state state : {span_state::free, span_state::released}) {
+      if (span* s = find_fit_locked(padded, state); s != nullptr) {
+        return carve_locked(s, pages, align_pages);
+      }
+    }
+    return nullptr;
+  };
+  if (span* s = fit(); s != nullptr) return s;
+  // Free and released neighbours do not merge; releasing the free ones lets them, which may
+  // make a long enough run without asking the OS for more.
+  if (free_pages_ >= padded) {
+    release_free_pages_locked();
+    if (span* s = fit(); s != nullptr) return s;
+  }
+  if (!grow_locked(padded)) return nullptr;
+  return fit();
+}
+
+span* page_heap::allocate_large(std::size_t pages, std::size_t align_pages) noexcept {
+  std::lock_guard lock(mu_);
+  span* s = allocate_locked(pages, align_pages);
+  check_invariants_locked_if_expensive();
+  return s;
+}
+
+span* page_heap::allocate_small(int c) noexcept {
+  TIDE_ASSERT(c >= 1 && c < size_class_count, "allocate_small: not a size class");
+  std::lock_guard lock(mu_);
+  std::uint64_t* bitmap = nullptr;
+  if (span::bitmap_words_for(c) > span::inline_bitmap_words) {
+    bitmap = static_cast<std::uint64_t*>(bitmap_blocks_.allocate());
+    if (bitmap == nullptr) return nullptr;
+  }
+  span* s = allocate_locked(class_span_pages[c], 1);
+  if (s == nullptr) {
+    if (bitmap != nullptr) bitmap_blocks_.deallocate(bitmap);
+    return nullptr;
+  }
+  s->init_small(c, bitmap != nullptr ? bitmap : s->inline_bits);
+  check_invariants_locked_if_expensive();
+  return s;
+}
+
+void page_heap::deallocate(span* s) noexcept {
+  std::lock_guard lock(mu_);
+  deallocate_locked(s);
+  check_invariants_locked_if_expensive();
+}
+
+void page_heap::deallocate_locked(span* s) noexcept {
+  TIDE_ASSERT(s->in_use(), "page_heap::deallocate: span is not in use");
+  TIDE_ASSERT(s->prev == nullptr && s->next == nullptr, "page_heap::deallocate: span on a list");
+  add_pages_locked(s->state, -static_cast<std::ptrdiff_t>(s->page_count));
+  if (s->state == span_state::small && !s->bitmap_is_inline()) {
+    bitmap_blocks_.deallocate(s->allocated_bits);
+  }
+  s->allocated_bits = s->inline_bits;
+  s->size_class = 0;
+  s->object_count = 0;
+  s->allocated_count = 0;
+  s->object_bytes = 0;
+  s->state = span_state::free;
+  map_.set_range(s->start, s->page_count, nullptr);
+  insert_free_locked(s);
+}
+
+std::size_t page_heap::release_free_pages() noexcept {
+  std::lock_guard lock(mu_);
+  const std::size_t released = release_free_pages_locked();
+  check_invariants_locked_if_expensive();
+  return released;
+}
+
+std::size_t page_heap::release_free_pages_locked() noexcept {
+  std::size_t released = 0;
+  for (span_list& list : free_lists_) {
+    while (!list.empty()) {
+      span* s = list.front();
+      remove_free_locked(s);
+      os_release(s->base(), s->bytes());
+      released += s->bytes();
+      s->state = span_state::released;
+      insert_free_locked(s);  // merges with released neighbours; never with a free one
+    }
+  }
+  return released;
+}
+
+page_heap_stats page_heap::stats() const noexcept {
+  std::lock_guard lock(mu_);
+  page_heap_stats st;
+  for (std::size_t i = 0; i < arena_count_; ++i) st.arena_bytes += arenas_[i].pages * page_bytes;
+  st.in_use_bytes = in_use_pages_ * page_bytes;
+  st.free_bytes = free_pages_ * page_bytes;
+  st.released_bytes = released_pages_ * page_bytes;
+  st.span_count = span_records_.live();
+  return st;
+}
+
+std::size_t page_heap::resident_arena_bytes() const noexcept {
+  std::lock_guard lock(mu_);
+  std::size_t resident = 0;
+  for (std::size_t i = 0; i < arena_count_; ++i) {
+    resident += os_resident_bytes_in(address_of(arenas_[i].start), arenas_[i].pages * page_bytes);
+  }
+  return resident;
+}
+
+void page_heap::check_invariants() const noexcept {
+  std::lock_guard lock(mu_);
+  check_invariants_locked();
+}
+
+void page_heap::check_invariants_locked_if_expensive() const noexcept {
+  if constexpr (::tide::detail::invariant_checks) check_invariants_locked();
+}
+
+// Walks the arenas span by span through the page map (a span's first page always maps to
+// it). Arenas the OS placed end to end are walked as one run, since free spans merge across.
+void page_heap::check_invariants_locked() const noexcept {
+  auto fail = [&](const char* what, const span* s) {
+    std::fprintf(stderr, "tide::heap: page heap invariant broken: %s\n", what);
+    if (s != nullptr) {
+      std::fprintf(stderr, "  span pages [%#zx, %#zx) state %s\n",
+                   static_cast<std::size_t>(s->start), static_cast<std::size_t>(s->end()),
+                   to_string(s->state));
+    }
+    std::abort();
+  };
+  std::vector<arena> runs(arenas_, arenas_ + arena_count_);
+  std::sort(runs.begin(), runs.end(),
+            [](const arena& a, const arena& b) { return a.start < b.start; });
+  std::size_t merged = 0;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    if (merged > 0 && runs[merged - 1].start + runs[merged - 1].pages == runs[i].start) {
+      runs[merged - 1].pages += runs[i].pages;
+    } else {
+      runs[merged++] = runs[i];
+    }
+  }
+  runs.resize(merged);
+  std::size_t pages[4] = {};
+  std::size_t listed = 0;
+  for (const arena& run : runs) {
+    const span* previous = nullptr;
+    for (page_id p = run.start; p < run.start + run.pages;) {
+      const span* s = map_.lookup(p);
+      if (s == nullptr || s->start != p) fail("every span's first page maps to it", s);
+      if (s->end() > run.start + run.pages) fail("spans stay in their arenas", s);
+      pages[static_cast<int>(s->state)] += s->page_count;
+      if (s->in_use()) {
+        for (page_id q = s->start; q < s->end(); ++q) {
+          if (map_.lookup(q) != s) fail("every page of an in-use span maps to it", s);
+        }
+        if (s->state == span_state::small) s->check_invariants();
+      } else {
+        if (map_.lookup(s->end() - 1) != s) fail("a free span's last page maps to it", s);
+        for (page_id q = s->start + 1; q + 1 < s->end(); ++q) {
+          if (map_.lookup(q) != nullptr) fail("a free span's inner pages map to nullptr", s);
+        }
+        bool on_list = false;
+        const span_list& list = const_cast<page_heap*>(this)->list_for(s->state, s->page_count);
+        for (const span* t = list.front(); t != nullptr; t = t->next) on_list |= t == s;
+        if (!on_list) fail("a free span is on the list for its state and length", s);
+        ++listed;
+        if (previous != nullptr && previous->state == s->state) {
+          fail("no two neighbouring free spans of one state", s);
+        }
+      }
+      previous = s;
+      p = s->end();
+    }
+  }
+  std::size_t on_lists = 0;
+  for (std::size_t i = 0; i < list_count; ++i) on_lists += free_lists_[i].size();
+  for (std::size_t i = 0; i < list_count; ++i) on_lists += released_lists_[i].size();
+  if (on_lists != listed) fail("the lists hold exactly the free and released spans", nullptr);
+  if (pages[static_cast<int>(span_state::free)] != free_pages_) fail("free_pages_", nullptr);
+  if (pages[static_cast<int>(span_state::released)] != released_pages_) {
+    fail("released_pages_", nullptr);
+  }
+  if (pages[static_cast<int>(span_state::small)] + pages[static_cast<int>(span_state::large)] !=
+      in_use_pages_) {
+    fail("in_use_pages_", nullptr);
+  }
+}
+
+}  // namespace tide::heap::detail

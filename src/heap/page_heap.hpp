@@ -1,0 +1,118 @@
+// The page heap: carves spans out of arenas, coalesces them when freed, and releases free
+// pages to the OS. See docs/heap.md.
+//
+// Vocabulary: an *arena* is one reservation of address space from the OS (page-aligned,
+// arena_bytes or larger for a huge allocation); a *span* is a run of pages (span.hpp).
+//
+//   arena:  | small span | large span | free span | small span |   released span ...  |
+//                                         ^ resident, reusable      ^ madvised, not in RSS
+//
+// Free and released spans sit on free lists by state and length: one list per length
+// 1..list_count-1 pages and one list (searched best-fit) for longer spans. Allocation takes
+// free spans first (their pages are already resident), then released ones, splitting off the
+// rest; only when nothing fits does it release every free span (so free and released
+// neighbours merge) and try again, and only then reserve a new arena, which starts released.
+//
+// Invariants (check_invariants() recomputes them):
+//   - a free span has no free neighbour and a released span no released neighbour
+//     (coalescing is eager, within one state; a free span next to a released one stays
+//     apart until release_free_pages() releases it);
+//   - every free or released span is on exactly the list for its state and length;
+//   - free_pages_ / released_pages_ / in_use_pages_ equal the sums over the spans, and
+//     their total equals the pages of all arenas;
+//   - the page map invariants stated in page_map.hpp.
+//
+// Thread safety: every public member takes the page heap's lock.
+#pragma once
+
+#include <cstddef>
+#include <mutex>
+
+#include "page_map.hpp"
+#include "span.hpp"
+
+namespace tide::heap::detail {
+
+struct page_heap_stats {
+  std::size_t arena_bytes = 0;     // reserved from the OS
+  std::size_t in_use_bytes = 0;    // in small and large spans
+  std::size_t free_bytes = 0;      // in free spans: resident, idle
+  std::size_t released_bytes = 0;  // in released spans: returned to the OS
+  std::size_t span_count = 0;      // span records live (all states)
+};
+
+class page_heap {
+ public:
+  using reserve_function = void* (*)(std::size_t bytes, std::size_t align) noexcept;
+  static constexpr std::size_t default_arena_bytes = std::size_t{64} << 20;
+  static constexpr std::size_t list_count = 128;
+
+  // `reserve` is os_reserve except in tests, which inject failures.
+  explicit page_heap(page_map& map, reserve_function reserve = os_reserve,
+                     std::size_t arena_bytes = default_arena_bytes) noexcept;
+  page_heap(const page_heap&) = delete;
+  page_heap& operator=(const page_heap&) = delete;
+  // Returns every arena to the OS. Preconditions: no span is in use (tests only; the
+  // process-wide heap is never destroyed).
+  ~page_heap();
+
+  // A large span of `pages` pages whose first page is aligned to `align_pages` (a power of
+  // two), or nullptr if the OS refuses memory. Preconditions: pages >= 1.
+  span* allocate_large(std::size_t pages, std::size_t align_pages = 1) noexcept;
+
+  // A small span of class c, cut into free objects, or nullptr if the OS refuses memory.
+  span* allocate_small(int c) noexcept;
+
+  // Takes back an in-use span (small or large) and coalesces it with free neighbours.
+  void deallocate(span* s) noexcept;
+
+  // Releases every free span to the OS (madvise) and coalesces the released runs. Returns
+  // the bytes released.
+  std::size_t release_free_pages() noexcept;
+
+  page_heap_stats stats() const noexcept;
+
+  // The bytes of all arenas that are resident (mincore): what the heap's pages cost in RSS.
+  // O(arena pages); for tests and diagnostics.
+  std::size_t resident_arena_bytes() const noexcept;
+  void check_invariants() const noexcept;
+
+ private:
+  span* allocate_locked(std::size_t pages, std::size_t align_pages) noexcept;
+  span* find_fit_locked(std::size_t pages, span_state state) noexcept;
+  span* carve_locked(span* s, std::size_t pages, std::size_t align_pages) noexcept;
+  bool grow_locked(std::size_t pages) noexcept;
+  void deallocate_locked(span* s) noexcept;
+  std::size_t release_free_pages_locked() noexcept;
+  void check_invariants_locked_if_expensive() const noexcept;
+  // Adds a free or released span to its list, merging it with neighbours of its state.
+  void insert_free_locked(span* s) noexcept;
+  void remove_free_locked(span* s) noexcept;
+  void map_free_ends_locked(span* s) noexcept;
+  span* new_span_locked(page_id start, std::size_t pages, span_state state) noexcept;
+  void add_pages_locked(span_state state, std::ptrdiff_t pages) noexcept;
+  span_list& list_for(span_state state, std::size_t pages) noexcept;
+  void check_invariants_locked() const noexcept;
+
+  struct arena {
+    page_id start;
+    std::size_t pages;
+  };
+  static constexpr std::size_t max_arenas = 4096;
+
+  mutable std::mutex mu_;
+  page_map& map_;
+  reserve_function reserve_;
+  std::size_t arena_bytes_;
+  fixed_pool span_records_{sizeof(span)};
+  fixed_pool bitmap_blocks_{span::bitmap_block_bytes};
+  span_list free_lists_[list_count];      // [0]: list_count pages or more
+  span_list released_lists_[list_count];  // [0]: list_count pages or more
+  std::size_t free_pages_ = 0;
+  std::size_t released_pages_ = 0;
+  std::size_t in_use_pages_ = 0;
+  arena arenas_[max_arenas] = {};
+  std::size_t arena_count_ = 0;
+};
+
+}  // namespace tide::heap::detail

@@ -1,0 +1,216 @@
+// The page heap: carving, coalescing, release to the OS, alignment, OS refusal.
+#include "page_heap.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "support/random.hpp"
+#include "support/scale.hpp"
+
+namespace {
+
+using namespace tide::heap::detail;
+
+constexpr std::size_t test_arena_bytes = std::size_t{16} << 20;  // 2048 pages
+
+struct heap_fixture {
+  std::unique_ptr<page_map> map = std::make_unique<page_map>();
+  std::unique_ptr<page_heap> heap;
+  explicit heap_fixture(page_heap::reserve_function reserve = os_reserve,
+                        std::size_t arena_bytes = test_arena_bytes)
+      : heap(std::make_unique<page_heap>(*map, reserve, arena_bytes)) {}
+};
+
+TEST(PageHeap, LargeSpansAreDistinctAndEveryPageMapsToThem) {
+  heap_fixture f;
+  std::vector<span*> spans;
+  for (std::size_t pages : {1, 3, 17, 200, 1}) {
+    span* s = f.heap->allocate_large(pages);
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->state, span_state::large);
+    EXPECT_EQ(s->page_count, pages);
+    for (page_id p = s->start; p < s->end(); ++p) EXPECT_EQ(f.map->lookup(p), s);
+    std::memset(s->base(), 0xab, s->bytes());  // writable
+    spans.push_back(s);
+  }
+  f.heap->check_invariants();
+  EXPECT_EQ(f.heap->stats().in_use_bytes, 222 * page_bytes);
+  for (span* s : spans) f.heap->deallocate(s);
+  f.heap->check_invariants();
+  EXPECT_EQ(f.heap->stats().in_use_bytes, 0u);
+}
+
+TEST(PageHeap, FreedNeighboursCoalesceWithinTheirState) {
+  heap_fixture f;
+  span* a = f.heap->allocate_large(4);
+  span* b = f.heap->allocate_large(4);
+  span* c = f.heap->allocate_large(4);
+  ASSERT_TRUE(a && b && c);
+  ASSERT_EQ(b->start, a->end()) << "a fresh arena is carved front to back";
+  ASSERT_EQ(c->start, b->end());
+  const page_id first = a->start;
+  f.heap->deallocate(b);
+  f.heap->check_invariants();
+  EXPECT_EQ(f.heap->stats().free_bytes, 4 * page_bytes);
+  f.heap->deallocate(a);  // merges with b
+  f.heap->check_invariants();
+  span* merged = f.map->lookup(first);
+  ASSERT_NE(merged, nullptr);
+  EXPECT_EQ(merged->page_count, 8u);
+  EXPECT_EQ(f.map->lookup(first + 7), merged);
+  EXPECT_EQ(f.map->lookup(first + 3), nullptr) << "inner pages of a free span map to nothing";
+  f.heap->deallocate(c);  // merges with a+b; the released rest of the arena stays apart
+  f.heap->check_invariants();
+  EXPECT_EQ(f.map->lookup(first)->page_count, 12u);
+  const page_heap_stats st = f.heap->stats();
+  EXPECT_EQ(st.free_bytes, 12 * page_bytes);
+  EXPECT_EQ(st.released_bytes, test_arena_bytes - 12 * page_bytes);
+  EXPECT_EQ(st.span_count, 2u);
+}
+
+TEST(PageHeap, ReleaseFreePagesMakesEverythingOneReleasedSpan) {
+  heap_fixture f;
+  std::vector<span*> spans;
+  for (int i = 0; i < 10; ++i) spans.push_back(f.heap->allocate_large(1 + i));
+  for (std::size_t i = 0; i < spans.size(); i += 2) f.heap->deallocate(spans[i]);
+  EXPECT_EQ(f.heap->release_free_pages(), (1 + 3 + 5 + 7 + 9) * page_bytes);
+  f.heap->check_invariants();
+  for (std::size_t i = 1; i < spans.size(); i += 2) f.heap->deallocate(spans[i]);
+  EXPECT_EQ(f.heap->release_free_pages(), (2 + 4 + 6 + 8 + 10) * page_bytes);
+  f.heap->check_invariants();
+  const page_heap_stats st = f.heap->stats();
+  EXPECT_EQ(st.released_bytes, test_arena_bytes);
+  EXPECT_EQ(st.free_bytes, 0u);
+  EXPECT_EQ(st.span_count, 1u);
+  EXPECT_EQ(f.heap->release_free_pages(), 0u) << "nothing left to release";
+}
+
+TEST(PageHeap, ReleaseReturnsResidentPagesToTheOS) {
+  heap_fixture f;
+  const std::size_t pages = 1024;  // 8 MiB
+  span* s = f.heap->allocate_large(pages);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(f.heap->resident_arena_bytes(), 0u) << "a fresh arena is not resident";
+  std::memset(s->base(), 1, s->bytes());
+  EXPECT_GE(f.heap->resident_arena_bytes(), pages * page_bytes);
+  const std::size_t touched = os_resident_bytes();
+  f.heap->deallocate(s);
+  EXPECT_GE(os_resident_bytes() + (std::size_t{1} << 20), touched)
+      << "a free span stays resident until released";
+  EXPECT_GE(f.heap->resident_arena_bytes(), pages * page_bytes) << "free pages stay resident";
+  EXPECT_EQ(f.heap->release_free_pages(), pages * page_bytes);
+  EXPECT_EQ(f.heap->resident_arena_bytes(), 0u);
+  const std::size_t after = os_resident_bytes();
+  EXPECT_LE(after + 7 * (std::size_t{1} << 20), touched)
+      << "RSS " << touched << " -> " << after << " after releasing 8 MiB";
+}
+
+TEST(PageHeap, FreeSpansAreReusedBeforeReleasedOnes) {
+  heap_fixture f;
+  span* a = f.heap->allocate_large(5);
+  span* keep = f.heap->allocate_large(1);
+  const page_id a_start = a->start;
+  f.heap->deallocate(a);
+  span* again = f.heap->allocate_large(3);
+  EXPECT_EQ(again->start, a_start) << "the free (resident) run is taken first";
+  f.heap->deallocate(again);
+  f.heap->deallocate(keep);
+  f.heap->check_invariants();
+}
+
+TEST(PageHeap, AlignedLargeSpansStartOnTheirAlignment) {
+  heap_fixture f;
+  span* pad = f.heap->allocate_large(1);  // so the next free page is not aligned
+  for (std::size_t align_pages : {2, 8, 64, 512}) {
+    span* s = f.heap->allocate_large(3, align_pages);
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->start % align_pages, 0u) << "align " << align_pages;
+    EXPECT_EQ(s->page_count, 3u);
+    f.heap->check_invariants();
+    f.heap->deallocate(s);
+  }
+  f.heap->deallocate(pad);
+  f.heap->check_invariants();
+}
+
+TEST(PageHeap, SpansLongerThanAnArenaGetTheirOwnArena) {
+  heap_fixture f;
+  const std::size_t pages = test_arena_bytes / page_bytes * 3 + 5;
+  span* s = f.heap->allocate_large(pages);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->page_count, pages);
+  f.heap->check_invariants();
+  f.heap->deallocate(s);
+  f.heap->check_invariants();
+}
+
+bool refuse_reservations = false;
+void* maybe_refusing_reserve(std::size_t bytes, std::size_t align) noexcept {
+  return refuse_reservations ? nullptr : os_reserve(bytes, align);
+}
+
+TEST(PageHeap, OSRefusalGivesNullptrAndTheHeapStaysUsable) {
+  heap_fixture f(maybe_refusing_reserve);
+  span* small = f.heap->allocate_large(2);
+  ASSERT_NE(small, nullptr);
+  refuse_reservations = true;
+  EXPECT_EQ(f.heap->allocate_large(test_arena_bytes / page_bytes * 2), nullptr);
+  EXPECT_EQ(f.heap->allocate_small(5) != nullptr, true) << "the arena still has room";
+  refuse_reservations = false;
+  span* big = f.heap->allocate_large(test_arena_bytes / page_bytes * 2);
+  ASSERT_NE(big, nullptr);
+  f.heap->check_invariants();
+  f.heap->deallocate(big);
+  f.heap->deallocate(small);
+}
+
+TEST(PageHeap, SmallSpansAreCutForTheirClass) {
+  heap_fixture f;
+  for (int c = 1; c < size_class_count; ++c) {
+    span* s = f.heap->allocate_small(c);
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->state, span_state::small);
+    EXPECT_EQ(s->size_class, c);
+    EXPECT_EQ(s->page_count, class_span_pages[c]);
+    EXPECT_EQ(s->object_count, class_objects_per_span[c]);
+    for (page_id p = s->start; p < s->end(); ++p) EXPECT_EQ(f.map->lookup(p), s);
+    f.heap->deallocate(s);
+  }
+  f.heap->check_invariants();
+  EXPECT_EQ(f.heap->stats().in_use_bytes, 0u);
+}
+
+TEST(PageHeap, RandomAllocateFreeReleaseKeepsTheInvariants) {
+  heap_fixture f;
+  tide_test::rng rng(42);
+  std::vector<span*> live;
+  const std::size_t steps = tide_test::scaled(4000, 400);
+  for (std::size_t step = 0; step < steps; ++step) {
+    const std::uint64_t op = rng.below(10);
+    if (op < 5 || live.empty()) {
+      const std::size_t pages = rng.chance(1, 10) ? 1 + rng.below(600) : 1 + rng.below(8);
+      span* s = f.heap->allocate_large(pages, std::size_t{1} << rng.below(4));
+      ASSERT_NE(s, nullptr);
+      live.push_back(s);
+    } else if (op < 9) {
+      const std::size_t i = rng.below(live.size());
+      f.heap->deallocate(live[i]);
+      live[i] = live.back();
+      live.pop_back();
+    } else {
+      f.heap->release_free_pages();
+    }
+    if (step % 50 == 0) f.heap->check_invariants();
+  }
+  for (span* s : live) f.heap->deallocate(s);
+  f.heap->release_free_pages();
+  f.heap->check_invariants();
+  const page_heap_stats st = f.heap->stats();
+  EXPECT_EQ(st.in_use_bytes, 0u);
+  EXPECT_EQ(st.released_bytes, st.arena_bytes);
+}
+
+}  // namespace
