@@ -1056,7 +1056,11 @@ class raw_hash {
         if (groups >= t.groups) return false;
         rebuild(run_start(di, t), groups);
       }
-      high_water_ = size_;  // growing back to the old size is growth again
+      // After the map has lost half its entries, growing back is growth again (tables
+      // double). Churn that stays near one size keeps the record, so its inserts take
+      // the 12/16 landing: resetting it on every compaction let churn split tables into
+      // halves that then sat just above the shrink point, 1.4x the bytes after 20 rounds.
+      if (size_ < high_water_ / 2) high_water_ = size_;
       return true;
     } catch (...) {
       return false;
@@ -1389,7 +1393,7 @@ class raw_hash {
   std::size_t table_bytes_;
   std::size_t tables_needing_compaction_;
   std::size_t compaction_cursor_;
-  std::size_t high_water_;  // the largest size since the last shrink: inserts beyond it grow
+  std::size_t high_water_;  // the largest size since the map last halved: inserts beyond it grow
   std::uint8_t global_depth_;
   map_stats stats_;
   struct no_counter {
