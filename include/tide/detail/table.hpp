@@ -61,7 +61,8 @@ inline constexpr std::size_t max_slots_limit = 4096;
 // Load bounds, in eighths/sixteenths of capacity. Chosen so that
 //  - a table is rebuilt when an insert finds no empty slot to take (max_load 7/8, as absl,
 //    boost and Go; a single group may fill completely, see above);
-//  - while the map is growing (the insert sets a new record size) a table doubles, and a
+//  - while the map is growing (the insert sets a new record size; the record restarts
+//    when the map falls below half of it) a table doubles, and a
 //    largest table splits into two largest tables, as absl's and Go's tables do: each
 //    entry is moved about once per doubling of the map (a gentler step, landing at 9/16,
 //    moved entries 2.6 times per doubling and made inserts 2x slower than absl's);
