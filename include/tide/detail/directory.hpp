@@ -60,11 +60,11 @@
 
 namespace tide::detail {
 
+// clang-format off (clang-format 14 mangles concept definitions)
 template <class Hash>
-concept avalanching_hash = requires {
-  typename Hash::is_avalanching;
-}
-&&bool(Hash::is_avalanching::value);
+concept avalanching_hash =
+    requires { typename Hash::is_avalanching; } && bool(Hash::is_avalanching::value);
+// clang-format on
 
 template <class Hash, class Eq>
 concept transparent_lookup = requires {
@@ -191,9 +191,9 @@ class raw_hash {
 
   // ---- construction -------------------------------------------------------------------
 
-  raw_hash() noexcept(
-      std::is_nothrow_default_constructible_v<Hash>&& std::is_nothrow_default_constructible_v<Eq>&&
-          std::is_nothrow_default_constructible_v<Alloc>)
+  raw_hash() noexcept(std::is_nothrow_default_constructible_v<Hash> &&
+                      std::is_nothrow_default_constructible_v<Eq> &&
+                      std::is_nothrow_default_constructible_v<Alloc>)
       : raw_hash(0, Hash(), Eq(), Alloc()) {}
 
   explicit raw_hash(size_type bucket_hint, const Hash& hash = Hash(), const Eq& eq = Eq(),
@@ -212,8 +212,8 @@ class raw_hash {
     copy_structure_from(other);
   }
 
-  raw_hash(raw_hash&& other) noexcept(
-      std::is_nothrow_move_constructible_v<Hash>&& std::is_nothrow_move_constructible_v<Eq>)
+  raw_hash(raw_hash&& other) noexcept(std::is_nothrow_move_constructible_v<Hash> &&
+                                      std::is_nothrow_move_constructible_v<Eq>)
       : hash_(std::move(other.hash_)), eq_(std::move(other.eq_)), alloc_(std::move(other.alloc_)) {
     reset_to_empty();
     steal_from(other);
@@ -272,8 +272,8 @@ class raw_hash {
     return *this;
   }
 
-  void swap(raw_hash& other) noexcept(
-      std::is_nothrow_swappable_v<Hash>&& std::is_nothrow_swappable_v<Eq>) {
+  void swap(raw_hash& other) noexcept(std::is_nothrow_swappable_v<Hash> &&
+                                      std::is_nothrow_swappable_v<Eq>) {
     using std::swap;
     if constexpr (alloc_traits::propagate_on_container_swap::value) {
       swap(alloc_, other.alloc_);
@@ -525,19 +525,31 @@ class raw_hash {
     slot_type* slot;
     ctrl_t* ctrl;
   };
+  // The group where a probe for hash h starts in table t, and the tag it looks for.
+  struct probe_start {
+    std::uint32_t tag;  // tag_word(h)
+    std::size_t g;
+    ctrl_t* group_ctrl;
+    slot_type* group_slot;
+  };
+  static probe_start probe_start_of(const table_ref& t, std::size_t h) noexcept {
+    const std::size_t g = start_group(h, t.groups);
+    return {tag_word(h), g, t.ctrl + g * group_width, layout::slots(t) + g * group_slots};
+  }
   template <class K>
   TIDE_ALWAYS_INLINE hit locate(const K& key, const table_ref& t, std::size_t h) const {
-    const std::uint32_t tag = tag_word(h);
-    const std::size_t g = start_group(h, t.groups);
-    ctrl_t* group_ctrl = t.ctrl + g * group_width;
-    slot_type* group_slot = layout::slots(t) + g * group_slots;
+    const probe_start start = probe_start_of(t, h);
     // The slots' first line is fetched while the ctrl bytes are compared.
-    __builtin_prefetch(group_slot);
-    if (const hit found = match_in_group(key, group_ctrl, group_slot, tag); found.slot) {
+    __builtin_prefetch(start.group_slot);
+    return locate(key, t, start);
+  }
+  template <class K>
+  TIDE_ALWAYS_INLINE hit locate(const K& key, const table_ref& t, const probe_start& start) const {
+    const hit found = match_in_group(key, start.group_ctrl, start.group_slot, start.tag);
+    if (found.slot || TIDE_LIKELY(!overflowed(start.group_ctrl, static_cast<ctrl_t>(start.tag)))) {
       return found;
     }
-    if (TIDE_LIKELY(!overflowed(group_ctrl, static_cast<ctrl_t>(tag)))) return {};
-    return locate_past(key, t, g, tag);
+    return locate_past(key, t, start.g, start.tag);
   }
   template <class K>
   TIDE_NOINLINE hit locate_past(const K& key, const table_ref& t, std::size_t g,
@@ -654,30 +666,23 @@ class raw_hash {
     const std::size_t h = hash_of(key);
     std::size_t di = dir_index(h);
     table_ref t = dir_[di];
-    const std::uint32_t tag = tag_word(h);
-    // The probe of locate(), kept open: an absent key usually goes into its first group.
-    const std::size_t g = start_group(h, t.groups);
-    ctrl_t* group_ctrl = t.ctrl + g * group_width;
-    slot_type* group_slot = layout::slots(t) + g * group_slots;
-    hit found = match_in_group(key, group_ctrl, group_slot, tag);
-    if (!found.slot && TIDE_UNLIKELY(overflowed(group_ctrl, static_cast<ctrl_t>(tag)))) {
-      found = locate_past(key, t, g, tag);
-    }
-    if (found.slot) {
-      return {iterator(found.slot, found.ctrl, this, di), true, static_cast<ctrl_t>(tag), t};
+    // An absent key usually goes into the group its probe starts at: keep that group.
+    const probe_start start = probe_start_of(t, h);
+    const auto tag = static_cast<ctrl_t>(start.tag);
+    if (const hit found = locate(key, t, start); found.slot) {
+      return {iterator(found.slot, found.ctrl, this, di), true, tag, t};
     }
     if (TIDE_LIKELY(t.header().growth_left != 0)) {
-      if (const bitmask empty = group(group_ctrl).match_empty()) {
+      if (const bitmask empty = group(start.group_ctrl).match_empty()) {
         const std::size_t i = empty.lowest();
-        return {iterator(group_slot + i, group_ctrl + i, this, di), false, static_cast<ctrl_t>(tag),
-                t};
+        return {iterator(start.group_slot + i, start.group_ctrl + i, this, di), false, tag, t};
       }
     } else {
       make_room(di, h);
       di = dir_index(h);
       t = dir_[di];
     }
-    return {make_iterator(t, di, find_insert_position(t, h)), false, static_cast<ctrl_t>(tag), t};
+    return {make_iterator(t, di, find_insert_position(t, h)), false, tag, t};
   }
 
   void commit_insert(const insert_position& pos) noexcept {
@@ -829,7 +834,6 @@ class raw_hash {
     slot_type* const slots = layout::slots(old);
     const std::size_t groups = old.groups;
     std::uint32_t moved = 0;
-    std::size_t stayed = 0;
     // Plain loops, not for_each_full with a capturing lambda: the ctrl stores are char
     // stores, which may alias anything a lambda captured by reference.
     auto clear_overflow_bits = [&] {
@@ -852,7 +856,6 @@ class raw_hash {
           const std::size_t i = full.lowest();
           const std::size_t h = *next_hash++;
           if (!((h >> bit) & 1)) {
-            ++stayed;
             stay(g, h);
             continue;
           }
@@ -881,10 +884,7 @@ class raw_hash {
       next_hash = hashes;
       for_each_full(old, [&](std::size_t p) {
         const std::size_t h = *next_hash++;
-        if (!((h >> bit) & 1)) {
-          ++stayed;
-          return stay(p / group_width, h);
-        }
+        if (!((h >> bit) & 1)) return stay(p / group_width, h);
         alloc_traits::destroy(alloc_, slots + slot_index(p));
         old.ctrl[p] = ctrl_empty;
       });
@@ -892,9 +892,9 @@ class raw_hash {
     hi.header().used = moved;
     hi.header().growth_left -= moved;
     table_header& hdr = old.header();
-    hdr.used = static_cast<std::uint32_t>(stayed);
+    hdr.used -= moved;
     hdr.tombstones = 0;
-    hdr.growth_left = static_cast<std::uint32_t>(max_load(old.capacity()) - stayed);
+    hdr.growth_left = static_cast<std::uint32_t>(max_load(old.capacity()) - hdr.used);
     ++hdr.local_depth;
     count_moved(moved);
   }
@@ -1077,7 +1077,7 @@ class raw_hash {
     const table_ref buddy = dir_[buddy_start];
     if (buddy.header().local_depth != depth) return false;
     const std::size_t total = std::size_t{t.header().used} + buddy.header().used;
-    if (try_merge_in_place(start, buddy_start, len, total)) return true;
+    if (try_merge_in_place(t, buddy, std::min(start, buddy_start), len, total)) return true;
     const std::size_t groups = groups_for(total, compact_load16);
     if (groups > layout::max_groups) return false;
 
@@ -1097,29 +1097,34 @@ class raw_hash {
       discard_new_table(merged);
       throw;
     }
-    const std::size_t merged_start = std::min(start, buddy_start);
-    for (std::size_t j = merged_start; j < merged_start + 2 * len; ++j) dir_[j] = merged;
     table_bytes_ += layout::bytes(groups);
-    if (depth == global_depth_) tables_at_global_depth_ -= 2;
     retire(parts[0]);
     retire(parts[1]);
+    name_merged(merged, std::min(start, buddy_start), len, depth);
+    return true;
+  }
+
+  // Points the runs of two merged buddies of local depth `depth` (2 * len entries from
+  // `merged_start`) at `merged`, whose own depth is already depth - 1, and counts the
+  // merge; the caller has retired the tables that went.
+  void name_merged(const table_ref& merged, std::size_t merged_start, std::size_t len,
+                   std::uint8_t depth) noexcept {
+    for (std::size_t j = merged_start; j < merged_start + 2 * len; ++j) dir_[j] = merged;
+    if (depth == global_depth_) tables_at_global_depth_ -= 2;
     --table_count_;
     ++stats_.merges;
     if (tables_at_global_depth_ == 0 && global_depth_ > 0) halve_directory();
-    return true;
   }
 
   // Merges two buddies by moving the entries of one into the other, when the other has
   // room for them, holds the two at no more than the 13/16 landing and at no less than the
   // shrink point (else the full merge sizes a new table). Only for types whose move cannot
   // throw: a throwing copy would leave copies behind in a table that stays.
-  bool try_merge_in_place(std::size_t start, std::size_t buddy_start, std::size_t len,
-                          std::size_t total) {
+  bool try_merge_in_place(const table_ref& a, const table_ref& b, std::size_t merged_start,
+                          std::size_t len, std::size_t total) {
     if constexpr (!Policy::nothrow_transfer) {
       return false;
     } else {
-      const table_ref a = dir_[start];
-      const table_ref b = dir_[buddy_start];
       const bool a_stays =
           a.groups != b.groups ? a.groups > b.groups : a.header().used >= b.header().used;
       const table_ref stays = a_stays ? a : b;
@@ -1135,13 +1140,8 @@ class raw_hash {
       transfer_all([&](auto f) { f(goes); }, hashes.data(), [&](std::size_t) { return stays; });
       const std::uint8_t depth = stays.header().local_depth;
       stays.header().local_depth = static_cast<std::uint8_t>(depth - 1);
-      const std::size_t merged_start = std::min(start, buddy_start);
-      for (std::size_t j = merged_start; j < merged_start + 2 * len; ++j) dir_[j] = stays;
-      if (depth == global_depth_) tables_at_global_depth_ -= 2;
       retire(goes);
-      --table_count_;
-      ++stats_.merges;
-      if (tables_at_global_depth_ == 0 && global_depth_ > 0) halve_directory();
+      name_merged(stays, merged_start, len, depth);
       return true;
     }
   }
