@@ -5,13 +5,19 @@
 //   tide::heap::deallocate(p, 100);             // sized: the size given to allocate
 //   void* q = tide::heap::allocate(1 << 20, 4096);
 //   tide::heap::deallocate(q);                  // unsized
+//   tide::release_memory();                     // free pages back to the OS now
 //
-// Requests up to 32 KiB are served from size classes; larger ones in whole 8 KiB pages.
-// Misuse (freeing a pointer tide::heap did not return, a double free, an interior pointer)
-// prints what went wrong and aborts.
+// Requests up to 32 KiB are served from size classes through a per-thread cache (no lock, no
+// atomic read-modify-write); larger ones in whole 8 KiB pages. Misuse (freeing a pointer
+// tide::heap did not return, a double free, an interior pointer) prints what went wrong and
+// aborts; docs/heap.md lists which checks every build makes and which only debug builds do.
+//
+// Memory figures: <tide/memstats.hpp>. Allocators for containers: <tide/heap_allocator.hpp>.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <functional>
 
 namespace tide::heap {
 
@@ -26,4 +32,66 @@ void deallocate(void* p) noexcept;
 // Frees a pointer allocate(size, ...) returned; `size` must be the size asked for.
 void deallocate(void* p, std::size_t size) noexcept;
 
+// The bytes usable at p (its size class, or its pages for a large block). Preconditions: p
+// was returned by allocate() and not freed.
+std::size_t usable_size(const void* p) noexcept;
+
 }  // namespace tide::heap
+
+namespace tide {
+
+// Returns every free page of tide::heap to the OS now (after moving the calling thread's
+// cached objects back to their spans). Returns the bytes released by this call.
+std::size_t release_memory() noexcept;
+
+// Background release: a scavenger thread returns pages that have been free for longer than
+// the release delay (default 1 s). It starts with the first page the heap frees; switching it
+// off stops it (pages are then released only by release_memory() and memory pressure).
+void set_release_delay(std::chrono::milliseconds delay);
+std::chrono::milliseconds release_delay() noexcept;
+void set_background_release(bool enabled);
+bool background_release() noexcept;
+
+// The soft memory limit: 0 (the default) means none. When the heap's footprint (pages in use
+// plus idle resident pages plus metadata; released pages do not count) crosses the limit,
+// tide::heap returns its free pages to the OS and, if that is not enough, runs the pressure
+// callbacks on the allocating thread, then goes on allocating (the limit is soft).
+// Callbacks run again only once the footprint has dropped below the limit or grown by a
+// further eighth of it since the last run.
+void set_memory_limit(std::size_t bytes) noexcept;
+std::size_t memory_limit() noexcept;
+
+// What a pressure callback is told.
+struct memory_pressure {
+  std::size_t limit;      // the limit crossed
+  std::size_t footprint;  // the heap's footprint when it was crossed
+};
+
+// A registered pressure callback; unregisters when destroyed (and waits for a run of the
+// callback in progress on another thread to finish). Move-only.
+class pressure_registration {
+ public:
+  pressure_registration() noexcept = default;
+  pressure_registration(pressure_registration&& other) noexcept : id_(other.id_) { other.id_ = 0; }
+  pressure_registration& operator=(pressure_registration&& other) noexcept;
+  pressure_registration(const pressure_registration&) = delete;
+  pressure_registration& operator=(const pressure_registration&) = delete;
+  ~pressure_registration() { reset(); }
+
+  // Unregisters now.
+  void reset() noexcept;
+  explicit operator bool() const noexcept { return id_ != 0; }
+
+ private:
+  friend pressure_registration on_memory_pressure(std::function<void(const memory_pressure&)>);
+  explicit pressure_registration(std::size_t id) noexcept : id_(id) {}
+  std::size_t id_ = 0;
+};
+
+// Registers `fn` to run when the memory limit is crossed (see set_memory_limit). Callbacks run
+// in registration order, one crossing at a time; a callback may free memory and allocate, and
+// an exception it throws is caught and ignored. Throws std::invalid_argument if fn is empty.
+[[nodiscard]] pressure_registration on_memory_pressure(
+    std::function<void(const memory_pressure&)> fn);
+
+}  // namespace tide

@@ -1,0 +1,69 @@
+// Allocators on tide::heap for containers: tide::heap_allocator<T> (a stateless standard
+// allocator) and tide::heap_resource (a std::pmr::memory_resource). See docs/heap.md.
+//
+//   std::vector<int, tide::heap_allocator<int>> v;                 // std containers
+//   tide::map<int, int, tide::hash<int>, std::equal_to<int>,
+//             tide::heap_allocator<std::pair<const int, int>>> m;   // = tide::heap_map<int, int>
+//   std::pmr::vector<int> w(tide::heap_resource::get());           // pmr containers
+#pragma once
+
+#include <cstddef>
+#include <limits>
+#include <memory_resource>
+#include <new>
+
+#include "tide/heap.hpp"
+
+namespace tide {
+
+// Every heap_allocator compares equal to every other: memory allocated by one can be freed by
+// any, of any T. Deallocation is sized (the fast path of tide::heap::deallocate).
+template <class T>
+class heap_allocator {
+ public:
+  using value_type = T;
+  using size_type = std::size_t;
+  using difference_type = std::ptrdiff_t;
+  using propagate_on_container_move_assignment = std::true_type;
+  using is_always_equal = std::true_type;
+
+  heap_allocator() noexcept = default;
+  template <class U>
+  heap_allocator(const heap_allocator<U>&) noexcept {}
+
+  // Throws std::bad_array_new_length if n * sizeof(T) overflows, std::bad_alloc if the OS
+  // refuses memory.
+  [[nodiscard]] T* allocate(std::size_t n) {
+    if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw std::bad_array_new_length();
+    return static_cast<T*>(heap::allocate(n * sizeof(T), alignof(T)));
+  }
+  void deallocate(T* p, std::size_t n) noexcept { heap::deallocate(p, n * sizeof(T)); }
+
+  template <class U>
+  friend bool operator==(const heap_allocator&, const heap_allocator<U>&) noexcept {
+    return true;
+  }
+};
+
+// A std::pmr::memory_resource on tide::heap. get() is the process-wide instance; any two
+// heap_resources compare equal (they share the heap).
+class heap_resource final : public std::pmr::memory_resource {
+ public:
+  static heap_resource* get() noexcept {
+    static heap_resource instance;
+    return &instance;
+  }
+
+ private:
+  void* do_allocate(std::size_t bytes, std::size_t align) override {
+    return heap::allocate(bytes, align);
+  }
+  void do_deallocate(void* p, std::size_t bytes, std::size_t) override {
+    heap::deallocate(p, bytes);
+  }
+  bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
+    return dynamic_cast<const heap_resource*>(&other) != nullptr;
+  }
+};
+
+}  // namespace tide
