@@ -1,10 +1,6 @@
 // The two sides of alloc_bench: the process's malloc (glibc, or whichever allocator the runner
 // preloads with LD_PRELOAD) and tide::heap. Each workload is written once, against this
 // interface. See docs/PERFORMANCE.md ("Allocators").
-//
-// TIDE_BENCH_HAS_RELEASE (set in bench/CMakeLists.txt) says whether tide::release_memory() is
-// defined in the library this links against; while it is 0, tide's explicit-release
-// give-back is reported as skipped.
 #pragma once
 
 #include <malloc.h>
@@ -39,10 +35,7 @@ struct system_backend {
 
   // Gives free memory back to the OS. malloc_trim is glibc's: under a preloaded allocator it
   // trims glibc's own (unused) heap, so the runner asks for this on glibc only.
-  static bool release() {
-    malloc_trim(0);
-    return true;
-  }
+  static void release() { malloc_trim(0); }
 };
 
 // tide::heap, sized deallocation; tide::heap_map for maps, and strings on tide::heap_allocator
@@ -57,14 +50,7 @@ struct tide_backend {
   using map = tide::heap_map<K, V>;
   using string = std::basic_string<char, std::char_traits<char>, tide::heap_allocator<char>>;
 
-  static bool release() {
-#if TIDE_BENCH_HAS_RELEASE
-    tide::release_memory();
-    return true;
-#else
-    return false;
-#endif
-  }
+  static void release() { tide::release_memory(); }
 };
 
 }  // namespace tide_bench

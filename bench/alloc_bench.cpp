@@ -135,9 +135,6 @@ std::string run(const options& o) {
         R"("rss_full": {}, "rss_after_free": {}, "rss_end": {})",
         w, o.mib, r.ms_to_return ? fmt::format("{:.1f}", *r.ms_to_return) : "null",
         r.rss_before, r.rss_full, r.rss_after_free, r.rss_end);
-    if (r.release_unavailable) {
-      out += R"(, "skipped": "no explicit release in this build: TIDE_BENCH_HAS_RELEASE is 0")";
-    }
     return out;
   }
   return {};

@@ -3,7 +3,6 @@
 
 #include <bit>
 #include <cstdio>
-#include <new>
 
 #include "os.hpp"
 
@@ -78,6 +77,17 @@ void span_list::push_front(span* s) noexcept {
   ++size_;
 }
 
+void span_list::replace(span* s, span* replacement) noexcept {
+  TIDE_ASSERT(replacement->prev == nullptr && replacement->next == nullptr,
+              "replace: the replacement is on a list");
+  replacement->prev = s->prev;
+  replacement->next = s->next;
+  (s->prev != nullptr ? s->prev->next : head_) = replacement;
+  if (s->next != nullptr) s->next->prev = replacement;
+  s->prev = nullptr;
+  s->next = nullptr;
+}
+
 void span_list::remove(span* s) noexcept {
   if (s->prev != nullptr) {
     s->prev->next = s->next;
@@ -89,40 +99,6 @@ void span_list::remove(span* s) noexcept {
   s->prev = nullptr;
   s->next = nullptr;
   --size_;
-}
-
-fixed_pool::~fixed_pool() {
-  while (chunks_ != nullptr) {
-    chunk_header* next = chunks_->next;
-    os_unreserve(chunks_, chunk_bytes);
-    chunks_ = next;
-  }
-}
-
-void* fixed_pool::allocate() noexcept {
-  void* memory = nullptr;
-  if (free_ != nullptr) {
-    memory = free_;
-    free_ = free_->next;
-  } else {
-    if (bump_ == nullptr || static_cast<std::size_t>(bump_end_ - bump_) < record_bytes_) {
-      void* fresh = os_reserve(chunk_bytes, os_page_bytes);
-      if (fresh == nullptr) return nullptr;
-      chunks_ = ::new (fresh) chunk_header{chunks_, 0};
-      bump_ = static_cast<char*>(fresh) + sizeof(chunk_header);
-      bump_end_ = static_cast<char*>(fresh) + chunk_bytes;
-    }
-    memory = bump_;
-    bump_ += record_bytes_;
-    carved_ += record_bytes_;
-  }
-  ++live_;
-  return memory;
-}
-
-void fixed_pool::deallocate(void* record) noexcept {
-  free_ = ::new (record) free_record{free_};
-  --live_;
 }
 
 }  // namespace tide::heap::detail

@@ -1,7 +1,9 @@
 // Give-back: allocate 256 MiB as small objects, free them all, release the free pages, and
 // RSS (from /proc/self/statm) is back within 5% or 4 MiB, whichever is larger, of its value
-// before. The 4 MiB allowance covers what the heap keeps: span records (72 B per 8 KiB span,
-// 2.3 MiB for 256 MiB) and page map entries (8 B per page, 256 KiB). The objects are linked
+// before. The 4 MiB allowance covers what the heap keeps: page map entries (8 B per page,
+// 256 KiB), the span records of its released runs and the first page of each metadata chunk
+// (span records themselves, 72 B per 8 KiB span or 2.3 MiB at the peak, are moved down and
+// their emptied chunks released). The objects are linked
 // through themselves, so the test's own bookkeeping costs no RSS. The objects are allocated and
 // freed on a thread of their own, joined before RSS is read again: AddressSanitizer's fake
 // stacks (detect_stack_use_after_return) are per thread and grow by megabytes during the run;
