@@ -16,6 +16,7 @@
 
 #include "global_heap.hpp"
 #include "misuse.hpp"
+#include "poison.hpp"
 #include "pressure.hpp"
 #include "release.hpp"
 #include "scavenger.hpp"
@@ -61,6 +62,7 @@ TIDE_NOINLINE void* allocate_small_slow(int c) {
     heap.caches.count_uncached_malloc(c);
   }
   if (p == nullptr) throw std::bad_alloc();
+  unpoison(p, class_object_bytes[c]);
   the_pressure_monitor().check(heap.pages.footprint_bytes());
   return p;
 }
@@ -98,6 +100,7 @@ TIDE_NOINLINE void deallocate_large(global_heap& heap, span* s, void* p) noexcep
 TIDE_ALWAYS_INLINE void deallocate_in(global_heap& heap, span* s, void* p) noexcept {
   if (s->state != span_state::small) return deallocate_large(heap, s, p);
   if (s->object_index(p) < 0) report_misuse("interior pointer (not the start of an object)", p);
+  poison_free_object(p, s->object_bytes);
   if (thread_cache* tc = tls_thread_cache; tc != nullptr) return tc->deallocate(p, s->size_class);
   if (thread_cache* tc = heap.caches.current(); tc != nullptr) {
     return tc->deallocate(p, s->size_class);
@@ -116,7 +119,10 @@ void* allocate(std::size_t size, std::size_t align) {
              "tide::heap::allocate: align must be a power of two");
   if (const int c = class_for(size, align); c != 0) {
     if (thread_cache* tc = tls_thread_cache; tc != nullptr) {
-      if (void* p = tc->try_allocate(c); p != nullptr) return p;
+      if (void* p = tc->try_allocate(c); p != nullptr) {
+        unpoison(p, class_object_bytes[c]);
+        return p;
+      }
     }
     return allocate_small_slow(c);
   }

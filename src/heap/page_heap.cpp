@@ -7,6 +7,8 @@
 #include <new>
 #include <vector>
 
+#include "poison.hpp"
+
 namespace tide::heap::detail {
 
 page_heap::page_heap(page_map& map, reserve_function reserve, std::size_t arena_bytes) noexcept
@@ -149,6 +151,7 @@ span* page_heap::carve_locked(span* s, std::size_t pages, std::size_t align_page
   s->start = aligned;
   s->page_count = pages;
   s->state = span_state::large;
+  unpoison(s->base(), s->bytes());
   map_.set_range(s->start, s->page_count, s);
   add_pages_locked(span_state::large, static_cast<std::ptrdiff_t>(pages));
   // The pieces cannot merge with anything: their other neighbours were not of their state.
@@ -253,6 +256,7 @@ void page_heap::deallocate_locked(span* s) noexcept {
   s->allocated_count = 0;
   s->object_bytes = 0;
   s->state = span_state::free;
+  poison(s->base(), s->bytes());
   s->freed_at_ms() = os_monotonic_ms();
   map_.set_range(s->start, s->page_count, nullptr);
   insert_free_locked(s);

@@ -18,9 +18,11 @@
 //
 // The heap's own share of RSS, its arenas' resident pages (mincore), must drop to zero in
 // every build. The background scavenger is switched off, so the release counted is the
-// explicit call's (tests/heap/scavenger_test.cpp covers the background). Under ThreadSanitizer the RSS bound is not checked: TSan's shadow memory for
-// the heap's pages (several bytes per byte touched) stays resident after the heap releases
-// them, so RSS there measures TSan, not the heap.
+// explicit call's (tests/heap/scavenger_test.cpp covers the background). Under the sanitizers
+// RSS bounds are checked on the arenas' resident pages instead: ThreadSanitizer's shadow of
+// the heap's pages (several bytes per byte touched) and AddressSanitizer's (the heap poisons
+// free blocks, one shadow byte per 8) stay resident after the heap releases the pages, so RSS
+// there measures the sanitizer, not the heap.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -37,21 +39,10 @@
 #include "support/scale.hpp"
 #include "tide/heap.hpp"
 
-#if defined(__SANITIZE_THREAD__)
-#define TIDE_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TIDE_TEST_TSAN 1
-#endif
-#endif
-#ifndef TIDE_TEST_TSAN
-#define TIDE_TEST_TSAN 0
-#endif
-
 namespace {
 
 using tide::heap::detail::os_resident_bytes;
-constexpr bool rss_measures_the_heap = !TIDE_TEST_TSAN;
+constexpr bool rss_measures_the_heap = !TIDE_TEST_SANITIZED;
 
 struct object_header {  // at the start of every object: the list of live objects
   object_header* next;
@@ -103,7 +94,7 @@ TEST(HeapGiveBack, FreeingEverythingAndReleasingReturnsRss) {
 }
 
 // The heap's share of RSS: RSS itself where it measures the heap, else the arenas' resident
-// pages (under TSan, whose shadow memory blurs RSS).
+// pages (under the sanitizers, whose shadow memory blurs RSS).
 std::size_t heap_resident_bytes() {
   return rss_measures_the_heap ? os_resident_bytes()
                                : tide::heap::detail::the_heap().pages.resident_arena_bytes();
