@@ -255,6 +255,7 @@ void page_heap::deallocate_locked(span* s) noexcept {
   s->object_count = 0;
   s->allocated_count = 0;
   s->object_bytes = 0;
+  s->div_magic = 0;
   s->state = span_state::free;
   poison(s->base(), s->bytes());
   s->freed_at_ms() = os_monotonic_ms();

@@ -15,6 +15,7 @@ void span::init_small(int c, std::uint64_t* bitmap) noexcept {
   size_class = static_cast<std::uint8_t>(c);
   object_count = class_objects_per_span[c];
   object_bytes = class_object_bytes[c];
+  div_magic = static_cast<std::uint32_t>(class_div_magic[c]);
   allocated_count = 0;
   first_free_word = 0;
   allocated_bits = bitmap;
@@ -53,6 +54,7 @@ void span::check_invariants() const noexcept {
   if (page_count == 0) fail("page_count > 0");
   if (state != span_state::small) return;
   if (object_bytes != class_object_bytes[size_class]) fail("object_bytes matches the class");
+  if (div_magic != class_div_magic[size_class]) fail("div_magic matches the class");
   if (object_count * std::size_t{object_bytes} > bytes()) fail("objects fit the span");
   std::size_t set = 0;
   if (bitmap_words() != bitmap_words_for(size_class)) fail("bitmap sized for the class");

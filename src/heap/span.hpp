@@ -72,6 +72,7 @@ struct span {
   std::uint16_t allocated_count = 0;            // small: bits set in allocated_bits
   std::uint16_t first_free_word = 0;            // small: no free object before this bitmap word
   std::uint32_t object_bytes = 0;               // small: class_object_bytes[size_class]
+  std::uint32_t div_magic = 0;                  // small: class_div_magic[size_class]
   std::uint64_t* allocated_bits = inline_bits;  // bitmap_words_for(size_class) words
   std::uint64_t inline_bits[inline_bitmap_words] = {};
 
@@ -107,7 +108,7 @@ struct span {
   // A multiply, not a division (class_div_magic): deallocate calls it on every free.
   std::ptrdiff_t object_index(const void* p) const noexcept {
     const auto offset = static_cast<std::size_t>(static_cast<const char*>(p) - base());
-    const std::size_t index = (offset * class_div_magic[size_class]) >> 32;
+    const std::size_t index = (offset * div_magic) >> 32;
     if (index * object_bytes != offset || index >= object_count) return -1;
     return static_cast<std::ptrdiff_t>(index);
   }
