@@ -54,6 +54,12 @@ class central_list {
   // page map gives for p, of this class.
   void deallocate(span* s, void* p) noexcept;
 
+  // fork(2) in a threaded program: the heap takes every lock before the fork and releases it
+  // after, in parent and child, so the child never inherits a lock held by a thread it lacks
+  // (fork_safety.cpp).
+  void lock_for_fork() noexcept { mu_.lock(); }
+  void unlock_after_fork() noexcept { mu_.unlock(); }
+
   std::size_t span_count() const noexcept;
   void check_invariants() const noexcept;
 

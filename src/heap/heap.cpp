@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "fork_safety.hpp"
 #include "global_heap.hpp"
 #include "misuse.hpp"
 #include "poison.hpp"
@@ -33,6 +34,9 @@ global_heap& create_heap() noexcept {
   alignas(global_heap) static unsigned char storage[sizeof(global_heap)];
   static global_heap* heap = ::new (storage) global_heap();  // once, thread-safe
   heap_instance.store(heap, std::memory_order_release);
+  // After the store: pthread_atfork may allocate, which must find the heap made.
+  static const bool forks_handled = (register_fork_handlers(), true);
+  (void)forks_handled;
   return *heap;
 }
 

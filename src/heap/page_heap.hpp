@@ -100,6 +100,10 @@ class page_heap {
   }
   void reset_footprint_low_water() noexcept;
 
+  // See central_list::lock_for_fork.
+  void lock_for_fork() noexcept { mu_.lock(); }
+  void unlock_after_fork() noexcept { mu_.unlock(); }
+
   page_heap_stats stats() const noexcept;
 
   // The bytes of all arenas that are resident (mincore): what the heap's pages cost in RSS.

@@ -7,7 +7,7 @@
 // runs the callbacks in registration order on the calling thread.
 //
 // Invariants:
-//   - callbacks run one crossing at a time (run_mu_), never re-entrantly on one thread (a
+//   - callbacks run one crossing at a time (mu_), never re-entrantly on one thread (a
 //     callback that allocates past the limit does not start another run);
 //   - after a run, the next one needs the footprint to have been at or under the limit in
 //     between (the page heap's low-water mark, reset by each run) or to have grown by limit/8
@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <vector>
 
 #include "page_heap.hpp"
@@ -46,6 +47,12 @@ class pressure_monitor {
   void set_limit(std::size_t bytes) noexcept;
   std::size_t limit() const noexcept { return limit_.load(std::memory_order_relaxed); }
   std::uint64_t runs() const noexcept { return runs_.load(std::memory_order_relaxed); }
+
+  // See central_list::lock_for_fork. In the child the forking thread has a new thread id, and
+  // a recursive mutex checks its owner on unlock: the child gets a fresh mutex instead.
+  void lock_for_fork() noexcept { mu_.lock(); }
+  void unlock_after_fork() noexcept { mu_.unlock(); }
+  void reset_after_fork_in_child() noexcept { ::new (&mu_) std::recursive_mutex(); }
 
   std::size_t add(callback fn);
   void remove(std::size_t id) noexcept;

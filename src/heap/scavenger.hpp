@@ -30,6 +30,12 @@ class scavenger {
     if (!started_.load(std::memory_order_acquire)) start();
   }
 
+  // See central_list::lock_for_fork. The child has no scavenger thread: after_fork_in_child()
+  // lets the next allocation start one.
+  void lock_for_fork() noexcept { mu_.lock(); }
+  void unlock_after_fork() noexcept { mu_.unlock(); }
+  void after_fork_in_child() noexcept { started_.store(false, std::memory_order_relaxed); }
+
   void set_delay(std::chrono::milliseconds delay);
   std::chrono::milliseconds delay() const noexcept;
   void set_enabled(bool enabled);

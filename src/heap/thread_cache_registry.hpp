@@ -58,6 +58,10 @@ class thread_cache_registry {
   // frees <= mallocs per class even while other threads run.
   std::size_t totals(class_totals (&out)[size_class_count]) const noexcept;
 
+  // See central_list::lock_for_fork.
+  void lock_for_fork() noexcept { mu_.lock(); }
+  void unlock_after_fork() noexcept { mu_.unlock(); }
+
   // Bytes of thread cache records (metadata).
   std::size_t record_bytes() const noexcept;
 
