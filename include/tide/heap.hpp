@@ -53,11 +53,12 @@ void set_background_release(bool enabled);
 bool background_release() noexcept;
 
 // The soft memory limit: 0 (the default) means none. When the heap's footprint (pages in use
-// plus idle resident pages plus metadata; released pages do not count) crosses the limit,
-// tide::heap returns its free pages to the OS and, if that is not enough, runs the pressure
-// callbacks on the allocating thread, then goes on allocating (the limit is soft).
-// Callbacks run again only once the footprint has dropped below the limit or grown by a
-// further eighth of it since the last run.
+// plus idle resident pages: memstats::footprint_bytes; released pages and the ~1% of
+// metadata do not count) crosses the limit, tide::heap returns its free pages to the OS and,
+// if that is not enough, runs the pressure callbacks on the allocating thread, then goes on
+// allocating (the limit is soft). Callbacks run again only once the footprint has been at or
+// under the limit since the last run, or has grown by a further eighth of the limit. Setting
+// a limit the footprint is already above runs them at once, on the calling thread.
 void set_memory_limit(std::size_t bytes) noexcept;
 std::size_t memory_limit() noexcept;
 

@@ -35,9 +35,9 @@ struct memstats {
   std::size_t in_use_bytes = 0;    // pages in spans holding objects or large allocations
   std::size_t idle_bytes = 0;      // free pages still resident (waiting for reuse or release)
   std::size_t released_bytes = 0;  // free pages returned to the OS
-  std::size_t metadata_bytes = 0;  // span records, bitmaps, thread caches, page map reserved
+  std::size_t metadata_bytes = 0;  // span records, bitmaps, thread caches, page map entries
   std::size_t os_bytes = 0;        // arena_bytes + metadata_bytes: all the heap took from the OS
-  std::size_t footprint_bytes = 0;  // in_use + idle + metadata: what the memory limit counts
+  std::size_t footprint_bytes = 0;  // in_use + idle: what the memory limit counts
 
   // Objects.
   std::size_t live_bytes = 0;     // allocated and not freed, at class size (large: whole pages)

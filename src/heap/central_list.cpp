@@ -8,24 +8,53 @@
 
 namespace tide::heap::detail {
 
-void* central_list::allocate() noexcept {
+std::size_t central_list::allocate_batch(std::size_t n, void** head) noexcept {
+  TIDE_ASSERT(n >= 1, "allocate_batch: n >= 1");
   std::lock_guard lock(mu_);
-  span* s = nonfull_.front();
-  if (s == nullptr) {
-    s = pages_->allocate_small(size_class_);
-    if (s == nullptr) return nullptr;
-    nonfull_.push_front(s);
+  void* list = nullptr;
+  std::size_t taken = 0;
+  while (taken < n) {
+    span* s = nonfull_.front();
+    if (s == nullptr) {
+      s = pages_->allocate_small(size_class_);
+      if (s == nullptr) break;
+      nonfull_.push_front(s);
+    }
+    while (taken < n && !s->full()) {
+      void* p = s->allocate_object();
+      *static_cast<void**>(p) = list;
+      list = p;
+      ++taken;
+    }
+    if (s->full()) nonfull_.remove(s);
   }
-  void* p = s->allocate_object();
-  if (s->full()) nonfull_.remove(s);
+  *head = list;
   if constexpr (::tide::detail::invariant_checks) check_invariants_locked();
-  return p;
+  return taken;
+}
+
+void central_list::deallocate_batch(void* head, std::size_t count) noexcept {
+  std::lock_guard lock(mu_);
+  for (std::size_t i = 0; i < count; ++i) {
+    TIDE_ASSERT(head != nullptr, "deallocate_batch: the list is shorter than count");
+    void* next = *static_cast<void**>(head);
+    span* s = map_->lookup(page_of(head));
+    if (s == nullptr) report_misuse("double free (its span is free)", head);
+    deallocate_locked(s, head);
+    head = next;
+  }
+  if constexpr (::tide::detail::invariant_checks) check_invariants_locked();
 }
 
 void central_list::deallocate(span* s, void* p) noexcept {
   std::lock_guard lock(mu_);
-  TIDE_ASSERT(s->size_class == size_class_, "central_list::deallocate: span of another class");
+  deallocate_locked(s, p);
+  if constexpr (::tide::detail::invariant_checks) check_invariants_locked();
+}
+
+void central_list::deallocate_locked(span* s, void* p) noexcept {
   if (s->state != span_state::small) report_misuse("double free (its span is free)", p);
+  if (s->size_class != size_class_) report_misuse("double free (its span was reused)", p);
   const std::ptrdiff_t index = s->object_index(p);
   if (index < 0) report_misuse("interior pointer (not the start of an object)", p);
   if (!s->is_allocated(static_cast<std::size_t>(index))) report_misuse("double free", p);
@@ -37,7 +66,6 @@ void central_list::deallocate(span* s, void* p) noexcept {
   } else if (was_full) {
     nonfull_.push_front(s);
   }
-  if constexpr (::tide::detail::invariant_checks) check_invariants_locked();
 }
 
 std::size_t central_list::span_count() const noexcept {

@@ -1,5 +1,12 @@
-// tide::heap::allocate / deallocate: size class or page run, then the layer that owns it.
-// See docs/heap.md for the layers.
+// tide::heap::allocate / deallocate: the thread cache fast path, then the layer that owns the
+// block. See docs/heap.md for the layers.
+//
+// allocate: a size class (<= 32 KiB, alignment <= 8 KiB) pops from the calling thread's cache,
+// refilling from the class's central list when the list is empty; anything larger is a run of
+// pages from the page heap. deallocate: the page map gives the span (none: a foreign pointer),
+// the span's state says small or large (free: a double free), and a small object must start
+// an object of its span (else an interior pointer) before it goes to the thread cache. Every
+// step that grows the page heap's footprint is followed by the memory limit's check.
 #include "tide/heap.hpp"
 
 #include <cstdint>
@@ -9,12 +16,15 @@
 
 #include "global_heap.hpp"
 #include "misuse.hpp"
+#include "pressure.hpp"
+#include "release.hpp"
+#include "scavenger.hpp"
 #include "size_classes.hpp"
 
 namespace tide::heap::detail {
 
 void report_misuse(const char* what, const void* p) noexcept {
-  std::fprintf(stderr, "tide::heap::deallocate(%p): %s\n", p, what);
+  std::fprintf(stderr, "tide::heap: %s (pointer %p)\n", what, p);
   std::abort();
 }
 
@@ -24,39 +34,72 @@ global_heap& the_heap() noexcept {
   return *heap;
 }
 
-std::size_t release_free_pages() noexcept { return the_heap().pages.release_free_pages(); }
+std::size_t release_all() noexcept {
+  global_heap& heap = the_heap();
+  if (thread_cache* tc = tls_thread_cache; tc != nullptr) tc->flush();
+  return heap.pages.release_free_pages();
+}
 
 namespace {
 
-void* allocate_large(global_heap& heap, std::size_t size, std::size_t align) {
+// The class of a request, or 0 if it goes to the page heap. The common alignments (up to 16,
+// with sizes above 8) take the plain lookup: every class from 16 B is a multiple of 16.
+TIDE_ALWAYS_INLINE int class_for(std::size_t size, std::size_t align) noexcept {
+  if (size > max_small_bytes || align > page_bytes) return 0;
+  if (align <= 8 || (align <= 16 && size > 8)) return size_class_of(size == 0 ? 1 : size);
+  return size_class_of(size == 0 ? 1 : size, align);
+}
+
+TIDE_NOINLINE void* allocate_small_slow(global_heap& heap, int c) {
+  void* p = nullptr;
+  if (thread_cache* tc = heap.caches.current(); tc != nullptr) {
+    the_scavenger().ensure_started();
+    p = tc->refill(c);
+  } else if (heap.central[c].allocate_batch(1, &p) == 1) {
+    heap.caches.count_uncached_malloc(c);
+  }
+  if (p == nullptr) throw std::bad_alloc();
+  the_pressure_monitor().check(heap.pages.footprint_bytes());
+  return p;
+}
+
+TIDE_NOINLINE void* allocate_large(global_heap& heap, std::size_t size, std::size_t align) {
   if (size > page_map::page_limit * page_bytes) throw std::bad_alloc();
   const std::size_t pages = (size + page_bytes - 1) / page_bytes;
   const std::size_t align_pages = align <= page_bytes ? 1 : align / page_bytes;
   span* s = heap.pages.allocate_large(pages, align_pages);
   if (s == nullptr) throw std::bad_alloc();
+  the_scavenger().ensure_started();
+  the_pressure_monitor().check(heap.pages.footprint_bytes());
   return s->base();
 }
 
 // The span p belongs to, or a misuse report if there is none.
-span* span_of(global_heap& heap, void* p) noexcept {
+TIDE_ALWAYS_INLINE span* span_of(global_heap& heap, const void* p) noexcept {
   span* s = heap.map.lookup(page_of(p));
   if (s == nullptr) report_misuse("pointer not allocated by tide::heap (or already freed)", p);
   return s;
 }
 
-void deallocate_in(global_heap& heap, span* s, void* p) noexcept {
-  switch (s->state) {
-    case span_state::small:
-      heap.central[s->size_class].deallocate(s, p);
-      return;
-    case span_state::large:
-      if (p != s->base()) report_misuse("interior pointer (not the start of a block)", p);
-      heap.pages.deallocate(s);
-      return;
-    case span_state::free:
-    case span_state::released:
-      report_misuse("double free (its pages are free)", p);
+TIDE_NOINLINE void deallocate_uncached(global_heap& heap, span* s, void* p) noexcept {
+  heap.central[s->size_class].deallocate(s, p);
+  heap.caches.count_uncached_free(s->size_class);
+}
+
+TIDE_NOINLINE void deallocate_large(global_heap& heap, span* s, void* p) noexcept {
+  if (s->state != span_state::large) report_misuse("double free (its pages are free)", p);
+  if (p != s->base()) report_misuse("interior pointer (not the start of a block)", p);
+  heap.pages.deallocate(s);
+}
+
+TIDE_ALWAYS_INLINE void deallocate_in(global_heap& heap, span* s, void* p) noexcept {
+  if (s->state != span_state::small) return deallocate_large(heap, s, p);
+  if (s->object_index(p) < 0) report_misuse("interior pointer (not the start of an object)", p);
+  if (thread_cache* tc = tls_thread_cache; tc != nullptr) return tc->deallocate(p, s->size_class);
+  if (thread_cache* tc = heap.caches.current(); tc != nullptr) {
+    return tc->deallocate(p, s->size_class);
   }
+  deallocate_uncached(heap, s, p);
 }
 
 }  // namespace
@@ -69,15 +112,13 @@ void* allocate(std::size_t size, std::size_t align) {
   TIDE_CHECK(align != 0 && (align & (align - 1)) == 0,
              "tide::heap::allocate: align must be a power of two");
   global_heap& heap = the_heap();
-  if (size == 0) size = 1;
-  if (align <= page_bytes && size <= max_small_bytes) {
-    if (const int c = size_class_of(size, align); c != 0) {
-      void* p = heap.central[c].allocate();
-      if (p == nullptr) throw std::bad_alloc();
-      return p;
+  if (const int c = class_for(size, align); c != 0) {
+    if (thread_cache* tc = tls_thread_cache; tc != nullptr) {
+      if (void* p = tc->try_allocate(c); p != nullptr) return p;
     }
+    return allocate_small_slow(heap, c);
   }
-  return allocate_large(heap, size, align);
+  return allocate_large(heap, size == 0 ? 1 : size, align);
 }
 
 void deallocate(void* p) noexcept {
@@ -93,10 +134,32 @@ void deallocate(void* p, std::size_t size) noexcept {
   span* s = span_of(heap, p);
   // Cheap: the block must hold the size the caller says it asked for.
   const std::size_t block = s->state == span_state::small ? s->object_bytes : s->bytes();
-  if (s->in_use() && size > block) {
+  if (size > block && s->in_use()) {
     report_misuse("sized deallocate with a size larger than the block allocated", p);
   }
   deallocate_in(heap, s, p);
 }
 
+std::size_t usable_size(const void* p) noexcept {
+  using namespace detail;
+  global_heap& heap = the_heap();
+  const span* s = span_of(heap, p);
+  switch (s->state) {
+    case span_state::small:
+      return s->object_bytes;
+    case span_state::large:
+      return s->bytes();
+    case span_state::free:
+    case span_state::released:
+      break;
+  }
+  report_misuse("usable_size of a freed block", p);
+}
+
 }  // namespace tide::heap
+
+namespace tide {
+
+std::size_t release_memory() noexcept { return heap::detail::release_all(); }
+
+}  // namespace tide

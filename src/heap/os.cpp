@@ -2,6 +2,7 @@
 #include "os.hpp"
 
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,13 @@
 #include "tide/detail/config.hpp"
 
 namespace tide::heap::detail {
+
+std::uint64_t os_monotonic_ms() noexcept {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  return static_cast<std::uint64_t>(now.tv_sec) * 1000 +
+         static_cast<std::uint64_t>(now.tv_nsec) / 1000000;
+}
 
 void* os_reserve(std::size_t bytes, std::size_t align) noexcept {
   TIDE_ASSERT(bytes % os_page_bytes == 0 && align % os_page_bytes == 0,

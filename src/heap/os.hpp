@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace tide::heap::detail {
 
@@ -25,6 +26,9 @@ void os_unreserve(void* start, std::size_t bytes) noexcept;
 
 // Drops the range's physical pages (resident -> released). The range stays reserved.
 void os_release(void* start, std::size_t bytes) noexcept;
+
+// Milliseconds of a coarse monotonic clock (CLOCK_MONOTONIC_COARSE: a few ns to read).
+std::uint64_t os_monotonic_ms() noexcept;
 
 // The process's resident set size in bytes, from /proc/self/statm (0 if unreadable).
 std::size_t os_resident_bytes() noexcept;

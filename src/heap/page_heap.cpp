@@ -43,6 +43,16 @@ void page_heap::add_pages_locked(span_state state, std::ptrdiff_t pages) noexcep
       in_use_pages_ += delta;
       break;
   }
+  const std::size_t footprint = in_use_pages_ + free_pages_;
+  footprint_pages_.store(footprint, std::memory_order_relaxed);
+  if (footprint < footprint_low_water_pages_.load(std::memory_order_relaxed)) {
+    footprint_low_water_pages_.store(footprint, std::memory_order_relaxed);
+  }
+}
+
+void page_heap::reset_footprint_low_water() noexcept {
+  std::lock_guard lock(mu_);
+  footprint_low_water_pages_.store(in_use_pages_ + free_pages_, std::memory_order_relaxed);
 }
 
 span* page_heap::new_span_locked(page_id start, std::size_t pages, span_state state) noexcept {
@@ -73,6 +83,7 @@ void page_heap::insert_free_locked(span* s) noexcept {
   if (span* left = map_.lookup(s->start - 1); left != nullptr && left->state == s->state) {
     TIDE_ASSERT(left->end() == s->start, "insert_free: left neighbour does not touch");
     remove_free_locked(left);
+    if (left->page_count > s->page_count) s->freed_at_ms() = left->freed_at_ms();
     map_.set(left->end() - 1, nullptr);
     map_.set(s->start, nullptr);
     s->start = left->start;
@@ -82,6 +93,7 @@ void page_heap::insert_free_locked(span* s) noexcept {
   if (span* right = map_.lookup(s->end()); right != nullptr && right->state == s->state) {
     TIDE_ASSERT(right->start == s->end(), "insert_free: right neighbour does not touch");
     remove_free_locked(right);
+    if (right->page_count > s->page_count) s->freed_at_ms() = right->freed_at_ms();
     map_.set(s->end() - 1, nullptr);
     map_.set(right->start, nullptr);
     s->page_count += right->page_count;
@@ -122,6 +134,9 @@ span* page_heap::carve_locked(span* s, std::size_t pages, std::size_t align_page
   if (aligned > s->start) before = new_span_locked(s->start, aligned - s->start, was);
   if (aligned + pages < s->end())
     after = new_span_locked(aligned + pages, s->end() - aligned - pages, was);
+  for (span* piece : {before, after}) {
+    if (piece != nullptr) piece->freed_at_ms() = s->freed_at_ms();
+  }
   if ((aligned > s->start && before == nullptr) ||
       (aligned + pages < s->end() && after == nullptr)) {
     if (before != nullptr) span_records_.deallocate(before);
@@ -189,6 +204,10 @@ span* page_heap::allocate_locked(std::size_t pages, std::size_t align_pages) noe
 span* page_heap::allocate_large(std::size_t pages, std::size_t align_pages) noexcept {
   std::lock_guard lock(mu_);
   span* s = allocate_locked(pages, align_pages);
+  if (s != nullptr) {
+    ++large_mallocs_;
+    large_live_pages_ += s->page_count;
+  }
   check_invariants_locked_if_expensive();
   return s;
 }
@@ -221,6 +240,10 @@ void page_heap::deallocate_locked(span* s) noexcept {
   TIDE_ASSERT(s->in_use(), "page_heap::deallocate: span is not in use");
   TIDE_ASSERT(s->prev == nullptr && s->next == nullptr, "page_heap::deallocate: span on a list");
   add_pages_locked(s->state, -static_cast<std::ptrdiff_t>(s->page_count));
+  if (s->state == span_state::large) {
+    ++large_frees_;
+    large_live_pages_ -= s->page_count;
+  }
   if (s->state == span_state::small && !s->bitmap_is_inline()) {
     bitmap_blocks_.deallocate(s->allocated_bits);
   }
@@ -230,6 +253,7 @@ void page_heap::deallocate_locked(span* s) noexcept {
   s->allocated_count = 0;
   s->object_bytes = 0;
   s->state = span_state::free;
+  s->freed_at_ms() = os_monotonic_ms();
   map_.set_range(s->start, s->page_count, nullptr);
   insert_free_locked(s);
 }
@@ -245,15 +269,42 @@ std::size_t page_heap::release_free_pages_locked() noexcept {
   std::size_t released = 0;
   for (span_list& list : free_lists_) {
     while (!list.empty()) {
-      span* s = list.front();
-      remove_free_locked(s);
-      os_release(s->base(), s->bytes());
-      released += s->bytes();
-      s->state = span_state::released;
-      insert_free_locked(s);  // merges with released neighbours; never with a free one
+      released += list.front()->bytes();
+      release_span_locked(list.front());
     }
   }
   return released;
+}
+
+void page_heap::release_span_locked(span* s) noexcept {
+  TIDE_ASSERT(s->state == span_state::free, "release_span: the span is not free");
+  remove_free_locked(s);
+  os_release(s->base(), s->bytes());
+  released_total_bytes_ += s->bytes();
+  s->state = span_state::released;
+  insert_free_locked(s);  // merges with released neighbours; never with a free one
+}
+
+std::size_t page_heap::release_idle_pages(std::uint64_t cutoff_ms) noexcept {
+  std::size_t released = 0;
+  for (;;) {
+    std::lock_guard lock(mu_);
+    std::size_t batch = 0;
+    for (span_list& list : free_lists_) {
+      span* s = list.front();
+      while (s != nullptr && batch < max_release_batch) {
+        span* next = s->next;
+        if (s->freed_at_ms() <= cutoff_ms) {
+          batch += s->bytes();
+          release_span_locked(s);
+        }
+        s = next;
+      }
+    }
+    check_invariants_locked_if_expensive();
+    released += batch;
+    if (batch < max_release_batch) return released;
+  }
 }
 
 page_heap_stats page_heap::stats() const noexcept {
@@ -264,6 +315,20 @@ page_heap_stats page_heap::stats() const noexcept {
   st.free_bytes = free_pages_ * page_bytes;
   st.released_bytes = released_pages_ * page_bytes;
   st.span_count = span_records_.live();
+  for (std::size_t i = 0; i < list_count; ++i) {
+    st.free_spans += free_lists_[i].size();
+    st.released_spans += released_lists_[i].size();
+  }
+  st.large_mallocs = large_mallocs_;
+  st.large_frees = large_frees_;
+  st.large_live_bytes = large_live_pages_ * page_bytes;
+  st.large_spans = large_mallocs_ - large_frees_;
+  st.small_spans = st.span_count - st.large_spans - st.free_spans - st.released_spans;
+  st.released_total_bytes = released_total_bytes_;
+  std::size_t arena_pages = 0;
+  for (std::size_t i = 0; i < arena_count_; ++i) arena_pages += arenas_[i].pages;
+  st.metadata_bytes = span_records_.carved_bytes() + bitmap_blocks_.carved_bytes() +
+                      arena_pages * sizeof(span*);
   return st;
 }
 
@@ -352,6 +417,9 @@ void page_heap::check_invariants_locked() const noexcept {
   if (pages[static_cast<int>(span_state::small)] + pages[static_cast<int>(span_state::large)] !=
       in_use_pages_) {
     fail("in_use_pages_", nullptr);
+  }
+  if (footprint_pages_.load(std::memory_order_relaxed) != in_use_pages_ + free_pages_) {
+    fail("footprint_pages_ == in_use_pages_ + free_pages_", nullptr);
   }
 }
 

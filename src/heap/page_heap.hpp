@@ -19,13 +19,15 @@
 //     apart until release_free_pages() releases it);
 //   - every free or released span is on exactly the list for its state and length;
 //   - free_pages_ / released_pages_ / in_use_pages_ equal the sums over the spans, and
-//     their total equals the pages of all arenas;
+//     their total equals the pages of all arenas; footprint_pages_ == in_use_ + free_pages_;
 //   - the page map invariants stated in page_map.hpp.
 //
 // Thread safety: every public member takes the page heap's lock.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 
 #include "page_map.hpp"
@@ -39,6 +41,15 @@ struct page_heap_stats {
   std::size_t free_bytes = 0;      // in free spans: resident, idle
   std::size_t released_bytes = 0;  // in released spans: returned to the OS
   std::size_t span_count = 0;      // span records live (all states)
+  std::size_t small_spans = 0;
+  std::size_t large_spans = 0;
+  std::size_t free_spans = 0;
+  std::size_t released_spans = 0;
+  std::size_t metadata_bytes = 0;  // span records, bitmap blocks, page map entries
+  std::uint64_t large_mallocs = 0;
+  std::uint64_t large_frees = 0;
+  std::size_t large_live_bytes = 0;
+  std::uint64_t released_total_bytes = 0;  // released ever
 };
 
 class page_heap {
@@ -63,12 +74,30 @@ class page_heap {
   // A small span of class c, cut into free objects, or nullptr if the OS refuses memory.
   span* allocate_small(int c) noexcept;
 
-  // Takes back an in-use span (small or large) and coalesces it with free neighbours.
+  // Takes back an in-use span (small or large) and coalesces it with free neighbours. A
+  // coalesced free span is as old as the larger of its parts (see release_idle_pages).
   void deallocate(span* s) noexcept;
 
   // Releases every free span to the OS (madvise) and coalesces the released runs. Returns
   // the bytes released.
   std::size_t release_free_pages() noexcept;
+
+  // Releases the free spans freed at or before `cutoff_ms` (os_monotonic_ms), taking the lock
+  // for at most max_release_batch bytes of madvise at a time. Returns the bytes released.
+  std::size_t release_idle_pages(std::uint64_t cutoff_ms) noexcept;
+  static constexpr std::size_t max_release_batch = std::size_t{64} << 20;
+
+  // Pages in use plus free resident pages, in bytes: what the memory limit counts. Lock-free
+  // (a mirror of the page counts, updated under the lock).
+  std::size_t footprint_bytes() const noexcept {
+    return footprint_pages_.load(std::memory_order_relaxed) * page_bytes;
+  }
+  // The lowest footprint since the last reset_footprint_low_water(): the memory limit asks
+  // whether the footprint dipped under it between two checks.
+  std::size_t footprint_low_water_bytes() const noexcept {
+    return footprint_low_water_pages_.load(std::memory_order_relaxed) * page_bytes;
+  }
+  void reset_footprint_low_water() noexcept;
 
   page_heap_stats stats() const noexcept;
 
@@ -84,6 +113,7 @@ class page_heap {
   bool grow_locked(std::size_t pages) noexcept;
   void deallocate_locked(span* s) noexcept;
   std::size_t release_free_pages_locked() noexcept;
+  void release_span_locked(span* s) noexcept;
   void check_invariants_locked_if_expensive() const noexcept;
   // Adds a free or released span to its list, merging it with neighbours of its state.
   void insert_free_locked(span* s) noexcept;
@@ -111,6 +141,12 @@ class page_heap {
   std::size_t free_pages_ = 0;
   std::size_t released_pages_ = 0;
   std::size_t in_use_pages_ = 0;
+  std::atomic<std::size_t> footprint_pages_{0};  // in_use_pages_ + free_pages_
+  std::atomic<std::size_t> footprint_low_water_pages_{0};
+  std::uint64_t large_mallocs_ = 0;
+  std::uint64_t large_frees_ = 0;
+  std::size_t large_live_pages_ = 0;
+  std::uint64_t released_total_bytes_ = 0;
   arena arenas_[max_arenas] = {};
   std::size_t arena_count_ = 0;
 };

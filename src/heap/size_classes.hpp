@@ -12,6 +12,7 @@
 // fits, which tests/heap/size_classes_test.cpp re-checks for every size.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 
@@ -38,6 +39,17 @@ static_assert(sizeof(size_to_class8) == small_size_max / small_size_div + 1,
               "size_to_class8 covers 0..1024 in steps of 8");
 static_assert(sizeof(size_to_class128) == (max_small_bytes - small_size_max) / large_size_div + 1,
               "size_to_class128 covers 1024..32768 in steps of 128");
+
+// Division by a class's object size as a multiply and a shift (Go's divMagic): for every
+// offset inside a span of class c, (offset * class_div_magic[c]) >> 32 == offset / size.
+// tests/heap/size_classes_test.cpp checks every offset of every class.
+inline constexpr std::array<std::uint64_t, size_class_count> class_div_magic = [] {
+  std::array<std::uint64_t, size_class_count> magic{};
+  for (int c = 1; c < size_class_count; ++c) {
+    magic[c] = std::uint64_t{0xffffffff} / class_object_bytes[c] + 1;
+  }
+  return magic;
+}();
 
 // The smallest class whose objects hold `size` bytes. Preconditions: 1 <= size <= 32 KiB.
 TIDE_ALWAYS_INLINE int size_class_of(std::size_t size) noexcept {

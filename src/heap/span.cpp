@@ -35,13 +35,6 @@ void* span::allocate_object() noexcept {
   return base() + index * object_bytes;
 }
 
-std::ptrdiff_t span::object_index(const void* p) const noexcept {
-  const auto offset = static_cast<std::size_t>(static_cast<const char*>(p) - base());
-  const std::size_t index = offset / object_bytes;
-  if (index * object_bytes != offset || index >= object_count) return -1;
-  return static_cast<std::ptrdiff_t>(index);
-}
-
 void span::free_object(std::size_t index) noexcept {
   TIDE_ASSERT(is_allocated(index), "free_object: object is not allocated");
   allocated_bits[index / 64] &= ~(std::uint64_t{1} << (index % 64));
@@ -121,6 +114,7 @@ void* fixed_pool::allocate() noexcept {
     }
     memory = bump_;
     bump_ += record_bytes_;
+    carved_ += record_bytes_;
   }
   ++live_;
   return memory;

@@ -84,6 +84,11 @@ struct span {
   char* base() const noexcept { return static_cast<char*>(address_of(start)); }
   bool in_use() const noexcept { return state == span_state::small || state == span_state::large; }
 
+  // A free span has no bitmap: its first inline word holds when it was freed (os_monotonic_ms),
+  // which the scavenger reads to release only pages idle for longer than the release delay.
+  std::uint64_t& freed_at_ms() noexcept { return inline_bits[0]; }
+  std::uint64_t freed_at_ms() const noexcept { return inline_bits[0]; }
+
   std::size_t bitmap_words() const noexcept { return (object_count + 63u) / 64u; }
   bool bitmap_is_inline() const noexcept { return allocated_bits == inline_bits; }
 
@@ -99,7 +104,13 @@ struct span {
 
   // The index of the object at p, or -1 if p is not the start of one of this span's objects.
   // Preconditions: state small, p inside the span.
-  std::ptrdiff_t object_index(const void* p) const noexcept;
+  // A multiply, not a division (class_div_magic): deallocate calls it on every free.
+  std::ptrdiff_t object_index(const void* p) const noexcept {
+    const auto offset = static_cast<std::size_t>(static_cast<const char*>(p) - base());
+    const std::size_t index = (offset * class_div_magic[size_class]) >> 32;
+    if (index * object_bytes != offset || index >= object_count) return -1;
+    return static_cast<std::ptrdiff_t>(index);
+  }
   bool is_allocated(std::size_t index) const noexcept {
     return (allocated_bits[index / 64] >> (index % 64)) & 1;
   }
@@ -143,6 +154,9 @@ class fixed_pool {
   void* allocate() noexcept;
   void deallocate(void* record) noexcept;
   std::size_t live() const noexcept { return live_; }
+  // Bytes handed out from the chunks so far (records live or recycled): what the pool's
+  // records cost, as the chunks are committed only where carved.
+  std::size_t carved_bytes() const noexcept { return carved_; }
 
  private:
   static constexpr std::size_t chunk_bytes = std::size_t{1} << 20;
@@ -159,6 +173,7 @@ class fixed_pool {
   char* bump_end_ = nullptr;
   chunk_header* chunks_ = nullptr;
   std::size_t live_ = 0;
+  std::size_t carved_ = 0;
 };
 
 }  // namespace tide::heap::detail

@@ -18,7 +18,12 @@ struct central_fixture {
   std::unique_ptr<page_map> map = std::make_unique<page_map>();
   std::unique_ptr<page_heap> heap = std::make_unique<page_heap>(*map);
   central_list list;
-  explicit central_fixture(int c) { list.init(*heap, c); }
+  explicit central_fixture(int c) { list.init(*heap, *map, c); }
+  void* allocate() {
+    void* p = nullptr;
+    EXPECT_EQ(list.allocate_batch(1, &p), 1u);
+    return p;
+  }
   span* span_of(void* p) const { return map->lookup(page_of(p)); }
 };
 
@@ -26,10 +31,10 @@ TEST(CentralList, TakesANewSpanOnlyWhenEveryObjectIsHandedOut) {
   const int c = 17;  // 256 B, 32 per span
   central_fixture f(c);
   std::vector<void*> objects;
-  for (std::size_t i = 0; i < class_objects_per_span[c]; ++i) objects.push_back(f.list.allocate());
+  for (std::size_t i = 0; i < class_objects_per_span[c]; ++i) objects.push_back(f.allocate());
   EXPECT_EQ(f.heap->stats().in_use_bytes, page_bytes);
   EXPECT_EQ(f.list.span_count(), 0u) << "a full span leaves the list";
-  objects.push_back(f.list.allocate());
+  objects.push_back(f.allocate());
   EXPECT_EQ(f.heap->stats().in_use_bytes, 2 * page_bytes);
   EXPECT_EQ(f.list.span_count(), 1u);
   f.list.check_invariants();
@@ -44,7 +49,7 @@ TEST(CentralList, ObjectsAreDistinctAlignedAndOfTheClass) {
     central_fixture f(c);
     std::vector<void*> objects;
     for (int i = 0; i < 3000; ++i) {
-      void* p = f.list.allocate();
+      void* p = f.allocate();
       ASSERT_NE(p, nullptr);
       const span* s = f.span_of(p);
       ASSERT_NE(s, nullptr);
@@ -71,8 +76,8 @@ TEST(CentralList, AFullSpanRejoinsTheListWhenAnObjectIsFreed) {
   const int c = size_class_of(8192);  // one object per span
   ASSERT_EQ(class_objects_per_span[c], 1);
   central_fixture f(c);
-  void* a = f.list.allocate();
-  void* b = f.list.allocate();
+  void* a = f.allocate();
+  void* b = f.allocate();
   EXPECT_EQ(f.list.span_count(), 0u);
   f.list.deallocate(f.span_of(a), a);
   EXPECT_EQ(f.list.span_count(), 0u) << "a span of one object goes straight back";
@@ -80,8 +85,8 @@ TEST(CentralList, AFullSpanRejoinsTheListWhenAnObjectIsFreed) {
   const int c2 = size_class_of(4096);  // two objects per span
   ASSERT_EQ(class_objects_per_span[c2], 2);
   central_fixture g(c2);
-  void* x = g.list.allocate();
-  void* y = g.list.allocate();
+  void* x = g.allocate();
+  void* y = g.allocate();
   g.list.deallocate(g.span_of(x), x);
   EXPECT_EQ(g.list.span_count(), 1u);
   g.list.check_invariants();
@@ -93,8 +98,8 @@ using CentralListDeathTest = ::testing::Test;
 
 TEST(CentralListDeathTest, DoubleFreeIsReported) {
   central_fixture f(9);
-  void* a = f.list.allocate();
-  void* b = f.list.allocate();  // keeps the span alive
+  void* a = f.allocate();
+  void* b = f.allocate();  // keeps the span alive
   f.list.deallocate(f.span_of(a), a);
   EXPECT_DEATH(f.list.deallocate(f.span_of(a), a), "double free");
   f.list.deallocate(f.span_of(b), b);
@@ -102,7 +107,7 @@ TEST(CentralListDeathTest, DoubleFreeIsReported) {
 
 TEST(CentralListDeathTest, InteriorPointerIsReported) {
   central_fixture f(9);
-  char* a = static_cast<char*>(f.list.allocate());
+  char* a = static_cast<char*>(f.allocate());
   EXPECT_DEATH(f.list.deallocate(f.span_of(a + 8), a + 8), "interior pointer");
   f.list.deallocate(f.span_of(a), a);
 }

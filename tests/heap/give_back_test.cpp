@@ -71,7 +71,7 @@ TEST(HeapGiveBack, FreeingEverythingAndReleasingReturnsRss) {
       tide::heap::deallocate(live, live->size);
       live = next;
     }
-    released = tide::heap::detail::release_free_pages();
+    released = tide::release_memory();
   });
   worker.join();
   EXPECT_GE(peak, before + target / 2) << "the objects should have made RSS grow";

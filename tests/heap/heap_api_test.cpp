@@ -95,12 +95,20 @@ TEST(HeapApi, EmptiedSpansGoBackToThePageHeap) {
   for (int i = 0; i < 10000; ++i) blocks.push_back(tide::heap::allocate(48));
   EXPECT_GE(heap.pages.stats().in_use_bytes, before + 10000 * 48);
   for (void* p : blocks) tide::heap::deallocate(p, 48);
+  EXPECT_GT(heap.pages.stats().in_use_bytes, before)
+      << "the thread cache keeps up to a list's worth of objects, and their spans";
+  tide::release_memory();  // the thread's cache goes back to the central lists
   EXPECT_EQ(heap.pages.stats().in_use_bytes, before);
 }
 
-using HeapApiDeathTest = ::testing::Test;
+// The "threadsafe" style re-runs the test binary for each death test instead of forking this
+// process, which has the scavenger thread (it may hold the page heap's lock at a fork).
+class HeapApiDeathTest : public ::testing::Test {
+ protected:
+  HeapApiDeathTest() { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+};
 
-TEST(HeapApiDeathTest, ForeignPointerIsReported) {
+TEST_F(HeapApiDeathTest, ForeignPointerIsReported) {
   int on_stack = 0;
   EXPECT_DEATH(tide::heap::deallocate(&on_stack), "not allocated by tide::heap");
   void* from_malloc = std::malloc(32);
@@ -108,7 +116,7 @@ TEST(HeapApiDeathTest, ForeignPointerIsReported) {
   std::free(from_malloc);
 }
 
-TEST(HeapApiDeathTest, DoubleFreeOfASmallObjectIsReported) {
+TEST_F(HeapApiDeathTest, DoubleFreeOfASmallObjectIsReported) {
   void* keep = tide::heap::allocate(32);
   void* p = tide::heap::allocate(32);
   tide::heap::deallocate(p);
@@ -116,13 +124,30 @@ TEST(HeapApiDeathTest, DoubleFreeOfASmallObjectIsReported) {
   tide::heap::deallocate(keep);
 }
 
-TEST(HeapApiDeathTest, DoubleFreeOfALargeBlockIsReported) {
+// A double free of an object that is no longer at the top of its thread cache list: debug
+// builds catch it on the free, every build when the cache returns it to its span.
+TEST_F(HeapApiDeathTest, DoubleFreeBehindOtherFreesIsReportedWhenTheCacheIsFlushed) {
+  void* keep = tide::heap::allocate(32);
+  void* a = tide::heap::allocate(32);
+  void* b = tide::heap::allocate(32);
+  tide::heap::deallocate(a);
+  tide::heap::deallocate(b);
+  EXPECT_DEATH(
+      {
+        tide::heap::deallocate(a);
+        tide::release_memory();
+      },
+      "double free");
+  tide::heap::deallocate(keep);
+}
+
+TEST_F(HeapApiDeathTest, DoubleFreeOfALargeBlockIsReported) {
   void* p = tide::heap::allocate(100000);
   tide::heap::deallocate(p);
   EXPECT_DEATH(tide::heap::deallocate(p), "double free|not allocated by tide::heap");
 }
 
-TEST(HeapApiDeathTest, InteriorPointersAreReported) {
+TEST_F(HeapApiDeathTest, InteriorPointersAreReported) {
   char* small = static_cast<char*>(tide::heap::allocate(64));
   EXPECT_DEATH(tide::heap::deallocate(small + 16), "interior pointer");
   char* large = static_cast<char*>(tide::heap::allocate(100000));
@@ -132,13 +157,19 @@ TEST(HeapApiDeathTest, InteriorPointersAreReported) {
   tide::heap::deallocate(large);
 }
 
-TEST(HeapApiDeathTest, SizedDeallocateWithALargerSizeIsReported) {
+TEST_F(HeapApiDeathTest, SizedDeallocateWithALargerSizeIsReported) {
   void* p = tide::heap::allocate(40);
   EXPECT_DEATH(tide::heap::deallocate(p, 4000), "larger than the block");
   tide::heap::deallocate(p, 40);
 }
 
-TEST(HeapApiDeathTest, AlignmentMustBeAPowerOfTwo) {
+TEST_F(HeapApiDeathTest, UsableSizeOfAFreedLargeBlockIsReported) {
+  void* p = tide::heap::allocate(100000);
+  tide::heap::deallocate(p);
+  EXPECT_DEATH((void)tide::heap::usable_size(p), "freed block|not allocated by tide::heap");
+}
+
+TEST_F(HeapApiDeathTest, AlignmentMustBeAPowerOfTwo) {
   EXPECT_DEATH((void)tide::heap::allocate(16, 24), "power of two");
 }
 
