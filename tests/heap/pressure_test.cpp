@@ -4,8 +4,8 @@
 // allocate; registrations unregister on destruction, reset() and move; exceptions from a
 // callback are swallowed; limit 0 means none.
 //
-// Each test starts from release_memory() (no idle pages, so the footprint is pages in use
-// plus metadata), sets a limit a few MiB above the footprint and allocates 256 KiB blocks,
+// Each test starts from release_memory() (no idle pages, so the footprint is the pages in
+// use), sets a limit a few MiB above the footprint and allocates 256 KiB blocks,
 // which go straight to the page heap, reading the footprint after each. The fixture restores
 // the limit to 0 and the background release switch whatever happens.
 #include <gtest/gtest.h>
@@ -86,7 +86,8 @@ TEST_F(Pressure, CallbackRunsOncePerCrossingAndSeesTheLimitAndTheFootprint) {
   auto registration = tide::on_memory_pressure([&](const tide::memory_pressure& p) { calls.push_back(p); });
   EXPECT_TRUE(registration);
   const std::uint64_t events_before = tide::read_memstats().pressure_events;
-  const std::size_t limit = limit_above_footprint(4 * mib);
+  // 16 MiB of headroom: an eighth of the limit is then at least 2 MiB, eight blocks.
+  const std::size_t limit = limit_above_footprint(16 * mib);
   tide::set_memory_limit(limit);
 
   ASSERT_TRUE(allocate_until_footprint_above(limit));
@@ -102,8 +103,9 @@ TEST_F(Pressure, CallbackRunsOncePerCrossingAndSeesTheLimitAndTheFootprint) {
   EXPECT_EQ(calls.size(), 1u) << "footprint " << footprint() << " B is less than limit/8 ("
                               << eighth << " B) above the last run's " << first_run << " B";
 
-  // Growing by a further eighth runs the callbacks again.
-  ASSERT_TRUE(allocate_until_footprint_above(first_run + eighth + block_bytes));
+  // Growing by a further eighth runs the callbacks again (just past it: one block at most,
+  // far from the eighth after that).
+  ASSERT_TRUE(allocate_until_footprint_above(first_run + eighth));
   ASSERT_EQ(calls.size(), 2u) << "the footprint grew by a further eighth of the limit";
   EXPECT_EQ(calls[1].limit, limit);
   EXPECT_GE(calls[1].footprint, first_run + eighth);
@@ -142,7 +144,7 @@ TEST_F(Pressure, ACallbackThatFreesItsCacheBringsTheFootprintUnderTheLimit) {
   // callbacks, not after, so the freed cache may still be idle: it no longer counts once
   // released.
   const tide::memstats s = tide::read_memstats();
-  EXPECT_LT(s.in_use_bytes + s.metadata_bytes, limit) << "the callback freed 4 MiB of pages in use";
+  EXPECT_LT(s.in_use_bytes, limit) << "the callback freed 4 MiB of pages in use";
   tide::release_memory();
   EXPECT_LT(footprint(), limit) << "under the limit again";
 
@@ -243,6 +245,22 @@ TEST_F(Pressure, EmptyCallbackThrowsInvalidArgument) {
   EXPECT_THROW((void)tide::on_memory_pressure(std::function<void(const tide::memory_pressure&)>()),
                std::invalid_argument);
   EXPECT_THROW((void)tide::on_memory_pressure(nullptr), std::invalid_argument);
+}
+
+TEST_F(Pressure, SettingALimitBelowTheFootprintRunsTheCallbacksAtOnce) {
+  // 16 MiB in use, whatever else is: the limit is then at least 14 MiB, and an eighth of it
+  // several blocks.
+  for (int i = 0; i < 64; ++i) allocate_block();
+  std::vector<tide::memory_pressure> calls;
+  auto registration = tide::on_memory_pressure([&](const tide::memory_pressure& p) { calls.push_back(p); });
+  const std::size_t limit = footprint() - 2 * mib;
+  tide::set_memory_limit(limit);
+  ASSERT_EQ(calls.size(), 1u) << "the footprint was already above the new limit";
+  EXPECT_EQ(calls[0].limit, limit);
+  EXPECT_GT(calls[0].footprint, limit);
+  ASSERT_GT(limit / 8, 2 * block_bytes);
+  allocate_block();  // the same crossing: grown by less than an eighth of the limit
+  EXPECT_EQ(calls.size(), 1u);
 }
 
 TEST_F(Pressure, LimitZeroMeansNoCallbacks) {
