@@ -10,10 +10,14 @@
 // the limit to 0 and the background release switch whatever happens.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <latch>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -205,6 +209,51 @@ TEST_F(Pressure, DestroyedAndResetRegistrationsDoNotRun) {
   EXPECT_EQ(control_runs, 1) << "the limit was crossed";
   EXPECT_EQ(destroyed_runs, 0) << "a destroyed registration's callback ran";
   EXPECT_EQ(reset_runs, 0) << "a reset registration's callback ran";
+}
+
+// The header: destroying a registration "waits for a run of the callback in progress on
+// another thread to finish". A worker crosses the limit and its callback blocks; another
+// thread resets the registration meanwhile, and must see the callback finished when reset()
+// returns. The pause before the callback is let go only widens the window in which a reset()
+// that does not wait would return early; the test's outcome does not depend on it.
+TEST_F(Pressure, ResetWaitsForARunInProgressOnAnotherThread) {
+  std::latch entered(1);
+  std::latch go(1);
+  std::atomic<bool> ran{false};
+  std::atomic<bool> finished{false};
+  auto registration = tide::on_memory_pressure([&](const tide::memory_pressure&) {
+    ran.store(true);
+    entered.count_down();
+    go.wait();
+    finished.store(true);
+  });
+  tide::set_memory_limit(limit_above_footprint(2 * mib));
+  const std::size_t limit = tide::memory_limit();
+  std::vector<void*> worker_blocks;
+  std::thread worker([&] {
+    while (tide::read_memstats().footprint_bytes <= limit && worker_blocks.size() < 256) {
+      worker_blocks.push_back(tide::heap::allocate(block_bytes));
+    }
+    if (!ran.load()) entered.count_down();  // no crossing: do not leave the test hanging
+  });
+  entered.wait();
+  if (!ran.load()) {
+    worker.join();
+    for (void* p : worker_blocks) tide::heap::deallocate(p, block_bytes);
+    FAIL() << "the worker's allocations did not cross the limit";
+  }
+  bool finished_when_reset_returned = false;
+  std::thread resetter([&] {
+    registration.reset();
+    finished_when_reset_returned = finished.load();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  go.count_down();
+  resetter.join();
+  worker.join();
+  EXPECT_TRUE(finished_when_reset_returned) << "reset() returned while the callback was still running";
+  EXPECT_FALSE(registration);
+  for (void* p : worker_blocks) tide::heap::deallocate(p, block_bytes);
 }
 
 TEST_F(Pressure, MovedRegistrationsRunOnceAndMoveAssignmentUnregistersTheOld) {
