@@ -145,6 +145,16 @@ const key_set<K>& cached_key_set(std::size_t n) {
   return *slot;
 }
 
+// A bijection of 64-bit integers that looks random (splitmix64): splitmix64(i) for distinct i
+// are distinct keys without a check, and splitmix64(seed + i) is a stream of random bits that
+// costs a few instructions per draw.
+inline std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
 // The mapped value stored for the i-th key.
 inline std::uint64_t value_for(std::size_t i) { return static_cast<std::uint64_t>(i) * 3 + 1; }
 

@@ -33,13 +33,6 @@ struct options {
   int rounds = 20;
 };
 
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 template <class Map>
 void explicit_shrink(Map& m) {
   if constexpr (requires { m.shrink_to_fit(); }) {

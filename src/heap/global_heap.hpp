@@ -3,6 +3,8 @@
 // static destructors). See docs/heap.md.
 #pragma once
 
+#include <atomic>
+
 #include "central_list.hpp"
 #include "page_heap.hpp"
 #include "page_map.hpp"
@@ -21,6 +23,12 @@ struct global_heap {
   }
 };
 
-global_heap& the_heap() noexcept;
+// The heap, created by the first call (thread-safe). Inline: one load on the fast paths.
+global_heap& create_heap() noexcept;
+inline constinit std::atomic<global_heap*> heap_instance{nullptr};
+TIDE_ALWAYS_INLINE global_heap& the_heap() noexcept {
+  global_heap* heap = heap_instance.load(std::memory_order_acquire);
+  return heap != nullptr ? *heap : create_heap();
+}
 
 }  // namespace tide::heap::detail

@@ -16,6 +16,7 @@
 
 #include "global_heap.hpp"
 #include "misuse.hpp"
+#include "poison.hpp"
 #include "pressure.hpp"
 #include "release.hpp"
 #include "scavenger.hpp"
@@ -28,9 +29,10 @@ void report_misuse(const char* what, const void* p) noexcept {
   std::abort();
 }
 
-global_heap& the_heap() noexcept {
+global_heap& create_heap() noexcept {
   alignas(global_heap) static unsigned char storage[sizeof(global_heap)];
-  static global_heap* heap = ::new (storage) global_heap();
+  static global_heap* heap = ::new (storage) global_heap();  // once, thread-safe
+  heap_instance.store(heap, std::memory_order_release);
   return *heap;
 }
 
@@ -50,7 +52,8 @@ TIDE_ALWAYS_INLINE int class_for(std::size_t size, std::size_t align) noexcept {
   return size_class_of(size == 0 ? 1 : size, align);
 }
 
-TIDE_NOINLINE void* allocate_small_slow(global_heap& heap, int c) {
+TIDE_NOINLINE void* allocate_small_slow(int c) {
+  global_heap& heap = the_heap();
   void* p = nullptr;
   if (thread_cache* tc = heap.caches.current(); tc != nullptr) {
     the_scavenger().ensure_started();
@@ -59,11 +62,13 @@ TIDE_NOINLINE void* allocate_small_slow(global_heap& heap, int c) {
     heap.caches.count_uncached_malloc(c);
   }
   if (p == nullptr) throw std::bad_alloc();
+  unpoison(p, class_object_bytes[c]);
   the_pressure_monitor().check(heap.pages.footprint_bytes());
   return p;
 }
 
-TIDE_NOINLINE void* allocate_large(global_heap& heap, std::size_t size, std::size_t align) {
+TIDE_NOINLINE void* allocate_large(std::size_t size, std::size_t align) {
+  global_heap& heap = the_heap();
   if (size > page_map::page_limit * page_bytes) throw std::bad_alloc();
   const std::size_t pages = (size + page_bytes - 1) / page_bytes;
   const std::size_t align_pages = align <= page_bytes ? 1 : align / page_bytes;
@@ -95,6 +100,7 @@ TIDE_NOINLINE void deallocate_large(global_heap& heap, span* s, void* p) noexcep
 TIDE_ALWAYS_INLINE void deallocate_in(global_heap& heap, span* s, void* p) noexcept {
   if (s->state != span_state::small) return deallocate_large(heap, s, p);
   if (s->object_index(p) < 0) report_misuse("interior pointer (not the start of an object)", p);
+  poison_free_object(p, s->object_bytes);
   if (thread_cache* tc = tls_thread_cache; tc != nullptr) return tc->deallocate(p, s->size_class);
   if (thread_cache* tc = heap.caches.current(); tc != nullptr) {
     return tc->deallocate(p, s->size_class);
@@ -111,14 +117,16 @@ void* allocate(std::size_t size, std::size_t align) {
   using namespace detail;
   TIDE_CHECK(align != 0 && (align & (align - 1)) == 0,
              "tide::heap::allocate: align must be a power of two");
-  global_heap& heap = the_heap();
   if (const int c = class_for(size, align); c != 0) {
     if (thread_cache* tc = tls_thread_cache; tc != nullptr) {
-      if (void* p = tc->try_allocate(c); p != nullptr) return p;
+      if (void* p = tc->try_allocate(c); p != nullptr) {
+        unpoison(p, class_object_bytes[c]);
+        return p;
+      }
     }
-    return allocate_small_slow(heap, c);
+    return allocate_small_slow(c);
   }
-  return allocate_large(heap, size == 0 ? 1 : size, align);
+  return allocate_large(size == 0 ? 1 : size, align);
 }
 
 void deallocate(void* p) noexcept {

@@ -7,6 +7,8 @@
 #include <new>
 #include <vector>
 
+#include "poison.hpp"
+
 namespace tide::heap::detail {
 
 page_heap::page_heap(page_map& map, reserve_function reserve, std::size_t arena_bytes) noexcept
@@ -149,6 +151,7 @@ span* page_heap::carve_locked(span* s, std::size_t pages, std::size_t align_page
   s->start = aligned;
   s->page_count = pages;
   s->state = span_state::large;
+  unpoison(s->base(), s->bytes());
   map_.set_range(s->start, s->page_count, s);
   add_pages_locked(span_state::large, static_cast<std::ptrdiff_t>(pages));
   // The pieces cannot merge with anything: their other neighbours were not of their state.
@@ -252,7 +255,9 @@ void page_heap::deallocate_locked(span* s) noexcept {
   s->object_count = 0;
   s->allocated_count = 0;
   s->object_bytes = 0;
+  s->div_magic = 0;
   s->state = span_state::free;
+  poison(s->base(), s->bytes());
   s->freed_at_ms() = os_monotonic_ms();
   map_.set_range(s->start, s->page_count, nullptr);
   insert_free_locked(s);
@@ -273,6 +278,7 @@ std::size_t page_heap::release_free_pages_locked() noexcept {
       release_span_locked(list.front());
     }
   }
+  release_metadata_locked();
   return released;
 }
 
@@ -283,6 +289,30 @@ void page_heap::release_span_locked(span* s) noexcept {
   released_total_bytes_ += s->bytes();
   s->state = span_state::released;
   insert_free_locked(s);  // merges with released neighbours; never with a free one
+}
+
+void page_heap::release_metadata_locked() noexcept {
+  // Move the records of free and released spans down, so the chunks above can empty.
+  for (span_list* lists : {free_lists_, released_lists_}) {
+    for (std::size_t i = 0; i < list_count; ++i) {
+      for (span* s = lists[i].front(); s != nullptr;) {
+        span* next = s->next;
+        if (span_records_.has_lower_room(s)) move_free_record_locked(s, lists[i]);
+        s = next;
+      }
+    }
+  }
+  span_records_.release_empty_chunks();
+  bitmap_blocks_.release_empty_chunks();
+}
+
+void page_heap::move_free_record_locked(span* s, span_list& list) noexcept {
+  span* t = new_span_locked(s->start, s->page_count, s->state);
+  if (t == nullptr) return;  // no room after all: it stays where it is
+  t->freed_at_ms() = s->freed_at_ms();
+  list.replace(s, t);
+  map_free_ends_locked(t);
+  span_records_.deallocate(s);
 }
 
 std::size_t page_heap::release_idle_pages(std::uint64_t cutoff_ms) noexcept {
@@ -301,6 +331,7 @@ std::size_t page_heap::release_idle_pages(std::uint64_t cutoff_ms) noexcept {
         s = next;
       }
     }
+    if (batch > 0) release_metadata_locked();
     check_invariants_locked_if_expensive();
     released += batch;
     if (batch < max_release_batch) return released;
@@ -353,6 +384,8 @@ void page_heap::check_invariants_locked_if_expensive() const noexcept {
 // Walks the arenas span by span through the page map (a span's first page always maps to
 // it). Arenas the OS placed end to end are walked as one run, since free spans merge across.
 void page_heap::check_invariants_locked() const noexcept {
+  span_records_.check_invariants();
+  bitmap_blocks_.check_invariants();
   auto fail = [&](const char* what, const span* s) {
     std::fprintf(stderr, "tide::heap: page heap invariant broken: %s\n", what);
     if (s != nullptr) {

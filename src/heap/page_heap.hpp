@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <mutex>
 
+#include "fixed_pool.hpp"
 #include "page_map.hpp"
 #include "span.hpp"
 
@@ -114,6 +115,11 @@ class page_heap {
   void deallocate_locked(span* s) noexcept;
   std::size_t release_free_pages_locked() noexcept;
   void release_span_locked(span* s) noexcept;
+  // Moves the records of free and released spans to the lowest chunks of the record pool, then
+  // returns the chunks of span records and bitmap blocks that hold no live record.
+  void release_metadata_locked() noexcept;
+  // Gives the free or released span s (on `list`) a new record, lower in the pool.
+  void move_free_record_locked(span* s, span_list& list) noexcept;
   void check_invariants_locked_if_expensive() const noexcept;
   // Adds a free or released span to its list, merging it with neighbours of its state.
   void insert_free_locked(span* s) noexcept;

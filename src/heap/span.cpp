@@ -3,7 +3,6 @@
 
 #include <bit>
 #include <cstdio>
-#include <new>
 
 #include "os.hpp"
 
@@ -16,6 +15,7 @@ void span::init_small(int c, std::uint64_t* bitmap) noexcept {
   size_class = static_cast<std::uint8_t>(c);
   object_count = class_objects_per_span[c];
   object_bytes = class_object_bytes[c];
+  div_magic = static_cast<std::uint32_t>(class_div_magic[c]);
   allocated_count = 0;
   first_free_word = 0;
   allocated_bits = bitmap;
@@ -54,6 +54,7 @@ void span::check_invariants() const noexcept {
   if (page_count == 0) fail("page_count > 0");
   if (state != span_state::small) return;
   if (object_bytes != class_object_bytes[size_class]) fail("object_bytes matches the class");
+  if (div_magic != class_div_magic[size_class]) fail("div_magic matches the class");
   if (object_count * std::size_t{object_bytes} > bytes()) fail("objects fit the span");
   std::size_t set = 0;
   if (bitmap_words() != bitmap_words_for(size_class)) fail("bitmap sized for the class");
@@ -78,6 +79,17 @@ void span_list::push_front(span* s) noexcept {
   ++size_;
 }
 
+void span_list::replace(span* s, span* replacement) noexcept {
+  TIDE_ASSERT(replacement->prev == nullptr && replacement->next == nullptr,
+              "replace: the replacement is on a list");
+  replacement->prev = s->prev;
+  replacement->next = s->next;
+  (s->prev != nullptr ? s->prev->next : head_) = replacement;
+  if (s->next != nullptr) s->next->prev = replacement;
+  s->prev = nullptr;
+  s->next = nullptr;
+}
+
 void span_list::remove(span* s) noexcept {
   if (s->prev != nullptr) {
     s->prev->next = s->next;
@@ -89,40 +101,6 @@ void span_list::remove(span* s) noexcept {
   s->prev = nullptr;
   s->next = nullptr;
   --size_;
-}
-
-fixed_pool::~fixed_pool() {
-  while (chunks_ != nullptr) {
-    chunk_header* next = chunks_->next;
-    os_unreserve(chunks_, chunk_bytes);
-    chunks_ = next;
-  }
-}
-
-void* fixed_pool::allocate() noexcept {
-  void* memory = nullptr;
-  if (free_ != nullptr) {
-    memory = free_;
-    free_ = free_->next;
-  } else {
-    if (bump_ == nullptr || static_cast<std::size_t>(bump_end_ - bump_) < record_bytes_) {
-      void* fresh = os_reserve(chunk_bytes, os_page_bytes);
-      if (fresh == nullptr) return nullptr;
-      chunks_ = ::new (fresh) chunk_header{chunks_, 0};
-      bump_ = static_cast<char*>(fresh) + sizeof(chunk_header);
-      bump_end_ = static_cast<char*>(fresh) + chunk_bytes;
-    }
-    memory = bump_;
-    bump_ += record_bytes_;
-    carved_ += record_bytes_;
-  }
-  ++live_;
-  return memory;
-}
-
-void fixed_pool::deallocate(void* record) noexcept {
-  free_ = ::new (record) free_record{free_};
-  --live_;
 }
 
 }  // namespace tide::heap::detail

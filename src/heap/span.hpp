@@ -14,7 +14,7 @@
 // heap's free lists, small spans with a free object into their class's central list, through
 // prev/next (a span is on at most one list).
 //
-// Span records live in a fixed_pool, never in the memory they describe, so a released span's
+// Span records live in a fixed_pool (fixed_pool.hpp), never in the memory they describe, so a released span's
 // pages can be dropped whole. The bitmap of a class with at most 128 objects per span sits in
 // the record; larger bitmaps (the four smallest classes) come from a pool of 128 B blocks, so a
 // record stays small (metadata is about 1% of an 8 KiB span's bytes).
@@ -72,6 +72,7 @@ struct span {
   std::uint16_t allocated_count = 0;            // small: bits set in allocated_bits
   std::uint16_t first_free_word = 0;            // small: no free object before this bitmap word
   std::uint32_t object_bytes = 0;               // small: class_object_bytes[size_class]
+  std::uint32_t div_magic = 0;                  // small: class_div_magic[size_class]
   std::uint64_t* allocated_bits = inline_bits;  // bitmap_words_for(size_class) words
   std::uint64_t inline_bits[inline_bitmap_words] = {};
 
@@ -107,7 +108,7 @@ struct span {
   // A multiply, not a division (class_div_magic): deallocate calls it on every free.
   std::ptrdiff_t object_index(const void* p) const noexcept {
     const auto offset = static_cast<std::size_t>(static_cast<const char*>(p) - base());
-    const std::size_t index = (offset * class_div_magic[size_class]) >> 32;
+    const std::size_t index = (offset * div_magic) >> 32;
     if (index * object_bytes != offset || index >= object_count) return -1;
     return static_cast<std::ptrdiff_t>(index);
   }
@@ -133,47 +134,12 @@ class span_list {
   std::size_t size() const noexcept { return size_; }
   void push_front(span* s) noexcept;
   void remove(span* s) noexcept;
+  // Puts `replacement` (not on a list) where s is, and takes s off.
+  void replace(span* s, span* replacement) noexcept;
 
  private:
   span* head_ = nullptr;
   std::size_t size_ = 0;
-};
-
-// Fixed-size records (spans, bitmap blocks): carved from OS reservations 1 MiB at a time and
-// recycled through a free list; never returned to the OS (as Go's fixalloc). Not thread-safe:
-// the page heap's lock guards it.
-class fixed_pool {
- public:
-  // Preconditions: record_bytes is a multiple of 8 and at least 8.
-  explicit fixed_pool(std::size_t record_bytes) noexcept : record_bytes_(record_bytes) {}
-  fixed_pool(const fixed_pool&) = delete;
-  fixed_pool& operator=(const fixed_pool&) = delete;
-  ~fixed_pool();
-
-  // Raw memory for one record, aligned to 8, or nullptr if the OS refuses memory.
-  void* allocate() noexcept;
-  void deallocate(void* record) noexcept;
-  std::size_t live() const noexcept { return live_; }
-  // Bytes handed out from the chunks so far (records live or recycled): what the pool's
-  // records cost, as the chunks are committed only where carved.
-  std::size_t carved_bytes() const noexcept { return carved_; }
-
- private:
-  static constexpr std::size_t chunk_bytes = std::size_t{1} << 20;
-  struct free_record {
-    free_record* next;
-  };
-  struct chunk_header {
-    chunk_header* next;
-    std::uint64_t pad;  // keeps records 16-aligned
-  };
-  std::size_t record_bytes_;
-  free_record* free_ = nullptr;
-  char* bump_ = nullptr;
-  char* bump_end_ = nullptr;
-  chunk_header* chunks_ = nullptr;
-  std::size_t live_ = 0;
-  std::size_t carved_ = 0;
 };
 
 }  // namespace tide::heap::detail

@@ -6,7 +6,8 @@
 
 namespace tide::heap::detail {
 
-thread_local thread_cache* tls_thread_cache __attribute__((tls_model("initial-exec"))) = nullptr;
+constinit thread_local thread_cache* tls_thread_cache
+    __attribute__((tls_model("initial-exec"))) = nullptr;
 
 thread_cache::thread_cache(central_list* central) noexcept : central_(central) {
   for (int c = 1; c < size_class_count; ++c) lists_[c].max_length = batch_for(c);

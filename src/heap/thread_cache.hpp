@@ -122,6 +122,8 @@ class thread_cache {
 };
 
 // The calling thread's cache, or nullptr if it has none yet (or has exited).
-extern thread_local thread_cache* tls_thread_cache __attribute__((tls_model("initial-exec")));
+// constinit: no TLS wrapper call on access (the compiler knows there is no dynamic init).
+extern constinit thread_local thread_cache* tls_thread_cache
+    __attribute__((tls_model("initial-exec")));
 
 }  // namespace tide::heap::detail

@@ -19,6 +19,7 @@
 #include <mutex>
 
 #include "central_list.hpp"
+#include "fixed_pool.hpp"
 #include "span.hpp"
 #include "thread_cache.hpp"
 

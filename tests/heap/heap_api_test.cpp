@@ -169,6 +169,18 @@ TEST_F(HeapApiDeathTest, UsableSizeOfAFreedLargeBlockIsReported) {
   EXPECT_DEATH((void)tide::heap::usable_size(p), "freed block|not allocated by tide::heap");
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+// Under AddressSanitizer free blocks are poisoned: a use after free is reported as for malloc.
+TEST_F(HeapApiDeathTest, UseAfterFreeIsReportedUnderAddressSanitizer) {
+  char* small = static_cast<char*>(tide::heap::allocate(64));
+  tide::heap::deallocate(small);
+  EXPECT_DEATH(small[40] = 1, "use-after-poison");
+  char* large = static_cast<char*>(tide::heap::allocate(100000));
+  tide::heap::deallocate(large);
+  EXPECT_DEATH(large[5000] = 1, "use-after-poison");
+}
+#endif
+
 TEST_F(HeapApiDeathTest, AlignmentMustBeAPowerOfTwo) {
   EXPECT_DEATH((void)tide::heap::allocate(16, 24), "power of two");
 }

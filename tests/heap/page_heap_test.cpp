@@ -213,4 +213,53 @@ TEST(PageHeap, RandomAllocateFreeReleaseKeepsTheInvariants) {
   EXPECT_EQ(st.released_bytes, st.arena_bytes);
 }
 
+TEST(PageHeap, ReleaseIdlePagesReleasesOnlySpansFreedByTheCutoff) {
+  heap_fixture f;
+  span* old_span = f.heap->allocate_large(4);
+  span* keep = f.heap->allocate_large(1);  // keeps the two free spans apart
+  span* new_span = f.heap->allocate_large(6);
+  std::memset(old_span->base(), 1, old_span->bytes());
+  std::memset(new_span->base(), 1, new_span->bytes());
+  const std::uint64_t before_free = os_monotonic_ms();
+  f.heap->deallocate(old_span);
+  EXPECT_EQ(f.heap->release_idle_pages(before_free - 1), 0u) << "nothing was freed that early";
+  EXPECT_EQ(f.heap->stats().free_bytes, 4 * page_bytes);
+  f.heap->deallocate(new_span);
+  EXPECT_EQ(f.heap->release_idle_pages(os_monotonic_ms()), 10 * page_bytes);
+  EXPECT_EQ(f.heap->stats().free_bytes, 0u);
+  EXPECT_EQ(f.heap->stats().released_total_bytes, 10 * page_bytes);
+  f.heap->check_invariants();
+  f.heap->deallocate(keep);
+}
+
+TEST(PageHeap, FootprintCountsInUseAndFreePagesAndItsLowWater) {
+  heap_fixture f;
+  span* a = f.heap->allocate_large(8);
+  EXPECT_EQ(f.heap->footprint_bytes(), 8 * page_bytes);
+  f.heap->reset_footprint_low_water();
+  f.heap->deallocate(a);
+  EXPECT_EQ(f.heap->footprint_bytes(), 8 * page_bytes) << "free pages stay resident";
+  f.heap->release_free_pages();
+  EXPECT_EQ(f.heap->footprint_bytes(), 0u);
+  span* b = f.heap->allocate_large(2);
+  EXPECT_EQ(f.heap->footprint_low_water_bytes(), 0u) << "it dipped to 0 before growing again";
+  f.heap->reset_footprint_low_water();
+  EXPECT_EQ(f.heap->footprint_low_water_bytes(), 2 * page_bytes);
+  f.heap->deallocate(b);
+}
+
+TEST(PageHeap, LargeAllocationsAreCounted) {
+  heap_fixture f;
+  span* a = f.heap->allocate_large(3);
+  span* b = f.heap->allocate_large(5);
+  f.heap->deallocate(a);
+  const page_heap_stats st = f.heap->stats();
+  EXPECT_EQ(st.large_mallocs, 2u);
+  EXPECT_EQ(st.large_frees, 1u);
+  EXPECT_EQ(st.large_live_bytes, 5 * page_bytes);
+  EXPECT_EQ(st.large_spans, 1u);
+  EXPECT_EQ(st.small_spans, 0u);
+  f.heap->deallocate(b);
+}
+
 }  // namespace

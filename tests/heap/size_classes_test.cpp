@@ -84,3 +84,19 @@ TEST(SizeClasses, AlignedLookupGivesAnAlignedClassThatFits) {
 }
 
 }  // namespace
+
+namespace {
+
+using namespace tide::heap::detail;
+
+TEST(SizeClasses, DivMagicDividesEveryOffsetOfEverySpanExactly) {
+  for (int c = 1; c < size_class_count; ++c) {
+    const std::size_t span_bytes = class_span_pages[c] * page_bytes;
+    for (std::size_t offset = 0; offset < span_bytes; ++offset) {
+      ASSERT_EQ((offset * class_div_magic[c]) >> 32, offset / class_object_bytes[c])
+          << "class " << c << " offset " << offset;
+    }
+  }
+}
+
+}  // namespace

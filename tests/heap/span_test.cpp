@@ -99,22 +99,4 @@ TEST(SpanList, PushAndRemoveKeepOrderAndSize) {
   EXPECT_EQ(list.size(), 0u);
 }
 
-TEST(FixedPool, RecyclesRecordsAndCountsLiveOnes) {
-  fixed_pool pool(sizeof(span));
-  std::vector<void*> records;
-  for (int i = 0; i < 20000; ++i) {  // more than one 1 MiB chunk
-    void* r = pool.allocate();
-    ASSERT_NE(r, nullptr);
-    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(r) % 8, 0u);
-    records.push_back(r);
-  }
-  EXPECT_EQ(pool.live(), 20000u);
-  EXPECT_EQ(std::set<void*>(records.begin(), records.end()).size(), records.size());
-  void* last = records.back();
-  pool.deallocate(last);
-  EXPECT_EQ(pool.allocate(), last);
-  for (void* r : records) pool.deallocate(r);
-  EXPECT_EQ(pool.live(), 0u);
-}
-
 }  // namespace
