@@ -12,7 +12,8 @@ TIDE_DEBIAN_PACKAGES=(
   libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev  # allocators in bench/run_alloc_compare.sh
   libxxhash-dev               # tide::hash for strings
   libfmt-dev libcli11-dev nlohmann-json3-dev  # examples, tools
-  python3                     # bench/compare.py
+  python3                     # bench/compare.py, tests/shim (a program under the shim)
+  sqlite3                     # tests/shim: sqlite3 under LD_PRELOAD=libtide_malloc.so
 )
 
 # Installs whichever of TIDE_DEBIAN_PACKAGES is missing (apt-get update once, first).

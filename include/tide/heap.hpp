@@ -45,8 +45,9 @@ namespace tide {
 std::size_t release_memory() noexcept;
 
 // Background release: a scavenger thread returns pages that have been free for longer than
-// the release delay (default 1 s). It starts with the first page the heap frees; switching it
-// off stops it (pages are then released only by release_memory() and memory pressure).
+// the release delay (default 500 ms; throws std::invalid_argument if negative). It starts
+// with the first thread cache or large allocation; switching it off parks it (pages are then
+// released only by release_memory() and memory pressure).
 void set_release_delay(std::chrono::milliseconds delay);
 std::chrono::milliseconds release_delay() noexcept;
 void set_background_release(bool enabled);
