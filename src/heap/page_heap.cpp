@@ -20,6 +20,8 @@ page_heap::page_heap(page_map& map, reserve_function reserve, std::size_t arena_
 page_heap::~page_heap() {
   for (std::size_t i = 0; i < arena_count_; ++i) {
     map_.set_range(arenas_[i].start, arenas_[i].pages, nullptr);
+    // The shadow of unmapped memory keeps its poison: the next mapping there must not inherit it.
+    unpoison(address_of(arenas_[i].start), arenas_[i].pages * page_bytes);
     os_unreserve(address_of(arenas_[i].start), arenas_[i].pages * page_bytes);
   }
 }
