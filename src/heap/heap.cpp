@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "environment.hpp"
 #include "fork_safety.hpp"
 #include "global_heap.hpp"
 #include "misuse.hpp"
@@ -35,15 +36,16 @@ global_heap& create_heap() noexcept {
   static global_heap* heap = ::new (storage) global_heap();  // once, thread-safe
   heap_instance.store(heap, std::memory_order_release);
   // After the store: pthread_atfork may allocate, which must find the heap made.
-  static const bool forks_handled = (register_fork_handlers(), true);
-  (void)forks_handled;
+  // Then the environment's knobs, which set the limit and the scavenger on the heap made.
+  static const bool set_up = (register_fork_handlers(), apply_environment(), true);
+  (void)set_up;
   return *heap;
 }
 
-std::size_t release_all() noexcept {
+std::size_t release_all(const char* why) noexcept {
   global_heap& heap = the_heap();
   if (thread_cache* tc = tls_thread_cache; tc != nullptr) tc->flush();
-  return heap.pages.release_free_pages();
+  return heap.pages.release_free_pages(why);
 }
 
 namespace {
@@ -172,6 +174,6 @@ std::size_t usable_size(const void* p) noexcept {
 
 namespace tide {
 
-std::size_t release_memory() noexcept { return heap::detail::release_all(); }
+std::size_t release_memory() noexcept { return heap::detail::release_all("release_memory()"); }
 
 }  // namespace tide

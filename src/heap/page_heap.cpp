@@ -178,6 +178,9 @@ bool page_heap::grow_locked(std::size_t pages) noexcept {
     return false;
   }
   arenas_[arena_count_++] = {start, arena_pages};
+  if (tracing()) {
+    trace_heap_event(totals_locked(), "arena grown by %zu MiB", arena_pages * page_bytes >> 20);
+  }
   insert_free_locked(s);  // fresh memory is not resident: it starts released
   return true;
 }
@@ -199,7 +202,11 @@ span* page_heap::allocate_locked(std::size_t pages, std::size_t align_pages) noe
   // Free and released neighbours do not merge; releasing the free ones lets them, which may
   // make a long enough run without asking the OS for more.
   if (free_pages_ >= padded) {
-    release_free_pages_locked();
+    const std::size_t released = release_free_pages_locked();
+    if (tracing()) {
+      trace_heap_event(totals_locked(), "released %zu KiB so free runs can merge before growing",
+                       released >> 10);
+    }
     if (span* s = fit(); s != nullptr) return s;
   }
   if (!grow_locked(padded)) return nullptr;
@@ -265,9 +272,10 @@ void page_heap::deallocate_locked(span* s) noexcept {
   insert_free_locked(s);
 }
 
-std::size_t page_heap::release_free_pages() noexcept {
+std::size_t page_heap::release_free_pages(const char* why) noexcept {
   std::lock_guard lock(mu_);
   const std::size_t released = release_free_pages_locked();
+  if (tracing()) trace_heap_event(totals_locked(), "%s released %zu KiB", why, released >> 10);
   check_invariants_locked_if_expensive();
   return released;
 }
@@ -336,8 +344,19 @@ std::size_t page_heap::release_idle_pages(std::uint64_t cutoff_ms) noexcept {
     if (batch > 0) release_metadata_locked();
     check_invariants_locked_if_expensive();
     released += batch;
+    if (batch > 0 && tracing()) {
+      trace_heap_event(totals_locked(), "scavenger released %zu KiB idle for the release delay",
+                       batch >> 10);
+    }
     if (batch < max_release_batch) return released;
   }
+}
+
+trace_totals page_heap::totals_locked() const noexcept {
+  std::size_t arena_pages = 0;
+  for (std::size_t i = 0; i < arena_count_; ++i) arena_pages += arenas_[i].pages;
+  return {arena_pages * page_bytes, in_use_pages_ * page_bytes, free_pages_ * page_bytes,
+          released_pages_ * page_bytes};
 }
 
 page_heap_stats page_heap::stats() const noexcept {

@@ -32,6 +32,7 @@
 
 #include "fixed_pool.hpp"
 #include "page_map.hpp"
+#include "trace.hpp"
 #include "span.hpp"
 
 namespace tide::heap::detail {
@@ -80,8 +81,8 @@ class page_heap {
   void deallocate(span* s) noexcept;
 
   // Releases every free span to the OS (madvise) and coalesces the released runs. Returns
-  // the bytes released.
-  std::size_t release_free_pages() noexcept;
+  // the bytes released. `why` names the caller in the trace (TIDE_TRACE=1).
+  std::size_t release_free_pages(const char* why = "release") noexcept;
 
   // Releases the free spans freed at or before `cutoff_ms` (os_monotonic_ms), taking the lock
   // for at most max_release_batch bytes of madvise at a time. Returns the bytes released.
@@ -133,6 +134,7 @@ class page_heap {
   void add_pages_locked(span_state state, std::ptrdiff_t pages) noexcept;
   span_list& list_for(span_state state, std::size_t pages) noexcept;
   void check_invariants_locked() const noexcept;
+  trace_totals totals_locked() const noexcept;
 
   struct arena {
     page_id start;

@@ -40,13 +40,22 @@ void pressure_monitor::remove(std::size_t id) noexcept {
   }
 }
 
+trace_totals pressure_monitor::totals() const noexcept {
+  const page_heap_stats s = pages_.stats();
+  return {s.arena_bytes, s.in_use_bytes, s.free_bytes, s.released_bytes};
+}
+
 void pressure_monitor::on_crossing(std::size_t footprint) noexcept {
   std::unique_lock lock(mu_, std::try_to_lock);
   if (!lock.owns_lock() || running_) return;  // a run is in progress, here or elsewhere
   const std::size_t limit = limit_.load(std::memory_order_relaxed);
   if (limit == 0) return;
   running_ = true;
-  release_all();
+  if (tracing()) {
+    trace_heap_event(totals(), "memory limit crossed: footprint %zu KiB > limit %zu KiB",
+                     footprint >> 10, limit >> 10);
+  }
+  release_all("memory limit");
   footprint = pages_.footprint_bytes();
   if (footprint > limit) {
     try {
@@ -64,8 +73,12 @@ void pressure_monitor::on_crossing(std::size_t footprint) noexcept {
       // No memory for the snapshot: skip this run.
     }
     runs_.fetch_add(1, std::memory_order_relaxed);
-    release_all();
+    release_all("memory limit, after the callbacks");
     footprint = pages_.footprint_bytes();
+    if (tracing()) {
+      trace_heap_event(totals(), "pressure callbacks run: footprint %zu KiB, limit %zu KiB",
+                       footprint >> 10, limit >> 10);
+    }
   }
   next_run_.store(footprint + limit / 8, std::memory_order_relaxed);
   pages_.reset_footprint_low_water();

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "page_heap.hpp"
+#include "trace.hpp"
 #include "tide/heap.hpp"
 
 namespace tide::heap::detail {
@@ -65,6 +66,7 @@ class pressure_monitor {
   };
 
   void on_crossing(std::size_t footprint) noexcept;
+  trace_totals totals() const noexcept;
 
   page_heap& pages_;
   std::atomic<std::size_t> limit_{0};

@@ -7,7 +7,7 @@
 
 namespace tide::heap::detail {
 
-// Returns the bytes released to the OS by this call.
-std::size_t release_all() noexcept;
+// Returns the bytes released to the OS by this call. `why` names the caller in the trace.
+std::size_t release_all(const char* why) noexcept;
 
 }  // namespace tide::heap::detail

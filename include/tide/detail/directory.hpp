@@ -55,6 +55,7 @@
 #include "tide/detail/config.hpp"
 #include "tide/detail/group.hpp"
 #include "tide/detail/table.hpp"
+#include "tide/detail/trace.hpp"
 #include "tide/hash.hpp"
 #include "tide/map_memory.hpp"
 
@@ -917,6 +918,14 @@ class raw_hash {
     table_bytes_ += layout::bytes(groups);
     retire(old);
     ++stats_.rebuilds;
+    if (TIDE_UNLIKELY(map_tracing())) {
+      trace_map_event(this, table_count_, size_, table_bytes_,
+                      "%s a table of %zu entries: %zu -> %zu groups",
+                      groups > old.groups   ? "grew"
+                      : groups < old.groups ? "shrank"
+                                            : "cleaned",
+                      std::size_t{old_hdr.used}, old.groups, groups);
+    }
   }
 
   // Destroys the entries of a table that was being filled and frees it.
@@ -972,6 +981,11 @@ class raw_hash {
       if (depth + 1 == global_depth_) tables_at_global_depth_ += 2;
       ++table_count_;
       ++stats_.splits;
+      if (TIDE_UNLIKELY(map_tracing())) {
+        trace_map_event(this, table_count_, size_, table_bytes_,
+                        "split a table of %zu entries in place: %zu stay, %zu to a new table",
+                        std::size_t{old_hdr.used}, left, right);
+      }
       return true;
     }
     const table_ref lo = layout::allocate(alloc_, left_groups, depth + 1);
@@ -997,6 +1011,11 @@ class raw_hash {
     ++table_count_;
     retire(old);
     ++stats_.splits;
+    if (TIDE_UNLIKELY(map_tracing())) {
+      trace_map_event(this, table_count_, size_, table_bytes_,
+                      "split a table of %zu entries into two of %zu and %zu",
+                      std::size_t{old_hdr.used}, left, right);
+    }
     return true;
   }
 
@@ -1114,6 +1133,11 @@ class raw_hash {
     --table_count_;
     ++stats_.merges;
     if (tables_at_global_depth_ == 0 && global_depth_ > 0) halve_directory();
+    if (TIDE_UNLIKELY(map_tracing())) {
+      trace_map_event(this, table_count_, size_, table_bytes_,
+                      "merged two buddy tables into one of %zu entries, %zu groups (depth %zu)",
+                      std::size_t{merged.header().used}, merged.groups, std::size_t{depth} - 1u);
+    }
   }
 
   // Merges two buddies by moving the entries of one into the other, when the other has

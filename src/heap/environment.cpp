@@ -1,0 +1,140 @@
+// Environment knobs. See environment.hpp.
+#include "environment.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+
+#include "tide/heap.hpp"
+#include "tide/memstats.hpp"
+#include "trace.hpp"
+
+namespace tide::heap::detail {
+
+namespace {
+
+// Digits, then the rest of the text: the number and its unit.
+std::optional<std::pair<std::uint64_t, std::string_view>> leading_number(std::string_view text) {
+  std::uint64_t value = 0;
+  std::size_t i = 0;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+    const auto digit = static_cast<std::uint64_t>(text[i] - '0');
+    if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
+  }
+  if (i == 0) return std::nullopt;
+  return std::pair{value, text.substr(i)};
+}
+
+void warn(const char* name, const char* value, const char* expected) noexcept {
+  char line[256];
+  const int n = std::snprintf(line, sizeof line, "tide: ignoring %s=\"%.80s\": expected %s\n",
+                              name, value, expected);
+  if (n > 0) {
+    [[maybe_unused]] const ssize_t w =
+        ::write(STDERR_FILENO, line, n < static_cast<int>(sizeof line) ? std::size_t(n) : sizeof line - 1);
+  }
+}
+
+void print_stats_at_exit() noexcept {
+  const memstats s = read_memstats();
+  constexpr double mib = 1 << 20;
+  char line[512];
+  const int n = std::snprintf(
+      line, sizeof line,
+      "tide: memstats at exit: live %.1f MiB in %llu objects; %llu mallocs, %llu frees; "
+      "pages in use %.1f MiB, idle %.1f MiB, released %.1f MiB of %.1f MiB of arenas; "
+      "metadata %.1f MiB; %zu thread caches holding %.1f MiB; released ever %.1f MiB\n",
+      static_cast<double>(s.live_bytes) / mib, static_cast<unsigned long long>(s.live_objects),
+      static_cast<unsigned long long>(s.mallocs), static_cast<unsigned long long>(s.frees),
+      static_cast<double>(s.in_use_bytes) / mib, static_cast<double>(s.idle_bytes) / mib,
+      static_cast<double>(s.released_bytes) / mib, static_cast<double>(s.arena_bytes) / mib,
+      static_cast<double>(s.metadata_bytes) / mib, s.thread_caches,
+      static_cast<double>(s.cached_bytes) / mib,
+      static_cast<double>(s.released_total_bytes) / mib);
+  if (n > 0) {
+    [[maybe_unused]] const ssize_t w =
+        ::write(STDERR_FILENO, line, n < static_cast<int>(sizeof line) ? std::size_t(n) : sizeof line - 1);
+  }
+}
+
+}  // namespace
+
+std::optional<std::size_t> parse_bytes(std::string_view text) noexcept {
+  const auto number = leading_number(text);
+  if (!number) return std::nullopt;
+  auto [value, unit] = *number;
+  int shift = 0;
+  if (unit == "" || unit == "B") {
+    shift = 0;
+  } else if (unit == "K" || unit == "KiB" || unit == "k") {
+    shift = 10;
+  } else if (unit == "M" || unit == "MiB") {
+    shift = 20;
+  } else if (unit == "G" || unit == "GiB") {
+    shift = 30;
+  } else {
+    return std::nullopt;
+  }
+  if (value > (std::numeric_limits<std::size_t>::max() >> shift)) return std::nullopt;
+  return static_cast<std::size_t>(value << shift);
+}
+
+std::optional<std::size_t> parse_milliseconds(std::string_view text) noexcept {
+  if (text == "off") return std::numeric_limits<std::size_t>::max();
+  const auto number = leading_number(text);
+  if (!number) return std::nullopt;
+  auto [value, unit] = *number;
+  if (unit == "" || unit == "ms") return static_cast<std::size_t>(value);
+  if (unit == "s" && value <= std::numeric_limits<std::uint32_t>::max()) {
+    return static_cast<std::size_t>(value * 1000);
+  }
+  return std::nullopt;
+}
+
+std::optional<bool> parse_switch(std::string_view text) noexcept {
+  if (text == "1" || text == "on" || text == "true") return true;
+  if (text == "0" || text == "off" || text == "false" || text.empty()) return false;
+  return std::nullopt;
+}
+
+void apply_environment() noexcept {
+  if (const char* v = std::getenv("TIDE_TRACE"); v != nullptr) {
+    if (const auto on = parse_switch(v)) {
+      tracing_on.store(*on, std::memory_order_relaxed);
+    } else {
+      warn("TIDE_TRACE", v, "1 or 0");
+    }
+  }
+  if (const char* v = std::getenv("TIDE_MEMORY_LIMIT"); v != nullptr) {
+    if (const auto bytes = parse_bytes(v)) {
+      set_memory_limit(*bytes);
+    } else {
+      warn("TIDE_MEMORY_LIMIT", v, "bytes, e.g. 536870912, 512MiB or 2G");
+    }
+  }
+  if (const char* v = std::getenv("TIDE_RELEASE_DELAY"); v != nullptr) {
+    const auto ms = parse_milliseconds(v);
+    if (!ms) {
+      warn("TIDE_RELEASE_DELAY", v, "milliseconds, e.g. 500, 500ms or 2s, or off");
+    } else if (*ms == std::numeric_limits<std::size_t>::max()) {
+      set_background_release(false);
+    } else {
+      set_release_delay(std::chrono::milliseconds(*ms));
+    }
+  }
+  if (const char* v = std::getenv("TIDE_STATS_ON_EXIT"); v != nullptr) {
+    const auto on = parse_switch(v);
+    if (!on) {
+      warn("TIDE_STATS_ON_EXIT", v, "1 or 0");
+    } else if (*on) {
+      std::atexit(print_stats_at_exit);
+    }
+  }
+}
+
+}  // namespace tide::heap::detail
