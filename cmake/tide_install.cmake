@@ -8,6 +8,9 @@
 #                                            tideConfigVersion.cmake, tide-static-targets.cmake,
 #                                            tide-shared-targets.cmake, FindxxHash.cmake
 #   lib/pkgconfig/tide.pc                    pkg-config --cflags --libs [--static] tide
+#   share/tide/gdb/tide_printers.py          GDB pretty-printers for tide::map and tide::set,
+#   share/gdb/auto-load/<prefix>/lib/        and a copy where gdb loads them for libtide.so
+#     libtide.so.<version>-gdb.py
 #
 # Each library has its own export set, so a user of the shared library alone does not need
 # the static library's link-only dependency (fmt) installed.
@@ -53,3 +56,15 @@ else()
 endif()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/tide.pc.in ${PROJECT_BINARY_DIR}/tide.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/tide.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# GDB pretty-printers (tools/gdb/tide_printers.py). gdb auto-loads <objfile>-gdb.py from
+# <scripts-directory>/<the objfile's absolute path>, so the copy's path holds the final prefix:
+# it is computed when installing (cmake --install --prefix may differ from the configured one).
+install(FILES ${PROJECT_SOURCE_DIR}/tools/gdb/tide_printers.py
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/tide/gdb)
+if(TARGET tide_shared)
+  install(CODE "
+    file(INSTALL ${PROJECT_SOURCE_DIR}/tools/gdb/tide_printers.py
+         DESTINATION \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_DATADIR}/gdb/auto-load\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}\"
+         RENAME \"$<TARGET_FILE_NAME:tide_shared>-gdb.py\")")
+endif()
