@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The pretty-printer test: runs gdb_program under `gdb -batch` with the printers that
-`cmake --install` put in <prefix> auto-loaded for libtide.so, and checks what `print` shows.
+`cmake --install` put in <prefix> auto-loaded for libtide.so, and checks what `print` shows
+for tide::map, tide::set and tide::memstats.
 
     usage: gdb_printers_test.py <gdb> <gdb_program> <prefix>
 """
@@ -9,7 +10,7 @@ import subprocess
 import sys
 
 gdb, program, prefix = sys.argv[1:4]
-prints = ["names", "empty", "evens", "squares"]
+prints = ["names", "empty", "evens", "squares", "stats"]
 command = [gdb, "-batch", "-nx",
            "-iex", f"add-auto-load-scripts-directory {prefix}/share/gdb/auto-load",
            "-iex", f"add-auto-load-safe-path {prefix}",
@@ -44,10 +45,18 @@ check("evens", sorted(int(x) for x in re.findall(r"\d+", evens)), list(range(0, 
 squares = entries("squares", "tide::map with 10000 elements = {")
 check("squares", sorted((int(k), int(v)) for k, v in re.findall(r"\[(\d+)\] = (\d+)", squares)),
       [(i, i * i) for i in range(10_000)])
+stats = shown.get("stats", "")
+summary = re.match(r"tide::memstats: os [\d.]+ MiB = arena [\d.]+ MiB \(in use [\d.]+ MiB, idle "
+                   r"[\d.]+ MiB, released [\d.]+ MiB\) \+ metadata [\d.]+ MiB; live [\d.]+ MiB in "
+                   r"(\d+) objects = \{arena_bytes = \d+, ", stats)
+fields = re.search(r"\blive_objects = (\d+)", stats)
+if not summary or not fields or summary[1] != fields[1] or int(fields[1]) == 0:
+    failures.append(f"print stats: got {stats[:300]!r}, want the summary line, then the fields, "
+                    "the same nonzero live objects in both")
 
 if failures:
     print(run.stdout[:3000], run.stderr[:3000], sep="\n")
     print("\n".join(failures))
     sys.exit(1)
-print("gdb printed tide::map and tide::set as expected:")
+print("gdb printed tide::map, tide::set and tide::memstats as expected:")
 print("\n".join(f"  {name} = {shown[name][:100]}" for name in prints))

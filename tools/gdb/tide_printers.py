@@ -1,8 +1,12 @@
 # GDB pretty-printers for tide::map and tide::set: `print m` shows the size and the entries, as
-# libstdc++'s printers show std::unordered_map and std::unordered_set:
+# libstdc++'s printers show std::unordered_map and std::unordered_set; and for tide::memstats,
+# a summary line before its fields.
 #
 #   (gdb) print m
 #   $1 = tide::map with 2 elements = {[1] = "one", [2] = "two"}
+#   (gdb) print tide::read_memstats()
+#   $2 = tide::memstats: os 8.1 MiB = arena 8.0 MiB (in use 0.2 MiB, idle 7.8 MiB, released
+#   0.0 MiB) + metadata 0.1 MiB; live 0.2 MiB in 1024 objects = {arena_bytes = 8388608, ...}
 #
 # Installed twice by `cmake --install` (cmake/tide_install.cmake): where gdb auto-loads it for
 # libtide.so (share/gdb/auto-load/<libdir>/libtide.so.<version>-gdb.py), and as
@@ -92,10 +96,32 @@ class SetPrinter(_ContainerPrinter):
             yield f"[{i}]", entry
 
 
+class MemstatsPrinter:
+    """tide::memstats: a summary line (where the heap's memory is), then the fields as gdb
+    prints a struct."""
+
+    def __init__(self, val):
+        self.val = val
+
+    def to_string(self):
+        def mib(field):
+            return f"{int(self.val[field]) / 2**20:.1f} MiB"
+
+        return (f"tide::memstats: os {mib('os_bytes')} = arena {mib('arena_bytes')} (in use "
+                f"{mib('in_use_bytes')}, idle {mib('idle_bytes')}, released "
+                f"{mib('released_bytes')}) + metadata {mib('metadata_bytes')}; live "
+                f"{mib('live_bytes')} in {int(self.val['live_objects'])} objects")
+
+    def children(self):
+        for field in self.val.type.fields():
+            yield field.name, self.val[field.name]
+
+
 def build_pretty_printer():
     printer = gdb.printing.RegexpCollectionPrettyPrinter("tide")
     printer.add_printer("map", "^tide::map<.*>$", MapPrinter)
     printer.add_printer("set", "^tide::set<.*>$", SetPrinter)
+    printer.add_printer("memstats", "^tide::memstats$", MemstatsPrinter)
     return printer
 
 
