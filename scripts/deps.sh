@@ -14,6 +14,7 @@ TIDE_DEBIAN_PACKAGES=(
   libfmt-dev libcli11-dev nlohmann-json3-dev  # examples, tools
   python3                     # bench/compare.py, tests/shim (a program under the shim)
   sqlite3                     # tests/shim: sqlite3 under LD_PRELOAD=libtide_malloc.so
+  gdb pkg-config              # consumer tests: the pretty-printers under gdb, tide.pc
 )
 
 # Installs whichever of TIDE_DEBIAN_PACKAGES is missing (apt-get update once, first).

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <iterator>
 #include <memory>
+#include <memory_resource>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -1054,6 +1055,31 @@ TEST(SetApi, StringBasicsAndHeterogeneousLookup) {
   EXPECT_EQ(s.size(), 1998u);
   (void)next;
   tide::detail::test_peer::check_invariants(s);
+}
+
+// A set's iterators are constant, so moving its entries one by one into a set with an unequal
+// allocator did not compile (the allocator-extended move constructor and, with a
+// non-propagating allocator such as std::pmr's, move assignment).
+TEST(SetApi, MoveWithUnequalAllocatorsRegression) {
+  using A = std::pmr::polymorphic_allocator<std::string>;
+  using S = tide::set<std::string, tide::hash<std::string>, std::equal_to<std::string>, A>;
+  std::pmr::unsynchronized_pool_resource r1, r2, r3;
+  S src{A(&r1)};
+  for (int i = 0; i < 1000; ++i) src.insert(tide_test::string_key(static_cast<std::uint64_t>(i)));
+  S moved(std::move(src), A(&r2));
+  EXPECT_TRUE(moved.get_allocator() == A(&r2));
+  EXPECT_EQ(moved.size(), 1000u);
+  S assigned{A(&r3)};
+  assigned.insert("x");
+  assigned = std::move(moved);
+  EXPECT_TRUE(assigned.get_allocator() == A(&r3)) << "pmr allocators do not propagate";
+  EXPECT_EQ(assigned.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) {
+    const auto k = tide_test::string_key(static_cast<std::uint64_t>(i));
+    ASSERT_TRUE(assigned.contains(k)) << "contains(" << k << ") got false after the moves";
+  }
+  EXPECT_FALSE(assigned.contains("x"));
+  tide::detail::test_peer::check_invariants(assigned);
 }
 
 }  // namespace

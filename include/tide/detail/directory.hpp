@@ -227,7 +227,7 @@ class raw_hash {
       steal_from(other);
     } else {
       reserve(other.size());
-      for (auto& v : other) emplace_unchecked_moved(v);
+      for (auto& v : other) emplace_unchecked_moved(const_cast<value_type&>(v));
       other.clear();
     }
   }
@@ -267,7 +267,7 @@ class raw_hash {
       hash_ = other.hash_;
       eq_ = other.eq_;
       reserve(other.size());
-      for (auto& v : other) emplace_unchecked_moved(v);
+      for (auto& v : other) emplace_unchecked_moved(const_cast<value_type&>(v));
       other.clear();
     }
     return *this;
