@@ -31,6 +31,8 @@ if(TARGET tide_shared)
   install(TARGETS tide_shared EXPORT tide-shared-targets)
   install(EXPORT tide-shared-targets NAMESPACE tide:: DESTINATION ${tide_cmake_dir})
 endif()
+# libtide_malloc.so: not linked against, only preloaded (LD_PRELOAD=<libdir>/libtide_malloc.so).
+install(TARGETS tide_malloc LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/tideConfig.cmake.in
   ${PROJECT_BINARY_DIR}/tideConfig.cmake INSTALL_DESTINATION ${tide_cmake_dir})
