@@ -13,6 +13,7 @@
 
 #include "lab/output_dir.hpp"
 #include "lab/progress.hpp"
+#include "lab/report.hpp"
 #include "lab/runner.hpp"
 #include "lab/table.hpp"
 
@@ -106,11 +107,12 @@ int run_lab(const lab_plan& plan) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     out.write("results.json", results.dump(2) + "\n");
+    out.write("report.html", format_report(results));
     out.commit();
     if (plan.json) {
       fmt::print("{}\n", results.dump(2));
     } else {
-      fmt::print("{}\nReport: {}/results.json\n", format_table(results), plan.out);
+      fmt::print("{}\nReport: {}/report.html (data: results.json)\n", format_table(results), plan.out);
     }
     return 0;
   } catch (const std::exception& e) {
