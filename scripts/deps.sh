@@ -13,6 +13,7 @@ TIDE_DEBIAN_PACKAGES=(
   libxxhash-dev               # tide::hash for strings
   libfmt-dev libcli11-dev nlohmann-json3-dev  # examples, tools
   python3                     # bench/compare.py
+  chromium                    # tests/lab/report_browser_test.sh: report.html in headless Chromium
 )
 
 # Installs whichever of TIDE_DEBIAN_PACKAGES is missing (apt-get update once, first).

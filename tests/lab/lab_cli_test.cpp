@@ -211,6 +211,54 @@ TEST_F(LabRun, StdoutIsTheJsonWrittenToResultsJson) {
   }
 }
 
+// Every element of report.html is closed in order (void <meta> and self-closed "<x/>" aside):
+// the markup a browser and an XML reader of the inline SVG both take as it is meant.
+std::string first_unbalanced_tag(const std::string& html) {
+  std::vector<std::string> open;
+  for (std::size_t i = html.find('<'); i != std::string::npos; i = html.find('<', i + 1)) {
+    const std::size_t end = html.find('>', i);
+    if (end == std::string::npos) return "unterminated tag";
+    const std::string tag = html.substr(i + 1, end - i - 1);
+    if (tag.starts_with("!")) continue;
+    if (tag.starts_with("/")) {
+      if (open.empty() || open.back() != tag.substr(1)) return "</" + tag.substr(1) + ">";
+      open.pop_back();
+      continue;
+    }
+    const std::string name = tag.substr(0, tag.find_first_of(" \n/"));
+    if (name == "meta" || tag.ends_with("/")) continue;
+    open.push_back(name);
+  }
+  return open.empty() ? "" : "<" + open.back() + "> never closed";
+}
+
+TEST_F(LabRun, ReportHtmlIsWellFormedWithEveryChart) {
+  const std::string html = slurp(*dir_ / "report" / "report.html");
+  ASSERT_TRUE(html.starts_with("<!DOCTYPE html>"));
+  EXPECT_EQ(first_unbalanced_tag(html), "");
+  std::size_t charts = 0, lines = 0;
+  for (std::size_t i = html.find("<svg class=\"chart\""); i != std::string::npos;
+       i = html.find("<svg class=\"chart\"", i + 1)) {
+    ++charts;
+  }
+  for (std::size_t i = html.find("<polyline class=\"series\""); i != std::string::npos;
+       i = html.find("<polyline class=\"series\"", i + 1)) {
+    ++lines;
+    EXPECT_NE(html.find("points=\"\"", i), html.find("points=\"", i)) << "a line with no points";
+  }
+  // Two memory charts per scenario, the latency distribution and bytes per entry; one line per
+  // run (the pressure charts also draw the calibration).
+  EXPECT_EQ(charts, 12u);
+  EXPECT_EQ(lines, 12u * 5 + 2);
+  for (const char* s : {"delete-all", "shrink", "churn", "grow", "pressure", "insert latency",
+                        "bytes per entry", "tide::heap_map"}) {
+    EXPECT_NE(html.find(s), std::string::npos) << s;
+  }
+  EXPECT_EQ(html.find("<script"), std::string::npos) << "no scripts";
+  EXPECT_EQ(html.find("src="), std::string::npos) << "nothing fetched";
+  EXPECT_EQ(html.find("href="), std::string::npos) << "nothing fetched";
+}
+
 TEST_F(LabRun, TopLevelFields) {
   const json& r = results();
   EXPECT_EQ(r["schema_version"], 1);

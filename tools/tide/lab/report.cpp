@@ -47,7 +47,13 @@ std::string label_of(const json& run) {
 // tide::heap_map is dashed: it often lies exactly on tide::map. So is the pressure calibration.
 bool dashed(const json& run) { return run["map"] == "tide-heap"; }
 
-std::string bytes_label(double v) { return v == 0 ? "0" : human_bytes(v); }
+// Axis labels: "50 MiB" rather than "50.0 MiB".
+std::string bytes_label(double v) {
+  if (v == 0) return "0";
+  std::string s = human_bytes(v);
+  if (const auto dot = s.find(".0 "); dot != std::string::npos) s.erase(dot, 2);
+  return s;
+}
 
 const char* scenario_text(std::string_view s) {
   if (s == "delete-all") return "Insert N keys, then erase every one by key; finally the allocator is asked to give memory back.";

@@ -37,6 +37,16 @@ struct axis {
     return (v - lo) / (hi - lo);
   }
 
+  // The linear tick step: 1, 2 or 5 times a power of ten units, about 5 ticks.
+  double linear_step() const {
+    const double raw = (hi - lo) / unit / 5;
+    const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+    for (double m : {1.0, 2.0, 5.0}) {
+      if (m * mag >= raw) return m * mag * unit;
+    }
+    return 10 * mag * unit;
+  }
+
   // Tick values: decades on a log axis, 1/2/5 steps on a linear one.
   std::vector<double> ticks() const {
     std::vector<double> t;
@@ -46,16 +56,7 @@ struct axis {
       }
       return t;
     }
-    const double raw = (hi - lo) / unit / 5;
-    const double mag = std::pow(10.0, std::floor(std::log10(raw)));
-    double step = mag;
-    for (double m : {1.0, 2.0, 5.0, 10.0}) {
-      if (m * mag >= raw) {
-        step = m * mag;
-        break;
-      }
-    }
-    step *= unit;
+    const double step = linear_step();
     for (double v = std::ceil(lo / step) * step; v <= hi * 1.0001; v += step) t.push_back(v);
     return t;
   }
@@ -82,6 +83,7 @@ axis make_axis(double lo, double hi, bool log, bool from_zero, bool bytes) {
   }
   a.lo = lo;
   a.hi = hi;
+  if (!log) a.hi = std::ceil(hi / a.linear_step() - 1e-9) * a.linear_step();  // end on a tick
   return a;
 }
 
