@@ -1,7 +1,6 @@
 // The lab's driver. See lab.hpp.
 #include "lab/lab.hpp"
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -54,18 +53,10 @@ std::size_t planned_runs(const lab_plan& plan) {
   return runs;
 }
 
-// SIGINT/SIGTERM reach the children too (one process group); the parent only notes them, so
-// that it fails the run with a message and removes the temporary directory.
-volatile sig_atomic_t interrupted = 0;
-void note_interrupt(int) { interrupted = 1; }
-
 }  // namespace
 
 int run_lab(const lab_plan& plan) {
-  struct sigaction action {};
-  action.sa_handler = note_interrupt;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
+  catch_interrupts();
   try {
     output_dir out(plan.out);
     const auto start = std::chrono::steady_clock::now();
@@ -83,7 +74,6 @@ int run_lab(const lab_plan& plan) {
     auto run = [&](run_request req, std::string_view role) {
       bar.start(fmt::format("{} {}{}", req.scenario, req.map, role == "run" ? "" : " (calibration)"));
       json r = run_in_child(req, bar);
-      if (interrupted) throw std::runtime_error("interrupted");
       r["role"] = role;
       results["runs"].push_back(r);
       bar.done();

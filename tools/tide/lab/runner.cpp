@@ -20,6 +20,9 @@ namespace {
 // The descriptor the child writes its result to.
 constexpr int result_fd = 3;
 
+volatile sig_atomic_t interrupted = 0;
+void note_interrupt(int) { interrupted = 1; }
+
 std::vector<std::string> child_arguments(const run_request& req) {
   return {"tide",
           "lab-child",
@@ -71,7 +74,11 @@ nlohmann::json run_in_child(const run_request& req, progress_bar& bar) {
 
   std::string output;
   char buffer[65536];
-  for (;;) {
+  for (bool stopped = false;;) {
+    if (interrupted && !stopped) {
+      kill(pid, SIGKILL);
+      stopped = true;
+    }
     pollfd p{fds[0], POLLIN, 0};
     const int ready = poll(&p, 1, 200);
     if (ready < 0 && errno != EINTR) break;
@@ -88,6 +95,7 @@ nlohmann::json run_in_child(const run_request& req, progress_bar& bar) {
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  if (interrupted) throw std::runtime_error("interrupted");
   const std::string what = fmt::format("scenario {} for map {}", req.scenario, req.map);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     throw std::runtime_error(fmt::format("the child process running {} {}", what, describe_status(status)));
@@ -97,6 +105,13 @@ nlohmann::json run_in_child(const run_request& req, progress_bar& bar) {
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(fmt::format("the child process running {} wrote no valid result: {}", what, e.what()));
   }
+}
+
+void catch_interrupts() {
+  struct sigaction action {};
+  action.sa_handler = note_interrupt;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
 }
 
 }  // namespace tide_lab
