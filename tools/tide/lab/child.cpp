@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fmt/core.h>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 
@@ -39,8 +40,7 @@ bool write_all(int fd, const std::string& text) {
   return true;
 }
 
-}  // namespace
-
+// Runs `req` in this process. Throws std::invalid_argument for an unknown scenario or map.
 nlohmann::json run_in_this_process(const run_request& req) {
   nlohmann::json result;
   bool found = false;
@@ -53,6 +53,8 @@ nlohmann::json run_in_this_process(const run_request& req) {
   if (!found) throw std::invalid_argument("unknown map '" + req.map + "'");
   return result;
 }
+
+}  // namespace
 
 int child_main(const run_request& req, int fd) {
   try {

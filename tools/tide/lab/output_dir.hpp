@@ -25,8 +25,6 @@ class output_dir {
   // Replaces the target with the temporary directory. Throws std::runtime_error on failure.
   void commit();
 
-  const std::filesystem::path& target() const noexcept { return target_; }
-
  private:
   std::filesystem::path target_;
   std::filesystem::path temp_;

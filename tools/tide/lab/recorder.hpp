@@ -45,7 +45,6 @@ class recorder {
     if (++op_ % stride_ == 0) sample(entries);
   }
 
-  std::uint64_t ops() const noexcept { return op_; }
   bool tide_heap() const noexcept { return tide_heap_; }
   nlohmann::json& extra() { return result_; }
   nlohmann::json finish() && { return std::move(result_); }

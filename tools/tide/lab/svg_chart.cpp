@@ -87,8 +87,7 @@ axis make_axis(double lo, double hi, bool log, bool from_zero, bool bytes) {
   return a;
 }
 
-}  // namespace
-
+// "950", "12K", "3.5M", "1G": axis labels for counts.
 std::string compact_number(double v) {
   const double a = std::fabs(v);
   if (a >= 1e9) return fmt::format("{:g}G", v / 1e9);
@@ -96,6 +95,8 @@ std::string compact_number(double v) {
   if (a >= 1e3) return fmt::format("{:g}K", v / 1e3);
   return fmt::format("{:g}", v);
 }
+
+}  // namespace
 
 std::string svg_line_chart(const chart_spec& spec, const std::vector<chart_series>& series) {
   double x_lo = std::numeric_limits<double>::infinity(), x_hi = -x_lo;

@@ -31,7 +31,4 @@ struct chart_spec {
 // The chart as an <svg> element (class "chart"; each series a <polyline class="series">).
 std::string svg_line_chart(const chart_spec& spec, const std::vector<chart_series>& series);
 
-// "950", "12K", "3.5M", "1G": axis labels for counts.
-std::string compact_number(double v);
-
 }  // namespace tide_lab
