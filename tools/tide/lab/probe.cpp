@@ -40,11 +40,8 @@ allocator_figures read_allocator(bool tide_heap) {
 }
 
 void release_allocator(bool tide_heap) {
-  if (tide_heap) {
-    tide::release_memory();
-  } else {
-    malloc_trim(0);
-  }
+  if (tide_heap) tide::release_memory();
+  malloc_trim(0);
 }
 
 }  // namespace tide_lab

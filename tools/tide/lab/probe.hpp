@@ -3,7 +3,7 @@
 //
 //   rss                 resident bytes (/proc/self/statm), read without allocating
 //   allocator figures   tide::heap: tide::read_memstats(); glibc malloc: mallinfo2()
-//   release             tide::release_memory() or malloc_trim(0)
+//   release             tide::release_memory() (and malloc_trim(0), see below) or malloc_trim(0)
 #pragma once
 
 #include <cstddef>
@@ -25,7 +25,8 @@ struct allocator_figures {
 
 allocator_figures read_allocator(bool tide_heap);
 
-// Asks the allocator to give its free memory to the OS now.
+// Asks the allocator to give its free memory to the OS now. For tide::heap also glibc's: the
+// keys' own buffers (std::string, --keys string) come from malloc whatever the map's allocator.
 void release_allocator(bool tide_heap);
 
 }  // namespace tide_lab

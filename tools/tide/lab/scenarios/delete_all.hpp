@@ -1,8 +1,7 @@
 // Scenario delete-all: insert N keys, erase every one by key, then ask the allocator to give
 // memory back. See docs/lab.md ("delete-all").
 //
-// Phases: before (empty map), full, after_erase, after_release (tide::release_memory() for
-// tide::heap, malloc_trim(0) for glibc).
+// Phases: before (empty map), full, after_erase, after_release (release_allocator(), probe.hpp).
 #pragma once
 
 #include <nlohmann/json.hpp>
