@@ -15,7 +15,7 @@ inline constexpr std::string_view all_scenarios[] = {"delete-all", "shrink", "ch
                                                      "pressure"};
 inline constexpr std::string_view all_maps[] = {"tide", "tide-heap", "std", "absl", "boost"};
 
-// N of the default run: every scenario and map in 40-50 s on 2 cores (measured: 38 s and 48 s).
+// N of the default run: every scenario and map in 35-50 s on 2 cores (measured: 33, 38, 48 s).
 inline constexpr std::size_t default_n = 3'000'000;
 inline constexpr std::size_t default_rounds = 20;
 

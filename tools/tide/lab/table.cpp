@@ -68,10 +68,11 @@ std::string section(const json& results, std::string_view scenario) {
     const std::string name = row_name(run);
     if (scenario == "delete-all") {
       title = "delete-all: insert N keys, erase every one";
-      t.header = {"map", "bytes full", "after erase", "RSS full", "RSS after erase",
+      t.header = {"map", "bytes full", "after erase", "alloc held", "RSS full", "RSS after erase",
                   "RSS after release"};
       t.rows.push_back({name, bytes_at(run, "full", "map_bytes"),
                         bytes_at(run, "after_erase", "map_bytes"),
+                        bytes_at(run, "after_erase", "held_bytes"),
                         bytes_at(run, "full", "rss_bytes"), bytes_at(run, "after_erase", "rss_bytes"),
                         bytes_at(run, "after_release", "rss_bytes")});
     } else if (scenario == "shrink") {
