@@ -37,7 +37,6 @@ json machine() {
                                static_cast<std::size_t>(sysconf(_SC_PAGESIZE))}};
 }
 
-
 // The pressure limit from the calibration run (scenarios/pressure.hpp): halfway between the
 // footprint the heap reaches by releasing its idle pages (R) and the one it reaches when the map
 // compacts too (C).
