@@ -177,8 +177,8 @@ void fork_while_threads_allocate() {
 
 void memstats_add_up() {
   if (tide_read_memstats == nullptr) return;  // not under the shim
-  void* p = std::malloc(100);
-  check(tide_malloc_usable_size(p) == 112, "malloc is tide's: a 100 B request is a 112 B object");
+  void* p = std::calloc(1, 100);
+  check(tide_malloc_usable_size(p) == 112, "calloc is tide's: a 100 B request is a 112 B object");
   std::free(p);
   tide_memstats s{};
   tide_read_memstats(&s);

@@ -171,17 +171,6 @@ struct table_layout {
     unsigned char bytes[unit];
   };
 
-  // Slots per table: a table's slots should span at most about 32 KiB (Go's comment on its
-  // made-up 1024-slot limit: the copying cost of a split grows with slot size), but never
-  // fewer than 128 slots nor more than max_slots_limit. A split of a largest table is the
-  // slowest step of an insert: growing 10M u64->u64 entries, splits that moved whole 64 KiB
-  // tables took 72 us (median) and 138 us (p99), of 32 KiB tables 38 us and 84 us; with
-  // the lower half kept in place, 31 us and 66 us (17 us and 22 us when the heap's pages
-  // were touched before: the rest is first-touch page faults). At 16 KiB the directory,
-  // and the copy when it doubles, would be 4x the size it is at 64 KiB.
-  static constexpr std::size_t max_groups = std::clamp<std::size_t>(
-      (32 * 1024) / (sizeof(Slot) * group_slots), 8, max_slots_limit / group_slots);
-
   static constexpr std::size_t slots_offset(std::size_t groups) noexcept {
     const std::size_t end_of_ctrl = header_pad + groups * group_width;
     return (end_of_ctrl + slot_align - 1) / slot_align * slot_align;
@@ -191,6 +180,26 @@ struct table_layout {
     return (bytes + unit - 1) / unit;
   }
   static constexpr std::size_t bytes(std::size_t groups) noexcept { return units(groups) * unit; }
+
+  // Groups per table at most: a largest table is one allocation of at most 32 KiB, header
+  // and control bytes included (Go's comment on its made-up 1024-slot limit: the copying cost
+  // of a split grows with slot size), so it is one 32 KiB size class of tide::heap, not a
+  // 40 KiB run of pages (a table of 32 KiB of slots alone was 34,832 B for u64->u64, and
+  // tide::heap_map held 17.6% more than it asked for); never fewer than 8 groups nor more
+  // than max_slots_limit slots. A split of a largest table is the slowest step of an insert:
+  // growing 10M u64->u64 entries, splits that moved whole 64 KiB tables took 72 us (median)
+  // and 138 us (p99), of 32 KiB tables 38 us and 84 us; with the lower half kept in place,
+  // 31 us and 66 us (17 us and 22 us when the heap's pages were touched before: the rest is
+  // first-touch page faults). At 16 KiB the directory, and the copy when it doubles, would be
+  // 4x the size it is at 64 KiB.
+  static constexpr std::size_t max_table_bytes = 32 * 1024;
+  static constexpr std::size_t max_groups = [] {
+    std::size_t groups = 8;
+    while (groups < max_slots_limit / group_slots && bytes(groups + 1) <= max_table_bytes) {
+      ++groups;
+    }
+    return groups;
+  }();
   static storage_unit* base(const table_ref& t) noexcept {
     return reinterpret_cast<storage_unit*>(t.ctrl - header_pad);
   }
