@@ -93,6 +93,12 @@ class pressure_registration {
 // Registers `fn` to run when the memory limit is crossed (see set_memory_limit). Callbacks run
 // in registration order, one crossing at a time; a callback may free memory and allocate, and
 // an exception it throws is caught and ignored. Throws std::invalid_argument if fn is empty.
+//
+// A callback runs on the allocating thread, inside the allocation that crossed the limit,
+// which may be inside an operation of a container on that thread (a map growing a table): it
+// must not use a container that thread may be in the middle of changing. Free what is not in
+// use (a cache's spare blocks, another thread's idle pool), or set a flag and compact the
+// container once its current operation has returned, as tide lab's pressure scenario does.
 [[nodiscard]] pressure_registration on_memory_pressure(
     std::function<void(const memory_pressure&)> fn);
 
