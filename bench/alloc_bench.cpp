@@ -37,7 +37,7 @@
 #include "alloc_backends.hpp"
 #include "alloc_workloads.hpp"
 #include "give_back.hpp"
-#include "process_memory.hpp"
+#include "common/process_memory.hpp"
 
 namespace tide_bench {
 namespace {
@@ -145,7 +145,7 @@ std::string run(const options& o) {
 
 int main(int argc, char** argv) {
   using namespace tide_bench;
-  const std::size_t start_rss = resident_bytes();
+  const std::size_t start_rss = tide_tools::resident_bytes();
   const std::optional<options> o = parse(argc, argv);
   if (!o) {
     std::fputs(usage.data(), stderr);
@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
     }
     fmt::print(R"({{"workload": "{}", "allocator": "{}", {}, "start_rss": {}, "peak_rss": {}}})"
                "\n",
-               o->workload, o->allocator, figures, start_rss, peak_resident_bytes());
+               o->workload, o->allocator, figures, start_rss, tide_tools::peak_resident_bytes());
   } catch (const std::exception& e) {
     fmt::print(stderr, "alloc_bench: {}\n", e.what());
     return 1;

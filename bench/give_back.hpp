@@ -20,7 +20,7 @@
 #include <thread>
 
 #include "bench_common.hpp"
-#include "process_memory.hpp"
+#include "common/process_memory.hpp"
 
 namespace tide_bench {
 
@@ -42,7 +42,7 @@ give_back_result give_back(std::size_t bytes, bool explicit_release) {
     std::size_t size;
   };
   give_back_result r;
-  r.rss_before = resident_bytes();
+  r.rss_before = tide_tools::resident_bytes();
 
   object* live = nullptr;
   std::uint64_t step = default_seed;
@@ -53,7 +53,7 @@ give_back_result give_back(std::size_t bytes, bool explicit_release) {
     live = ::new (p) object{live, size};
     total += size;
   }
-  r.rss_full = resident_bytes();
+  r.rss_full = tide_tools::resident_bytes();
   while (live != nullptr) {
     object* next = live->next;
     Backend::deallocate(live, live->size);
@@ -65,7 +65,7 @@ give_back_result give_back(std::size_t bytes, bool explicit_release) {
   const std::size_t allowance = std::max(r.rss_before / 20, std::size_t{4} << 20);
   for (auto next = start;; next += interval) {
     std::this_thread::sleep_until(next);
-    r.rss_end = resident_bytes();
+    r.rss_end = tide_tools::resident_bytes();
     if (next == start) r.rss_after_free = r.rss_end;
     const auto now = bench_clock::now();
     if (r.rss_end <= r.rss_before + allowance) {

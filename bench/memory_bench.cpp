@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "bench_common.hpp"
+#include "common/explicit_shrink.hpp"
 
 namespace tide_bench {
 namespace {
@@ -33,14 +34,7 @@ struct options {
   int rounds = 20;
 };
 
-template <class Map>
-void explicit_shrink(Map& m) {
-  if constexpr (requires { m.shrink_to_fit(); }) {
-    m.shrink_to_fit();
-  } else {
-    m.rehash(0);
-  }
-}
+using tide_tools::explicit_shrink;
 
 struct result {
   std::string name;

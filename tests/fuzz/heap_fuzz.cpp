@@ -12,25 +12,11 @@
 #include <tide/memstats.hpp>
 
 #include "global_heap.hpp"
+#include "fuzz/fuzz_reader.hpp"
 #include "support/random.hpp"
 
 namespace tide_test {
 namespace {
-
-class reader {
- public:
-  reader(const std::uint8_t* data, std::size_t size) : p_(data), end_(data + size) {}
-  bool done() const { return p_ >= end_; }
-  std::uint8_t byte() { return p_ < end_ ? *p_++ : 0; }
-  std::uint16_t u16() {
-    const std::uint16_t lo = byte();
-    return static_cast<std::uint16_t>(lo | byte() << 8);
-  }
-
- private:
-  const std::uint8_t* p_;
-  const std::uint8_t* end_;
-};
 
 // Keep each input fast: at most kMaxLiveBytes asked for at once (an allocation beyond it is
 // skipped), and an input stops after kMaxOps operations or once about kBudget bytes of
@@ -115,7 +101,7 @@ class heap_fuzz {
  public:
   heap_fuzz() : start_(tide::read_memstats()) {}
 
-  void run(reader& in) {
+  void run(fuzz_reader& in) {
     std::size_t ops = 0;
     while (!in.done() && ops < kMaxOps && work_ < kBudget) {
       ++ops;
@@ -262,7 +248,7 @@ class heap_fuzz {
 }  // namespace
 
 void run_heap_fuzz(const std::uint8_t* data, std::size_t size) {
-  reader in(data, size);
+  fuzz_reader in(data, size);
   heap_fuzz fuzz;
   fuzz.run(in);
 }

@@ -12,25 +12,11 @@
 #include <tide/map.hpp>
 
 #include "support/describe.hpp"
+#include "fuzz/fuzz_reader.hpp"
 #include "support/random.hpp"
 
 namespace tide_test {
 namespace {
-
-class reader {
- public:
-  reader(const std::uint8_t* data, std::size_t size) : p_(data), end_(data + size) {}
-  bool done() const { return p_ >= end_; }
-  std::uint8_t byte() { return p_ < end_ ? *p_++ : 0; }
-  std::uint16_t u16() {
-    const std::uint16_t lo = byte();
-    return static_cast<std::uint16_t>(lo | byte() << 8);
-  }
-
- private:
-  const std::uint8_t* p_;
-  const std::uint8_t* end_;
-};
 
 // Keep each input fast (thousands of executions per second under ASan): the map never
 // exceeds kMaxSize entries (still several tables), and an input stops once its operations
@@ -67,7 +53,7 @@ struct fat_value {
 };
 
 template <class K, class V>
-void run(reader& in) {
+void run(fuzz_reader& in) {
   using M = tide::map<K, V>;
   M m;
   std::unordered_map<K, std::uint64_t> ref;
@@ -252,7 +238,7 @@ void run(reader& in) {
 
 void run_map_fuzz(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return;
-  reader in(data + 1, size - 1);
+  fuzz_reader in(data + 1, size - 1);
   switch (data[0] % 3) {
     case 0: run<std::uint64_t, std::uint64_t>(in); break;
     case 1: run<std::string, std::uint64_t>(in); break;

@@ -9,17 +9,16 @@
 #include <vector>
 
 #include "global_heap.hpp"
+#include "support/pattern_block.hpp"
 #include "support/random.hpp"
 #include "support/scale.hpp"
 #include "tide/heap.hpp"
 
 namespace {
 
-struct block {
-  unsigned char* p = nullptr;
-  std::size_t size = 0;
-  std::uint64_t id = 0;
-};
+using block = tide_test::pattern_block;
+using tide_test::fill;
+using tide_test::intact;
 
 // Mostly small, as programs allocate: 70% up to 256 B, 20% up to 4 KiB, 9% up to 32 KiB,
 // 1% up to 256 KiB, 0.1% up to 1 MiB (about 4 KiB on average).
@@ -30,25 +29,6 @@ std::size_t random_size(tide_test::rng& rng) {
   if (r < 989) return 4097 + rng.below(32768 - 4096);
   if (r < 999) return 32769 + rng.below((256u << 10) - 32768);
   return (256u << 10) + 1 + rng.below((1u << 20) - (256u << 10));
-}
-
-void fill(const block& b) {
-  std::uint64_t word = tide_test::scramble(b.id, 7);
-  std::size_t i = 0;
-  for (; i + 8 <= b.size; i += 8) std::memcpy(b.p + i, &word, 8);
-  for (; i < b.size; ++i) b.p[i] = static_cast<unsigned char>(word >> (8 * (i % 8)));
-}
-
-bool intact(const block& b) {
-  std::uint64_t word = tide_test::scramble(b.id, 7);
-  std::size_t i = 0;
-  for (; i + 8 <= b.size; i += 8) {
-    if (std::memcmp(b.p + i, &word, 8) != 0) return false;
-  }
-  for (; i < b.size; ++i) {
-    if (b.p[i] != static_cast<unsigned char>(word >> (8 * (i % 8)))) return false;
-  }
-  return true;
 }
 
 TEST(HeapStress, RandomSizesAndAlignmentsKeepTheirContents) {

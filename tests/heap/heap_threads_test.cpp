@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "size_classes.hpp"
+#include "support/pattern_block.hpp"
 #include "support/random.hpp"
 #include "support/scale.hpp"
 #include "tide/heap.hpp"
@@ -27,30 +28,9 @@
 
 namespace {
 
-struct block {
-  unsigned char* p = nullptr;
-  std::size_t size = 0;
-  std::uint64_t id = 0;
-};
-
-void fill(const block& b) {
-  const std::uint64_t word = tide_test::scramble(b.id, 11);
-  std::size_t i = 0;
-  for (; i + 8 <= b.size; i += 8) std::memcpy(b.p + i, &word, 8);
-  for (; i < b.size; ++i) b.p[i] = static_cast<unsigned char>(word >> (8 * (i % 8)));
-}
-
-bool intact(const block& b) {
-  const std::uint64_t word = tide_test::scramble(b.id, 11);
-  std::size_t i = 0;
-  for (; i + 8 <= b.size; i += 8) {
-    if (std::memcmp(b.p + i, &word, 8) != 0) return false;
-  }
-  for (; i < b.size; ++i) {
-    if (b.p[i] != static_cast<unsigned char>(word >> (8 * (i % 8)))) return false;
-  }
-  return true;
-}
+using block = tide_test::pattern_block;
+using tide_test::fill;
+using tide_test::intact;
 
 // 1 B to 64 KiB, mostly small, and 1% larger (up to 512 KiB).
 std::size_t random_size(tide_test::rng& rng) {

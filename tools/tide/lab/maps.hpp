@@ -22,6 +22,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "common/explicit_shrink.hpp"
+
 namespace tide_lab {
 
 using value_t = std::uint64_t;
@@ -94,16 +96,6 @@ typename Kind::template map<K> make_map(tide::allocation_counter& counter) {
   return map_type(typename map_type::allocator_type(counter));
 }
 
-// The library's explicit "give the memory back" call: shrink_to_fit() where there is one
-// (tide), rehash(0) otherwise (absl and boost rebuild at the smallest capacity; std shrinks
-// its bucket array).
-template <class Map>
-void explicit_shrink(Map& m) {
-  if constexpr (requires { m.shrink_to_fit(); }) {
-    m.shrink_to_fit();
-  } else {
-    m.rehash(0);
-  }
-}
+using tide_tools::explicit_shrink;
 
 }  // namespace tide_lab

@@ -8,10 +8,12 @@
 
 #include <cstddef>
 
+#include "common/process_memory.hpp"
+
 namespace tide_lab {
 
 // Resident bytes of this process now; 0 if /proc/self/statm cannot be read.
-std::size_t resident_bytes() noexcept;
+using tide_tools::resident_bytes;
 
 // One allocator's view of its memory.
 struct allocator_figures {

@@ -1,5 +1,6 @@
 // The process's memory as the kernel counts it: resident bytes now (/proc/self/statm) and the
-// peak resident bytes so far (getrusage). Used by alloc_bench; see docs/PERFORMANCE.md.
+// peak resident bytes so far (getrusage). Shared by the benchmarks (bench/) and the lab
+// (tools/tide).
 #pragma once
 
 #include <fcntl.h>
@@ -9,12 +10,12 @@
 #include <cstddef>
 #include <cstdlib>
 
-namespace tide_bench {
+namespace tide_tools {
 
 // Resident bytes now; 0 if /proc/self/statm cannot be read. Reads with system calls into a
 // stack buffer, never malloc: sampling must not call into the allocator under test, or an
 // allocator that returns memory only from inside malloc/free would be woken by the sampling.
-inline std::size_t resident_bytes() {
+inline std::size_t resident_bytes() noexcept {
   const int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
   char text[128];
@@ -29,10 +30,10 @@ inline std::size_t resident_bytes() {
 }
 
 // The largest resident set of the process so far (ru_maxrss, which Linux counts in KiB).
-inline std::size_t peak_resident_bytes() {
+inline std::size_t peak_resident_bytes() noexcept {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<std::size_t>(usage.ru_maxrss) * 1024;
 }
 
-}  // namespace tide_bench
+}  // namespace tide_tools
