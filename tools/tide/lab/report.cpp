@@ -16,19 +16,6 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 std::string color_of(const json& run) {
   if (run["role"] == "calibration") return "#64748b";
   const std::string map = run["map"];
@@ -155,8 +142,8 @@ std::string format_report(const json& results) {
       "for each map in its own child process. Started {3}, took {4:.1f} s on {5} CPUs. Map bytes "
       "are what the map asked its allocator for (a counting allocator); RSS is the child "
       "process's resident memory.</p>\n",
-      o["n"].get<std::size_t>(), escape(o["keys"].get<std::string>()),
-      o["rounds"].get<std::size_t>(), escape(results["started_at"].get<std::string>()),
+      o["n"].get<std::size_t>(), html_escape(o["keys"].get<std::string>()),
+      o["rounds"].get<std::size_t>(), html_escape(results["started_at"].get<std::string>()),
       results["duration_s"].get<double>(), results["machine"]["cpus"].get<long>());
 
   for (std::string_view s : all_scenarios) {
@@ -167,7 +154,7 @@ std::string format_report(const json& results) {
     if (s == "grow") html += latency_chart(results) + bytes_per_entry_chart(results);
     html += "</div>\n";
   }
-  html += fmt::format("<h2 id=\"table\">The table</h2>\n<pre>{}</pre>\n", escape(format_table(results)));
+  html += fmt::format("<h2 id=\"table\">The table</h2>\n<pre>{}</pre>\n", html_escape(format_table(results)));
   return html + "</body>\n</html>\n";
 }
 

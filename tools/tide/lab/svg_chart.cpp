@@ -13,19 +13,6 @@ constexpr double width = 550, height = 300;
 constexpr double left = 70, right = 200, top = 34, bottom = 46;  // right: the legend
 constexpr double plot_w = width - left - right, plot_h = height - top - bottom;
 
-std::string escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 struct axis {
   double lo = 0, hi = 1;
@@ -98,6 +85,20 @@ std::string compact_number(double v) {
 
 }  // namespace
 
+std::string html_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
 std::string svg_line_chart(const chart_spec& spec, const std::vector<chart_series>& series) {
   double x_lo = std::numeric_limits<double>::infinity(), x_hi = -x_lo;
   double y_lo = x_lo, y_hi = -x_lo;
@@ -121,20 +122,20 @@ std::string svg_line_chart(const chart_spec& spec, const std::vector<chart_serie
       "width=\"{0}\" height=\"{1}\" role=\"img\" aria-label=\"{2}\">\n"
       "<title>{2}</title>\n<rect x=\"0\" y=\"0\" width=\"{0}\" height=\"{1}\" fill=\"#fff\"/>\n"
       "<text x=\"{3}\" y=\"20\" class=\"chart-title\">{2}</text>\n",
-      width, height, escape(spec.title), left);
+      width, height, html_escape(spec.title), left);
   for (double t : xa.ticks()) {
     const double x = px(t);
     svg += fmt::format(
         "<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" class=\"grid\"/>"
         "<text x=\"{0:.1f}\" y=\"{3}\" class=\"tick\" text-anchor=\"middle\">{4}</text>\n",
-        x, top, top + plot_h, top + plot_h + 16, escape(fx(t)));
+        x, top, top + plot_h, top + plot_h + 16, html_escape(fx(t)));
   }
   for (double t : ya.ticks()) {
     const double y = py(t);
     svg += fmt::format(
         "<line x1=\"{0}\" y1=\"{1:.1f}\" x2=\"{2}\" y2=\"{1:.1f}\" class=\"grid\"/>"
         "<text x=\"{3}\" y=\"{4:.1f}\" class=\"tick\" text-anchor=\"end\">{5}</text>\n",
-        left, y, left + plot_w, left - 6, y + 4, escape(fy(t)));
+        left, y, left + plot_w, left - 6, y + 4, html_escape(fy(t)));
   }
   svg += fmt::format(
       "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" class=\"frame\"/>\n"
@@ -142,8 +143,8 @@ std::string svg_line_chart(const chart_spec& spec, const std::vector<chart_serie
       "<text x=\"14\" y=\"{}\" class=\"axis-label\" text-anchor=\"middle\" "
       "transform=\"rotate(-90 14 {})\">{}</text>\n",
       left, top, plot_w, plot_h, left + plot_w / 2, height - 8,
-      escape(spec.x_label + (spec.x_log ? " (log)" : "")), top + plot_h / 2, top + plot_h / 2,
-      escape(spec.y_label + (spec.y_log ? " (log)" : "")));
+      html_escape(spec.x_label + (spec.x_log ? " (log)" : "")), top + plot_h / 2, top + plot_h / 2,
+      html_escape(spec.y_label + (spec.y_log ? " (log)" : "")));
 
   double legend_y = top + 6;
   for (const chart_series& s : series) {
@@ -156,12 +157,12 @@ std::string svg_line_chart(const chart_spec& spec, const std::vector<chart_serie
     svg += fmt::format(
         "<polyline class=\"series\" data-name=\"{0}\" fill=\"none\" stroke=\"{1}\" "
         "stroke-width=\"2\"{2} points=\"{3}\"/>\n",
-        escape(s.name), s.color, dash, points);
+        html_escape(s.name), s.color, dash, points);
     svg += fmt::format(
         "<line x1=\"{0}\" y1=\"{1:.1f}\" x2=\"{2}\" y2=\"{1:.1f}\" stroke=\"{3}\" "
         "stroke-width=\"3\"{4}/><text x=\"{5}\" y=\"{6:.1f}\" class=\"legend\">{7}</text>\n",
         left + plot_w + 12, legend_y, left + plot_w + 34, s.color, dash, left + plot_w + 40,
-        legend_y + 4, escape(s.name));
+        legend_y + 4, html_escape(s.name));
     legend_y += 18;
   }
   return svg + "</svg>\n";

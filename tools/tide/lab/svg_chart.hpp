@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -30,5 +31,8 @@ struct chart_spec {
 
 // The chart as an <svg> element (class "chart"; each series a <polyline class="series">).
 std::string svg_line_chart(const chart_spec& spec, const std::vector<chart_series>& series);
+
+// Text made safe inside HTML or SVG markup and attribute values (&, <, >, ").
+std::string html_escape(std::string_view s);
 
 }  // namespace tide_lab
