@@ -7,7 +7,10 @@
 // list refills with a batch from the class's central list; a list longer than its limit
 // returns a batch; a cache holding more than cache_bytes_limit returns half of every list.
 // A list's limit starts at one batch and grows by one batch at each refill, up to
-// max_length_for(c) (tcmalloc's slow start: a class a thread uses heavily gets a deep list).
+// max_length_for(c) (tcmalloc's slow start: a class a thread uses heavily gets a deep list),
+// and drops by a batch at every third overflow (a thread that only frees, as one emptying a
+// structure, shrinks its lists back to a batch instead of keeping the largest it reached:
+// cached objects pin their spans).
 //
 // Invariants (check_invariants() recomputes them):
 //   - list c holds length(c) distinct objects of class c; to the layers below they are
@@ -39,6 +42,7 @@ namespace tide::heap::detail {
 class thread_cache {
  public:
   static constexpr std::size_t cache_bytes_limit = std::size_t{2} << 20;
+  static constexpr std::uint32_t overflows_per_drop = 3;
 
   // Objects moved between a thread cache and a central list at once: 64 KiB worth, at least
   // 2 and at most 32 (tcmalloc's num_objects_to_move).
@@ -107,6 +111,7 @@ class thread_cache {
     void* head = nullptr;
     owned_counter<std::uint32_t> length;
     std::uint32_t max_length = 0;
+    std::uint32_t overflows = 0;  // since max_length last dropped
     owned_counter<std::uint64_t> mallocs;
     owned_counter<std::uint64_t> frees;
   };

@@ -63,21 +63,46 @@ TEST(ThreadCache, ObjectsAreDistinctAndOfTheClass) {
   EXPECT_EQ(f.heap->stats().in_use_bytes, 0u);
 }
 
+// Rounds of allocating a thousand objects and freeing them: the refills of each round deepen
+// the list until a round's frees fit in it.
+void allocate_and_free_in_rounds(cache_fixture& f, int c, int rounds) {
+  std::vector<void*> objects;
+  for (int round = 0; round < rounds; ++round) {
+    for (int i = 0; i < 1000; ++i) objects.push_back(f.allocate(c));
+    for (void* p : objects) {
+      f.cache->deallocate(p, c);
+      ASSERT_LE(f.cache->length(c), thread_cache::max_length_for(c));
+    }
+    objects.clear();
+  }
+}
+
 TEST(ThreadCache, ListsStayWithinTheirLimitAndTheLimitGrowsWithRefills) {
   cache_fixture f;
-  const int c = 3;  // 32 B
-  std::vector<void*> objects;
-  for (int i = 0; i < 20000; ++i) objects.push_back(f.allocate(c));
-  for (void* p : objects) {
-    f.cache->deallocate(p, c);
-    ASSERT_LE(f.cache->length(c), thread_cache::max_length_for(c));
-  }
-  EXPECT_GT(f.cache->length(c), thread_cache::batch_for(c))
-      << "many refills should have deepened the list beyond one batch";
+  const int c = 3;  // 32 B: a batch of 32
+  allocate_and_free_in_rounds(f, c, 10);
+  EXPECT_GE(f.cache->length(c), 1000u)
+      << "the refills should have deepened the list to hold a round's frees";
   f.cache->check_invariants();
   f.cache->flush();
   EXPECT_EQ(f.cache->length(c), 0u);
   EXPECT_EQ(f.heap->stats().in_use_bytes, 0u) << "every span went back after the flush";
+}
+
+TEST(ThreadCache, AThreadThatOnlyFreesShrinksItsListsBackToABatch) {
+  cache_fixture f;
+  const int c = 3;
+  allocate_and_free_in_rounds(f, c, 10);
+  const std::uint32_t deep = f.cache->length(c);
+  std::vector<void*> objects;
+  for (int i = 0; i < 20000; ++i) objects.push_back(f.allocate(c));
+  for (void* p : objects) f.cache->deallocate(p, c);  // frees only
+  EXPECT_LE(f.cache->length(c), thread_cache::batch_for(c))
+      << "a long run of frees should bring the list's limit back to one batch (it was " << deep
+      << " deep)";
+  f.cache->check_invariants();
+  f.cache->flush();
+  EXPECT_EQ(f.heap->stats().in_use_bytes, 0u);
 }
 
 TEST(ThreadCache, AllTheListsTogetherStayWithinTheCacheBudget) {
