@@ -1,6 +1,7 @@
 // fixed_pool. See fixed_pool.hpp for the design and invariants.
 #include "fixed_pool.hpp"
 
+#include <bit>
 #include <cstdio>
 #include <cstdlib>
 #include <new>
@@ -10,6 +11,13 @@
 
 namespace tide::heap::detail {
 
+fixed_pool::fixed_pool(std::size_t record_bytes) noexcept
+    : record_bytes_(record_bytes), records_per_chunk_((chunk_bytes - header_bytes) / record_bytes) {
+  TIDE_ASSERT(record_bytes % 8 == 0 && record_bytes >= min_record_bytes &&
+                  record_bytes <= chunk_bytes / 4,
+              "fixed_pool: record size out of range");
+}
+
 fixed_pool::~fixed_pool() {
   while (reserved_ != nullptr) {
     chunk* next = reserved_->next_reserved;
@@ -18,16 +26,16 @@ fixed_pool::~fixed_pool() {
   }
 }
 
-bool fixed_pool::has_room(const chunk* c) const noexcept {
-  const char* end = reinterpret_cast<const char*>(c) + chunk_bytes;
-  return c->free != nullptr || static_cast<std::size_t>(end - c->bump) >= record_bytes_;
-}
-
 fixed_pool::chunk* fixed_pool::new_chunk() noexcept {
   void* memory = os_reserve(chunk_bytes, chunk_bytes);
   if (memory == nullptr) return nullptr;
   auto* c = ::new (memory) chunk();
-  c->bump = first_record(c);
+  for (std::size_t i = 0; i < records_per_chunk_; ++i) c->free_bits[i / 64] |= std::uint64_t{1} << (i % 64);
+  // Pages after the header start released: reserved memory is not resident until touched.
+  for (std::size_t p = header_pages; p < pages_per_chunk; ++p) {
+    c->page_released[p / 64] |= std::uint64_t{1} << (p % 64);
+  }
+  resident_pages_ += header_pages;
   c->next_reserved = reserved_;
   reserved_ = c;
   link_in_order(c);
@@ -58,46 +66,58 @@ void fixed_pool::unlink(chunk* c) noexcept {
 void* fixed_pool::allocate() noexcept {
   chunk* c = head_ != nullptr ? head_ : new_chunk();
   if (c == nullptr) return nullptr;
-  void* record = nullptr;
-  if (c->free != nullptr) {
-    record = c->free;
-    c->free = c->free->next;
-  } else {
-    record = c->bump;
-    c->bump += record_bytes_;
-    carved_ += record_bytes_;
-    c->released = false;
+  std::size_t w = c->hint / 64;
+  while (c->free_bits[w] == 0) ++w;  // has_room: a free bit exists at or after the hint
+  const std::size_t index = w * 64 + static_cast<std::size_t>(std::countr_zero(c->free_bits[w]));
+  c->free_bits[w] &= c->free_bits[w] - 1;
+  c->hint = index + 1;
+  for (std::size_t p = first_page(index); p <= last_page(index); ++p) {
+    if (c->page_live[p]++ == 0 && released(c, p)) {
+      c->page_released[p / 64] &= ~(std::uint64_t{1} << (p % 64));  // faulted in on first touch
+      ++resident_pages_;
+    }
   }
   ++c->live;
   ++live_;
   if (!has_room(c)) unlink(c);
-  return record;
+  return record_at(c, index);
 }
 
 void fixed_pool::deallocate(void* record) noexcept {
   chunk* c = chunk_of(record);
-  TIDE_ASSERT(c->live > 0, "fixed_pool::deallocate: the record's chunk has no live record");
-  c->free = ::new (record) free_record{c->free};
+  const auto offset = static_cast<std::size_t>(static_cast<char*>(record) - record_at(c, 0));
+  const std::size_t index = offset / record_bytes_;
+  TIDE_ASSERT(offset % record_bytes_ == 0 && index < records_per_chunk_ &&
+                  !((c->free_bits[index / 64] >> (index % 64)) & 1),
+              "fixed_pool::deallocate: not a live record of this pool");
+  c->free_bits[index / 64] |= std::uint64_t{1} << (index % 64);
+  if (index < c->hint) c->hint = index;
+  for (std::size_t p = first_page(index); p <= last_page(index); ++p) --c->page_live[p];
   --c->live;
   --live_;
   if (!c->on_available) link_in_order(c);
 }
 
-std::size_t fixed_pool::release_empty_chunks() noexcept {
-  std::size_t released = 0;
+std::size_t fixed_pool::release_unused_pages() noexcept {
+  std::size_t released_pages = 0;
   for (chunk* c = reserved_; c != nullptr; c = c->next_reserved) {
-    if (c->live != 0 || c->released) continue;
-    // Drop every OS page after the one holding the header.
-    char* start = reinterpret_cast<char*>(c) + os_page_bytes;
-    const std::size_t used = static_cast<std::size_t>(c->bump - first_record(c));
-    os_release(start, chunk_bytes - os_page_bytes);
-    carved_ -= used;
-    released += chunk_bytes - os_page_bytes;
-    c->free = nullptr;
-    c->bump = first_record(c);
-    c->released = true;
+    std::size_t p = header_pages;
+    while (p < pages_per_chunk) {
+      if (c->page_live[p] != 0 || released(c, p)) {
+        ++p;
+        continue;
+      }
+      const std::size_t run_start = p;
+      while (p < pages_per_chunk && c->page_live[p] == 0 && !released(c, p)) {
+        c->page_released[p / 64] |= std::uint64_t{1} << (p % 64);
+        ++p;
+      }
+      os_release(reinterpret_cast<char*>(c) + run_start * page, (p - run_start) * page);
+      released_pages += p - run_start;
+    }
   }
-  return released;
+  resident_pages_ -= released_pages;
+  return released_pages * page;
 }
 
 void fixed_pool::check_invariants() const noexcept {
@@ -106,25 +126,38 @@ void fixed_pool::check_invariants() const noexcept {
     std::abort();
   };
   std::size_t live = 0;
-  std::size_t carved = 0;
+  std::size_t resident = 0;
   std::size_t available = 0;
   for (const chunk* c = reserved_; c != nullptr; c = c->next_reserved) {
-    live += c->live;
-    if (c->on_available != has_room(c)) fail("a chunk is on the list iff it has room");
-    available += c->on_available;
-    if (c->released && (c->free != nullptr || c->live != 0)) fail("a released chunk is empty");
-    if (!c->released) {
-      carved += static_cast<std::size_t>(c->bump - first_record(const_cast<chunk*>(c)));
+    std::size_t chunk_live = 0;
+    std::uint16_t page_live[pages_per_chunk] = {};
+    for (std::size_t i = 0; i < records_per_chunk_; ++i) {
+      if ((c->free_bits[i / 64] >> (i % 64)) & 1) {
+        if (i < c->hint) fail("no free record below the hint");
+        continue;
+      }
+      ++chunk_live;
+      for (std::size_t p = first_page(i); p <= last_page(i); ++p) ++page_live[p];
     }
+    if (chunk_live != c->live) fail("a chunk's live count == records not free");
+    live += chunk_live;
+    resident += header_pages;
+    for (std::size_t p = header_pages; p < pages_per_chunk; ++p) {
+      if (page_live[p] != c->page_live[p]) fail("page_live == live records touching the page");
+      if (released(c, p) && page_live[p] != 0) fail("a released page holds no live record");
+      resident += !released(c, p);
+    }
+    if (c->on_available != has_room(c)) fail("a chunk is on the list iff it has a free record");
+    available += c->on_available;
   }
   std::size_t listed = 0;
   for (const chunk* c = head_; c != nullptr; c = c->next) {
     ++listed;
     if (c->next != nullptr && c->next <= c) fail("the available list is in address order");
   }
-  if (listed != available) fail("the list holds exactly the chunks with room");
+  if (listed != available) fail("the list holds exactly the chunks with a free record");
   if (live != live_) fail("live() == the chunks' live counts");
-  if (carved != carved_) fail("carved_bytes() == bumped bytes of chunks not released");
+  if (resident != resident_pages_) fail("resident_bytes() == header pages + pages not released");
 }
 
 }  // namespace tide::heap::detail

@@ -312,8 +312,8 @@ void page_heap::release_metadata_locked() noexcept {
       }
     }
   }
-  span_records_.release_empty_chunks();
-  bitmap_blocks_.release_empty_chunks();
+  span_records_.release_unused_pages();
+  bitmap_blocks_.release_unused_pages();
 }
 
 void page_heap::move_free_record_locked(span* s, span_list& list) noexcept {
@@ -379,7 +379,7 @@ page_heap_stats page_heap::stats() const noexcept {
   st.released_total_bytes = released_total_bytes_;
   std::size_t arena_pages = 0;
   for (std::size_t i = 0; i < arena_count_; ++i) arena_pages += arenas_[i].pages;
-  st.metadata_bytes = span_records_.carved_bytes() + bitmap_blocks_.carved_bytes() +
+  st.metadata_bytes = span_records_.resident_bytes() + bitmap_blocks_.resident_bytes() +
                       arena_pages * sizeof(span*);
   return st;
 }

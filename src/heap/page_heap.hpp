@@ -121,7 +121,7 @@ class page_heap {
   std::size_t release_free_pages_locked() noexcept;
   void release_span_locked(span* s) noexcept;
   // Moves the records of free and released spans to the lowest chunks of the record pool, then
-  // returns the chunks of span records and bitmap blocks that hold no live record.
+  // returns the pages of span records and bitmap blocks that hold no live record.
   void release_metadata_locked() noexcept;
   // Gives the free or released span s (on `list`) a new record, lower in the pool.
   void move_free_record_locked(span* s, span_list& list) noexcept;

@@ -36,11 +36,12 @@ void* thread_cache::refill(int c) noexcept {
 void thread_cache::overflow(int c) noexcept {
   free_list& list = lists_[c];
   if (list.length.load() > list.max_length) {
-    release(c, batch_for(c));
     if (list.max_length > batch_for(c) && ++list.overflows == overflows_per_drop) {
       list.max_length -= batch_for(c);
       list.overflows = 0;
     }
+    const std::uint32_t excess = list.length.load() - list.max_length;
+    release(c, excess > batch_for(c) ? excess : batch_for(c));
   }
   if (cached_bytes_ > cache_bytes_limit) {
     // Over the whole cache's budget: return half of every list, and halve the limits so the

@@ -90,7 +90,7 @@ std::size_t thread_cache_registry::totals(class_totals (&out)[size_class_count])
 
 std::size_t thread_cache_registry::record_bytes() const noexcept {
   std::lock_guard lock(mu_);
-  return records_.carved_bytes();
+  return records_.resident_bytes();
 }
 
 }  // namespace tide::heap::detail
