@@ -408,7 +408,9 @@ TEST(Memstats, PrometheusIsValidExpositionFormat) {
     if (kind == "counter") {
       EXPECT_TRUE(total) << "counter " << family << " does not end in _total";
     }
-    EXPECT_TRUE(std::any_of(samples.begin(), samples.end(), [&](const sample& x) { return x.name == family; }))
+    const std::string& name = family;  // a structured binding cannot be captured (clang 14)
+    EXPECT_TRUE(std::any_of(samples.begin(), samples.end(),
+                            [&](const sample& x) { return x.name == name; }))
         << family << " has no samples";
   }
   for (const auto& [family, text_help] : help) {
