@@ -305,6 +305,11 @@ TEST_F(LabRun, DeleteAllTideKeepsAtMostOneGroupStdKeepsItsBuckets) {
     EXPECT_GT(phase_of(*run, "full")["map_bytes"].get<std::size_t>(), 3000u * 16) << map;
     EXPECT_LE(phase_of(*run, "after_erase")["map_bytes"].get<std::size_t>(), one_group) << map;
     EXPECT_EQ(phase_of(*run, "after_erase")["entries"], 0) << map;
+    // Refilled with the same keys, the map is as large as it was full: the memory given back
+    // is taken again, and no more.
+    EXPECT_EQ(phase_of(*run, "refilled")["entries"], phase_of(*run, "full")["entries"]) << map;
+    EXPECT_EQ(phase_of(*run, "refilled")["map_bytes"], phase_of(*run, "full")["map_bytes"])
+        << map;
   }
   const json* std_run = find_run(results(), "delete-all", "std");
   ASSERT_NE(std_run, nullptr);

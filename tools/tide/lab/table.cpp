@@ -67,14 +67,15 @@ std::string section(const json& results, std::string_view scenario) {
     if (run["scenario"] != scenario) continue;
     const std::string name = row_name(run);
     if (scenario == "delete-all") {
-      title = "delete-all: insert N keys, erase every one";
+      title = "delete-all: insert N keys, erase every one, release, insert them again";
       t.header = {"map", "bytes full", "after erase", "alloc held", "RSS full", "RSS after erase",
-                  "RSS after release"};
+                  "RSS after release", "RSS refilled"};
       t.rows.push_back({name, bytes_at(run, "full", "map_bytes"),
                         bytes_at(run, "after_erase", "map_bytes"),
                         bytes_at(run, "after_erase", "held_bytes"),
                         bytes_at(run, "full", "rss_bytes"), bytes_at(run, "after_erase", "rss_bytes"),
-                        bytes_at(run, "after_release", "rss_bytes")});
+                        bytes_at(run, "after_release", "rss_bytes"),
+                        bytes_at(run, "refilled", "rss_bytes")});
     } else if (scenario == "shrink") {
       title = "shrink: erase a random 90% (fresh: a new map holding the survivors)";
       t.header = {"map", "after erase", "fresh", "vs fresh", "after shrink", "vs fresh",

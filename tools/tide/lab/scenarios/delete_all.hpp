@@ -1,7 +1,9 @@
-// Scenario delete-all: insert N keys, erase every one by key, then ask the allocator to give
-// memory back. See docs/lab.md ("delete-all").
+// Scenario delete-all: insert N keys, erase every one by key, ask the allocator to give memory
+// back, then insert the N keys again (the seeds' "erase everything, refill": the memory given
+// back is taken again, no more). See docs/lab.md ("delete-all").
 //
-// Phases: before (empty map), full, after_erase, after_release (release_allocator(), probe.hpp).
+// Phases: before (empty map), full, after_erase, after_release (release_allocator(), probe.hpp),
+// refilled.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -34,6 +36,11 @@ nlohmann::json run_delete_all(const run_request& req) {
   rec.phase("after_erase", m.size());
   release_allocator(Kind::on_tide_heap);
   rec.phase("after_release", m.size());
+  for (std::uint64_t i = 0; i < req.n; ++i) {
+    m.emplace(key_at<K>(i), i);
+    rec.tick(m.size());
+  }
+  rec.phase("refilled", m.size());
   return std::move(rec).finish();
 }
 
