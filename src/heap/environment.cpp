@@ -1,11 +1,8 @@
 // Environment knobs. See environment.hpp.
 #include "environment.hpp"
 
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <limits>
 
@@ -31,24 +28,16 @@ std::optional<std::pair<std::uint64_t, std::string_view>> leading_number(std::st
 }
 
 void warn(const char* name, const char* value, const char* expected) noexcept {
-  char line[256];
-  const int n = std::snprintf(line, sizeof line, "tide: ignoring %s=\"%.80s\": expected %s\n",
-                              name, value, expected);
-  if (n > 0) {
-    [[maybe_unused]] const ssize_t w =
-        ::write(STDERR_FILENO, line, n < static_cast<int>(sizeof line) ? std::size_t(n) : sizeof line - 1);
-  }
+  write_stderr_line("tide: ignoring %s=\"%.80s\": expected %s", name, value, expected);
 }
 
 void print_stats_at_exit() noexcept {
   const memstats s = read_memstats();
   constexpr double mib = 1 << 20;
-  char line[512];
-  const int n = std::snprintf(
-      line, sizeof line,
+  write_stderr_line(
       "tide: memstats at exit: live %.1f MiB in %llu objects; %llu mallocs, %llu frees; "
       "pages in use %.1f MiB, idle %.1f MiB, released %.1f MiB of %.1f MiB of arenas; "
-      "metadata %.1f MiB; %zu thread caches holding %.1f MiB; released ever %.1f MiB\n",
+      "metadata %.1f MiB; %zu thread caches holding %.1f MiB; released ever %.1f MiB",
       static_cast<double>(s.live_bytes) / mib, static_cast<unsigned long long>(s.live_objects),
       static_cast<unsigned long long>(s.mallocs), static_cast<unsigned long long>(s.frees),
       static_cast<double>(s.in_use_bytes) / mib, static_cast<double>(s.idle_bytes) / mib,
@@ -56,10 +45,6 @@ void print_stats_at_exit() noexcept {
       static_cast<double>(s.metadata_bytes) / mib, s.thread_caches,
       static_cast<double>(s.cached_bytes) / mib,
       static_cast<double>(s.released_total_bytes) / mib);
-  if (n > 0) {
-    [[maybe_unused]] const ssize_t w =
-        ::write(STDERR_FILENO, line, n < static_cast<int>(sizeof line) ? std::size_t(n) : sizeof line - 1);
-  }
 }
 
 }  // namespace

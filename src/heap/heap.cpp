@@ -107,7 +107,6 @@ TIDE_ALWAYS_INLINE void deallocate_in(global_heap& heap, span* s, void* p) noexc
   if (s->state != span_state::small) return deallocate_large(heap, s, p);
   if (s->object_index(p) < 0) report_misuse("interior pointer (not the start of an object)", p);
   poison_free_object(p, s->object_bytes);
-  if (thread_cache* tc = tls_thread_cache; tc != nullptr) return tc->deallocate(p, s->size_class);
   if (thread_cache* tc = heap.caches.current(); tc != nullptr) {
     return tc->deallocate(p, s->size_class);
   }

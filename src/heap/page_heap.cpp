@@ -178,10 +178,10 @@ bool page_heap::grow_locked(std::size_t pages) noexcept {
     return false;
   }
   arenas_[arena_count_++] = {start, arena_pages};
+  insert_free_locked(s);  // fresh memory is not resident: it starts released
   if (tracing()) {
     trace_heap_event(totals_locked(), "arena grown by %zu MiB", arena_pages * page_bytes >> 20);
   }
-  insert_free_locked(s);  // fresh memory is not resident: it starts released
   return true;
 }
 
@@ -352,20 +352,25 @@ std::size_t page_heap::release_idle_pages(std::uint64_t cutoff_ms) noexcept {
   }
 }
 
+// Every arena page is in use, free or released (check_invariants() checks the sum).
 trace_totals page_heap::totals_locked() const noexcept {
-  std::size_t arena_pages = 0;
-  for (std::size_t i = 0; i < arena_count_; ++i) arena_pages += arenas_[i].pages;
-  return {arena_pages * page_bytes, in_use_pages_ * page_bytes, free_pages_ * page_bytes,
-          released_pages_ * page_bytes};
+  return {(in_use_pages_ + free_pages_ + released_pages_) * page_bytes, in_use_pages_ * page_bytes,
+          free_pages_ * page_bytes, released_pages_ * page_bytes};
+}
+
+trace_totals page_heap::totals() const noexcept {
+  std::lock_guard lock(mu_);
+  return totals_locked();
 }
 
 page_heap_stats page_heap::stats() const noexcept {
   std::lock_guard lock(mu_);
   page_heap_stats st;
-  for (std::size_t i = 0; i < arena_count_; ++i) st.arena_bytes += arenas_[i].pages * page_bytes;
-  st.in_use_bytes = in_use_pages_ * page_bytes;
-  st.free_bytes = free_pages_ * page_bytes;
-  st.released_bytes = released_pages_ * page_bytes;
+  const trace_totals totals = totals_locked();
+  st.arena_bytes = totals.arena;
+  st.in_use_bytes = totals.in_use;
+  st.free_bytes = totals.idle;
+  st.released_bytes = totals.released;
   st.span_count = span_records_.live();
   for (std::size_t i = 0; i < list_count; ++i) {
     st.free_spans += free_lists_[i].size();
@@ -377,10 +382,8 @@ page_heap_stats page_heap::stats() const noexcept {
   st.large_spans = large_mallocs_ - large_frees_;
   st.small_spans = st.span_count - st.large_spans - st.free_spans - st.released_spans;
   st.released_total_bytes = released_total_bytes_;
-  std::size_t arena_pages = 0;
-  for (std::size_t i = 0; i < arena_count_; ++i) arena_pages += arenas_[i].pages;
   st.metadata_bytes = span_records_.resident_bytes() + bitmap_blocks_.resident_bytes() +
-                      arena_pages * sizeof(span*);
+                      totals.arena / page_bytes * sizeof(span*);
   return st;
 }
 

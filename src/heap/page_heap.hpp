@@ -106,6 +106,8 @@ class page_heap {
   void unlock_after_fork() noexcept { mu_.unlock(); }
 
   page_heap_stats stats() const noexcept;
+  // The arena, in-use, idle and released bytes the trace prints (TIDE_TRACE=1).
+  trace_totals totals() const noexcept;
 
   // The bytes of all arenas that are resident (mincore): what the heap's pages cost in RSS.
   // O(arena pages); for tests and diagnostics.

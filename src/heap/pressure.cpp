@@ -40,11 +40,6 @@ void pressure_monitor::remove(std::size_t id) noexcept {
   }
 }
 
-trace_totals pressure_monitor::totals() const noexcept {
-  const page_heap_stats s = pages_.stats();
-  return {s.arena_bytes, s.in_use_bytes, s.free_bytes, s.released_bytes};
-}
-
 void pressure_monitor::on_crossing(std::size_t footprint) noexcept {
   std::unique_lock lock(mu_, std::try_to_lock);
   if (!lock.owns_lock() || running_) return;  // a run is in progress, here or elsewhere
@@ -52,7 +47,7 @@ void pressure_monitor::on_crossing(std::size_t footprint) noexcept {
   if (limit == 0) return;
   running_ = true;
   if (tracing()) {
-    trace_heap_event(totals(), "memory limit crossed: footprint %zu KiB > limit %zu KiB",
+    trace_heap_event(pages_.totals(), "memory limit crossed: footprint %zu KiB > limit %zu KiB",
                      footprint >> 10, limit >> 10);
   }
   release_all("memory limit");
@@ -76,7 +71,7 @@ void pressure_monitor::on_crossing(std::size_t footprint) noexcept {
     release_all("memory limit, after the callbacks");
     footprint = pages_.footprint_bytes();
     if (tracing()) {
-      trace_heap_event(totals(), "pressure callbacks run: footprint %zu KiB, limit %zu KiB",
+      trace_heap_event(pages_.totals(), "pressure callbacks run: footprint %zu KiB, limit %zu KiB",
                        footprint >> 10, limit >> 10);
     }
   }

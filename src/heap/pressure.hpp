@@ -66,7 +66,6 @@ class pressure_monitor {
   };
 
   void on_crossing(std::size_t footprint) noexcept;
-  trace_totals totals() const noexcept;
 
   page_heap& pages_;
   std::atomic<std::size_t> limit_{0};

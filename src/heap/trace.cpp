@@ -8,25 +8,30 @@
 
 namespace tide::heap::detail {
 
-void trace_heap_event(const trace_totals& totals, const char* format, ...) noexcept {
-  char line[256];
-  int n = std::snprintf(line, sizeof line, "tide: heap: ");
+void write_stderr_line(const char* format, ...) noexcept {
+  char line[512];
   va_list args;
   va_start(args, format);
-  n += std::vsnprintf(line + n, sizeof line - static_cast<std::size_t>(n), format, args);
+  const int n = std::vsnprintf(line, sizeof line - 1, format, args);
   va_end(args);
-  if (n < static_cast<int>(sizeof line)) {
-    constexpr double mib = 1 << 20;
-    n += std::snprintf(line + n, sizeof line - static_cast<std::size_t>(n),
-                       " [arenas %.1f MiB: in use %.1f, idle %.1f, released %.1f MiB]\n",
-                       static_cast<double>(totals.arena) / mib,
-                       static_cast<double>(totals.in_use) / mib,
-                       static_cast<double>(totals.idle) / mib,
-                       static_cast<double>(totals.released) / mib);
-  }
-  const auto length = n < static_cast<int>(sizeof line) ? static_cast<std::size_t>(n) : sizeof line - 1;
-  if (length == sizeof line - 1) line[length - 1] = '\n';
+  if (n < 0) return;
+  std::size_t length = static_cast<std::size_t>(n) < sizeof line - 1 ? static_cast<std::size_t>(n)
+                                                                       : sizeof line - 2;
+  line[length++] = '\n';
   [[maybe_unused]] const ssize_t written = ::write(STDERR_FILENO, line, length);
+}
+
+void trace_heap_event(const trace_totals& totals, const char* format, ...) noexcept {
+  char event[256];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(event, sizeof event, format, args);
+  va_end(args);
+  constexpr double mib = 1 << 20;
+  write_stderr_line("tide: heap: %s [arenas %.1f MiB: in use %.1f, idle %.1f, released %.1f MiB]",
+                    event, static_cast<double>(totals.arena) / mib,
+                    static_cast<double>(totals.in_use) / mib, static_cast<double>(totals.idle) / mib,
+                    static_cast<double>(totals.released) / mib);
 }
 
 }  // namespace tide::heap::detail

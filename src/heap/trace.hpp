@@ -24,6 +24,10 @@ struct trace_totals {
   std::size_t released;
 };
 
+// Formats one line (printf; the newline is added, a line too long is cut) on the stack and
+// writes it to stderr with one write(2). Every message the heap prints goes through here.
+void write_stderr_line(const char* format, ...) noexcept __attribute__((format(printf, 1, 2)));
+
 // Writes "tide: heap: <printf-formatted event> [totals]\n" to stderr.
 void trace_heap_event(const trace_totals& totals, const char* format, ...) noexcept
     __attribute__((format(printf, 2, 3)));
