@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Markdown tables from alloc_bench's results: time and peak RSS of every allocator per
 workload, and tide's figure as a ratio to each (tide / that allocator: below 1 is tide ahead).
+"tide" calls tide::heap directly; "tide-shim" is the same program's malloc/free under
+LD_PRELOAD=libtide_malloc.so, and gets tables of its own against the other allocators.
 See docs/PERFORMANCE.md ("Allocators").
 
     usage: bench/alloc_compare.py RESULTS.jsonl...
@@ -15,7 +17,8 @@ import math
 import statistics
 import sys
 
-ALLOCATORS = ["tide", "glibc", "jemalloc", "tcmalloc", "mimalloc"]
+ALLOCATORS = ["tide", "tide-shim", "glibc", "jemalloc", "tcmalloc", "mimalloc"]
+BASES = ["tide", "tide-shim"]  # the allocators whose ratios to the others are tabled
 MIB = 1 << 20
 
 
@@ -87,7 +90,6 @@ def main(argv):
         print("alloc_compare.py: no results in", *argv[1:])
         return 1
     present = [a for a in ALLOCATORS if any((c, a) in runs for c in cases)]
-    others = [a for a in present if a != "tide"]
     notes = set()
 
     def figures(case, key):
@@ -100,20 +102,26 @@ def main(argv):
             out[a] = median([key(r) for r in results])
         return out
 
-    time_rows, rss_rows = [], []
-    for case in cases:
-        unit = next(r["unit"] for a in present for r in runs.get((case, a), []))
-        t = figures(case, time_of)
-        m = figures(case, lambda r: r["peak_rss"] / MIB)
-        spread_text = spread(runs[(case, a)] for a in present if (case, a) in runs)
-        time_rows.append([case, unit, fmt_value(t.get("tide"))]
-                         + [cell(t[a], t.get("tide")) for a in others] + [spread_text])
-        rss_rows.append([case, "MiB", fmt_value(m.get("tide"))]
-                        + [cell(m[a], m.get("tide")) for a in others])
-    table("Time (median over rounds; in brackets tide / that allocator)",
-          ["workload", "unit"] + present + ["spread"], time_rows)
-    table("Peak RSS, ru_maxrss (median over rounds; in brackets tide / that allocator)",
-          ["workload", "unit"] + present, rss_rows)
+    times = {case: figures(case, time_of) for case in cases}
+    rss = {case: figures(case, lambda r: r["peak_rss"] / MIB) for case in cases}
+    for base in [b for b in BASES if b in present]:
+        # The direct tide's tables compare it with the shim too; the shim's leave tide out.
+        columns = [a for a in present if a != base and (base == "tide" or a not in BASES)]
+        time_rows, rss_rows = [], []
+        for case in cases:
+            if (case, base) not in runs:
+                continue
+            unit = next(r["unit"] for a in present for r in runs.get((case, a), []))
+            t, m = times[case], rss[case]
+            spread_text = spread(runs[(case, a)] for a in [base] + columns if (case, a) in runs)
+            time_rows.append([case, unit, fmt_value(t.get(base))]
+                             + [cell(t[a], t.get(base)) for a in columns] + [spread_text])
+            rss_rows.append([case, "MiB", fmt_value(m.get(base))]
+                            + [cell(m[a], m.get(base)) for a in columns])
+        table(f"Time (median over rounds; in brackets {base} / that allocator)",
+              ["workload", "unit", base] + columns + ["spread"], time_rows)
+        table(f"Peak RSS, ru_maxrss (median over rounds; in brackets {base} / that allocator)",
+              ["workload", "unit", base] + columns, rss_rows)
 
     give_back = [c for c in cases if any("rss_full" in r for a in present for r in runs.get((c, a), []))]
     if give_back:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs alloc_bench on tide::heap, glibc malloc, jemalloc, tcmalloc and mimalloc and prints a
-# markdown table of time and peak RSS, with tide's figure as a ratio to each allocator's.
+# Runs alloc_bench on tide::heap (called directly, and as malloc through libtide_malloc.so),
+# glibc malloc, jemalloc, tcmalloc and mimalloc and prints markdown tables of time and peak RSS,
+# with tide's figures as ratios to each allocator's.
 # See docs/PERFORMANCE.md ("Allocators").
 #
 # Every (allocator, workload) pair runs in a process of its own; the other allocators are
@@ -10,12 +11,14 @@
 #
 #   usage: bench/run_alloc_compare.sh [--quick]
 #     --quick   one round, fewer operations (under a minute; mostly the give-back waits)
-#   env: ALLOC_BENCH (default build/release/bench/alloc_bench), ROUNDS (default 3, --quick 1),
+#   env: ALLOC_BENCH (default build/release/bench/alloc_bench), TIDE_MALLOC_LIB (default
+#        build/release/libtide_malloc.so), ROUNDS (default 3, --quick 1),
 #        OUT (JSON lines, one per run, default build/release/bench/alloc_bench.jsonl)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bench=${ALLOC_BENCH:-build/release/bench/alloc_bench}
+tide_shim=${TIDE_MALLOC_LIB:-build/release/libtide_malloc.so}
 out=${OUT:-build/release/bench/alloc_bench.jsonl}
 quick=0
 for arg in "$@"; do
@@ -48,6 +51,11 @@ for name in jemalloc tcmalloc mimalloc; do
   fi
   preload[$name]=$lib
 done
+if [[ ! -e $tide_shim ]]; then
+  echo "run_alloc_compare: $tide_shim not built; run: cmake --build --preset release -j2 --target tide_malloc" >&2
+  exit 1
+fi
+preload[tide-shim]=$(realpath "$tide_shim")
 
 if ((quick)); then
   churn_ops=1000000 random_ops=1000000 prodcons_ops=500000 map_entries=200000
@@ -66,12 +74,12 @@ cases=(
   "--workload=give-back --mib=512"
   "--workload=give-back-release --mib=512"
 )
-allocators=(tide glibc jemalloc tcmalloc mimalloc)
+allocators=(tide tide-shim glibc jemalloc tcmalloc mimalloc)
 
-# The explicit release is malloc_trim(0), glibc's own, or tide::release_memory(): the other
-# allocators skip give-back-release.
+# The explicit release is malloc_trim(0), glibc's own (and the shim's), or
+# tide::release_memory(): the other allocators skip give-back-release.
 runs_for() {
-  if [[ $1 == *give-back-release* ]]; then echo tide glibc; else echo "${allocators[@]}"; fi
+  if [[ $1 == *give-back-release* ]]; then echo tide tide-shim glibc; else echo "${allocators[@]}"; fi
 }
 
 run() {

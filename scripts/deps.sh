@@ -11,6 +11,8 @@ TIDE_DEBIAN_PACKAGES=(
   libabsl-dev libboost1.81-dev  # competitors in bench/
   libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev  # allocators in bench/run_alloc_compare.sh
   libxxhash-dev               # tide::hash for strings
+  zlib1g-dev                  # heap profiles (gzip)
+  golang-go                   # tests/profile: `go tool pprof` reads a heap profile
   libfmt-dev libcli11-dev nlohmann-json3-dev  # examples, tools
   python3                     # bench/compare.py, tests/shim (a program under the shim)
   sqlite3                     # tests/shim: sqlite3 under LD_PRELOAD=libtide_malloc.so

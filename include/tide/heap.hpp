@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <string>
 
 namespace tide::heap {
 
@@ -101,5 +102,22 @@ class pressure_registration {
 // container once its current operation has returned, as tide lab's pressure scenario does.
 [[nodiscard]] pressure_registration on_memory_pressure(
     std::function<void(const memory_pressure&)> fn);
+
+// Heap profiles (docs/heap.md, "Heap profiles"; Go's runtime.MemProfileRate and
+// pprof.WriteHeapProfile). With a rate of R bytes, tide::heap records the call stack of about
+// one allocation per R bytes allocated, chosen at random so that every byte has the same
+// chance; 0 (the default, unless TIDE_PROFILE or TIDE_PROFILE_RATE is set) records none.
+// A sampled allocation takes a run of pages of its own (8 KiB at least): at the suggested
+// 512 KiB the cost is well under 2% of the bytes allocated. Other threads pick up a new rate
+// within 16 MiB of their own allocation; the calling thread at once.
+void set_heap_profile_rate(std::size_t bytes) noexcept;
+std::size_t heap_profile_rate() noexcept;
+
+// Writes the samples recorded so far to `path` as a gzip-compressed profile.proto, the format
+// `go tool pprof` and `pprof` read, with the sample types alloc_objects, alloc_space,
+// inuse_objects and inuse_space (the default), scaled up to estimates of all allocations.
+// The file is written to a temporary name and renamed into place. Throws std::system_error
+// if it cannot be written.
+void write_heap_profile(const std::string& path);
 
 }  // namespace tide

@@ -35,6 +35,12 @@ size_t tide_release_memory(void);
 /* The soft memory limit in bytes; 0: none. */
 void tide_set_memory_limit(size_t bytes);
 
+/* Heap profiles (tide::set_heap_profile_rate, tide::write_heap_profile): bytes per sample,
+ * 0 for none; the profile written to path in pprof's format, 0 on success, else -1 with
+ * errno set. */
+void tide_set_heap_profile_rate(size_t bytes);
+int tide_write_heap_profile(const char* path);
+
 /* The scalar fields of tide::memstats (include/tide/memstats.hpp), same names and meaning. */
 struct tide_memstats {
   size_t arena_bytes;

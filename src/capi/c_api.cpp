@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <new>
+#include <system_error>
 
 #include "tide/heap.hpp"
 #include "tide/memstats.hpp"
@@ -87,6 +88,20 @@ size_t tide_malloc_usable_size(const void* p) {
 size_t tide_release_memory(void) { return tide::release_memory(); }
 
 void tide_set_memory_limit(size_t bytes) { tide::set_memory_limit(bytes); }
+
+void tide_set_heap_profile_rate(size_t bytes) { tide::set_heap_profile_rate(bytes); }
+
+int tide_write_heap_profile(const char* path) {
+  try {
+    tide::write_heap_profile(path);
+    return 0;
+  } catch (const std::system_error& e) {
+    errno = e.code().value();
+  } catch (const std::bad_alloc&) {
+    errno = ENOMEM;
+  }
+  return -1;
+}
 
 void tide_read_memstats(struct tide_memstats* out) {
   const tide::memstats s = tide::read_memstats();

@@ -3,11 +3,18 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <exception>
 #include <limits>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "tide/heap.hpp"
 #include "tide/memstats.hpp"
+#include "stats_reporter.hpp"
 #include "trace.hpp"
 
 namespace tide::heap::detail {
@@ -45,6 +52,51 @@ void print_stats_at_exit() noexcept {
       static_cast<double>(s.metadata_bytes) / mib, s.thread_caches,
       static_cast<double>(s.cached_bytes) / mib,
       static_cast<double>(s.released_total_bytes) / mib);
+}
+
+// TIDE_PROFILE's path, and the process that set it (a forked child writes path.<its pid>).
+char profile_path[4096];
+pid_t profile_owner = 0;
+
+void write_profile_at_exit() noexcept {
+  char path[sizeof profile_path + 16];
+  if (::getpid() == profile_owner) {
+    std::snprintf(path, sizeof path, "%s", profile_path);
+  } else {
+    std::snprintf(path, sizeof path, "%s.%d", profile_path, static_cast<int>(::getpid()));
+  }
+  try {
+    write_heap_profile(path);
+  } catch (const std::exception& e) {
+    write_stderr_line("tide: TIDE_PROFILE: %s", e.what());
+  }
+}
+
+// TIDE_PROFILE=path: sample at TIDE_PROFILE_RATE (default 512 KiB) and write the profile at
+// exit. TIDE_PROFILE_RATE alone: sample, for write_heap_profile().
+void apply_profile_environment() noexcept {
+  const char* path = std::getenv("TIDE_PROFILE");
+  const char* rate_text = std::getenv("TIDE_PROFILE_RATE");
+  std::size_t rate = default_profile_rate;
+  if (rate_text != nullptr) {
+    if (const auto bytes = parse_bytes(rate_text)) {
+      rate = *bytes;
+    } else {
+      warn("TIDE_PROFILE_RATE", rate_text, "bytes per sample, e.g. 524288 or 512KiB");
+    }
+  }
+  if (path != nullptr && path[0] != '\0') {
+    if (std::strlen(path) >= sizeof profile_path) {
+      warn("TIDE_PROFILE", path, "a path shorter than 4096 bytes");
+      return;
+    }
+    std::strcpy(profile_path, path);
+    profile_owner = ::getpid();
+    std::atexit(write_profile_at_exit);
+  } else if (rate_text == nullptr) {
+    return;
+  }
+  set_heap_profile_rate(rate);
 }
 
 }  // namespace
@@ -110,6 +162,25 @@ void apply_environment() noexcept {
       set_background_release(false);
     } else {
       set_release_delay(std::chrono::milliseconds(*ms));
+    }
+  }
+  apply_profile_environment();
+  if (const char* v = std::getenv("TIDE_STATS_FD"); v != nullptr) {
+    const auto fd = parse_bytes(v);  // a plain number
+    std::chrono::milliseconds interval{200};
+    if (const char* i = std::getenv("TIDE_STATS_INTERVAL"); i != nullptr) {
+      const auto ms = parse_milliseconds(i);
+      if (ms && *ms > 0 && *ms < std::numeric_limits<std::uint32_t>::max()) {
+        interval = std::chrono::milliseconds(*ms);
+      } else {
+        warn("TIDE_STATS_INTERVAL", i, "milliseconds, e.g. 200 or 1s");
+      }
+    }
+    if (fd && *fd <= static_cast<std::size_t>(std::numeric_limits<int>::max()) &&
+        ::fcntl(static_cast<int>(*fd), F_GETFD) != -1) {
+      start_stats_stream(static_cast<int>(*fd), interval);
+    } else {
+      warn("TIDE_STATS_FD", v, "an open file descriptor");
     }
   }
   if (const char* v = std::getenv("TIDE_STATS_ON_EXIT"); v != nullptr) {

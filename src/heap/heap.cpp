@@ -3,7 +3,8 @@
 //
 // allocate: a size class (<= 32 KiB, alignment <= 8 KiB) pops from the calling thread's cache,
 // refilling from the class's central list when the list is empty; anything larger is a run of
-// pages from the page heap. deallocate: the page map gives the span (none: a foreign pointer),
+// pages from the page heap. An allocation the heap profile samples (profile.hpp) is a run of
+// pages whatever its size. deallocate: the page map gives the span (none: a foreign pointer),
 // the span's state says small or large (free: a double free), and a small object must start
 // an object of its span (else an interior pointer) before it goes to the thread cache. Every
 // step that grows the page heap's footprint is followed by the memory limit's check.
@@ -20,6 +21,7 @@
 #include "misuse.hpp"
 #include "poison.hpp"
 #include "pressure.hpp"
+#include "profile.hpp"
 #include "release.hpp"
 #include "scavenger.hpp"
 #include "size_classes.hpp"
@@ -73,7 +75,14 @@ TIDE_NOINLINE void* allocate_small_slow(int c) {
   return p;
 }
 
-TIDE_NOINLINE void* allocate_large(std::size_t size, std::size_t align) {
+// Whether the allocation whose bytes ran tc's sampler out is sampled; starts the next count.
+TIDE_NOINLINE bool sample_now(thread_cache& tc) noexcept {
+  const std::size_t rate = the_heap_profile().rate();
+  tc.sampler.restart(rate);
+  return rate != 0 && !heap_profile::thread_inside();
+}
+
+TIDE_NOINLINE void* allocate_pages(std::size_t size, std::size_t align) {
   global_heap& heap = the_heap();
   if (size > page_map::page_limit * page_bytes) throw std::bad_alloc();
   const std::size_t pages = (size + page_bytes - 1) / page_bytes;
@@ -83,6 +92,22 @@ TIDE_NOINLINE void* allocate_large(std::size_t size, std::size_t align) {
   the_scavenger().ensure_started();
   the_pressure_monitor().check(heap.pages.footprint_bytes());
   return s->base();
+}
+
+// A sampled allocation gets a span of its own, so that its free takes the large path, the
+// only one that looks in the profile.
+TIDE_NOINLINE void* allocate_sampled(std::size_t size, std::size_t align) {
+  void* p = allocate_pages(size == 0 ? 1 : size, align);
+  the_heap_profile().record_allocation(p, size);
+  return p;
+}
+
+TIDE_NOINLINE void* allocate_large(std::size_t size, std::size_t align) {
+  if (thread_cache* tc = tls_thread_cache;
+      tc != nullptr && tc->sampler.counts_out(size) && sample_now(*tc)) {
+    return allocate_sampled(size, align);
+  }
+  return allocate_pages(size, align);
 }
 
 // The span p belongs to, or a misuse report if there is none.
@@ -100,6 +125,9 @@ TIDE_NOINLINE void deallocate_uncached(global_heap& heap, span* s, void* p) noex
 TIDE_NOINLINE void deallocate_large(global_heap& heap, span* s, void* p) noexcept {
   if (s->state != span_state::large) report_misuse("double free (its pages are free)", p);
   if (p != s->base()) report_misuse("interior pointer (not the start of a block)", p);
+  if (heap_profile& profile = the_heap_profile(); profile.has_live_samples()) {
+    profile.record_free(p);
+  }
   heap.pages.deallocate(s);
 }
 
@@ -124,6 +152,9 @@ void* allocate(std::size_t size, std::size_t align) {
              "tide::heap::allocate: align must be a power of two");
   if (const int c = class_for(size, align); c != 0) {
     if (thread_cache* tc = tls_thread_cache; tc != nullptr) {
+      if (tc->sampler.counts_out(size) && sample_now(*tc)) [[unlikely]] {
+        return allocate_sampled(size, align);
+      }
       if (void* p = tc->try_allocate(c); p != nullptr) {
         unpoison(p, class_object_bytes[c]);
         return p;

@@ -4,13 +4,19 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "os.hpp"
+#include "profile.hpp"
+
 namespace tide::heap::detail {
 
 constinit thread_local thread_cache* tls_thread_cache
     __attribute__((tls_model("initial-exec"))) = nullptr;
 
-thread_cache::thread_cache(central_list* central) noexcept : central_(central) {
+thread_cache::thread_cache(central_list* central) noexcept
+    : sampler(reinterpret_cast<std::uintptr_t>(this) * 0x9E3779B97F4A7C15ULL ^ os_monotonic_ms()),
+      central_(central) {
   for (int c = 1; c < size_class_count; ++c) lists_[c].max_length = batch_for(c);
+  sampler.restart(the_heap_profile().rate());
 }
 
 void* thread_cache::refill(int c) noexcept {

@@ -32,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "allocation_sampler.hpp"
 #include "central_list.hpp"
 #include "misuse.hpp"
 #include "owned_counter.hpp"
@@ -101,6 +102,9 @@ class thread_cache {
 
   std::size_t cached_bytes() const noexcept { return cached_bytes_; }
   void check_invariants() const noexcept;
+
+  // Which of this thread's allocations the heap profile records (profile.hpp).
+  allocation_sampler sampler;
 
   // The registry's list of live caches.
   thread_cache* prev = nullptr;

@@ -1,15 +1,18 @@
-// The `tide` command: `tide lab` (the memory lab, docs/lab.md) and the hidden `tide lab-child`
-// that the lab starts once per run.
+// The `tide` command: `tide lab` (the memory lab, docs/lab.md), the hidden `tide lab-child`
+// that the lab starts once per run, and `tide stats -- COMMAND` (memstats of any program run
+// on tide::heap, docs/heap.md).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <chrono>
 #include <stdexcept>
 #include <string>
 
 #include "lab/child.hpp"
 #include "lab/lab.hpp"
 #include "lab/options.hpp"
+#include "stats/stats.hpp"
 
 namespace {
 
@@ -66,7 +69,37 @@ int main(int argc, char** argv) {
   lab_child->add_option("--ballast", child.ballast_bytes);
   lab_child->add_option("--result-fd", result_fd)->required();
 
+  tide_stats::stats_options stats_options;
+  int interval_ms = 200;
+  CLI::App* stats = app.add_subcommand(
+      "stats",
+      "Runs COMMAND on tide::heap (LD_PRELOAD=libtide_malloc.so) and prints its memstats while "
+      "it runs (on stderr) and a summary per process at the end; exits with COMMAND's status.\n"
+      "Usage: tide stats [OPTIONS] -- COMMAND [ARGS...]");
+  stats->add_option("--interval", interval_ms, "Milliseconds between reports")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600 * 1000));
+  stats->add_option("--json", stats_options.json_path,
+                    "Also write every report and the summary to this JSON file");
+  stats->add_option("--lib", stats_options.library,
+                    "libtide_malloc.so to preload (default: $TIDE_MALLOC_LIB, or the one "
+                    "installed or built beside this tide)");
+  stats->add_flag("--quiet", stats_options.quiet, "No timeline, only the summary");
+  stats->add_option("command", stats_options.command, "The program to run, and its arguments")
+      ->required();
+  stats->positionals_at_end();
+
   CLI11_PARSE(app, argc, argv);
+
+  if (stats->parsed()) {
+    stats_options.interval = std::chrono::milliseconds(interval_ms);
+    try {
+      return tide_stats::run_stats(stats_options);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "tide stats: {}\n", e.what());
+      return 2;
+    }
+  }
 
   if (lab_child->parsed()) {
     child.keys = child_keys == "u64" ? tide_lab::key_kind::u64 : tide_lab::key_kind::string;
