@@ -12,7 +12,8 @@
 // size until rebuilt by hand; tide::map shrinks as it empties, and tide::heap returns the
 // freed pages to the OS (by itself after its release delay, or at once on release_memory()).
 //
-//   usage: session_cache [PEAK_RATE]     new sessions per tick at the peak (default 10000)
+//   usage: session_cache [PEAK_RATE]     new sessions per tick at the peak (1000 to 1000000,
+//                                         default 10000)
 //
 // It checks its own result and exits with 1 if the map or the heap did not shrink.
 
@@ -73,8 +74,13 @@ std::uint32_t arrivals(std::uint32_t tick, std::uint32_t peak_rate) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto peak_rate =
-      static_cast<std::uint32_t>(argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 10000);
+  const unsigned long peak_arg = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 10000;
+  if (peak_arg < 1000 || peak_arg > 1000000) {
+    // Below 1000 the peak is hardly above the baseline (50 a tick): nothing to give back.
+    fmt::print(stderr, "usage: session_cache [PEAK_RATE]   (1000 to 1000000, default 10000)\n");
+    return 2;
+  }
+  const auto peak_rate = static_cast<std::uint32_t>(peak_arg);
   constexpr std::uint32_t ttl = 30;          // ticks a session lives after its last request
   constexpr std::uint32_t last_tick = 120;   // the peak's sessions are gone by tick 80
   // The example shows what the map and release_memory() do; keep the scavenger from releasing
