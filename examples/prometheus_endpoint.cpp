@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -169,6 +170,9 @@ int main(int argc, char** argv) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       die("accept");
     }
+    // A client that connects and sends nothing must not hold the (single-threaded) service.
+    const timeval timeout{5, 0};
+    ::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     const std::string head = read_request_head(client);
     if (!head.empty()) {
       send_all(client, handle(head, table));
