@@ -17,6 +17,7 @@ TIDE_DEBIAN_PACKAGES=(
   python3                     # bench/compare.py, tests/shim (a program under the shim)
   sqlite3                     # tests/shim: sqlite3 under LD_PRELOAD=libtide_malloc.so
   gdb pkg-config              # consumer tests: the pretty-printers under gdb, tide.pc
+  doxygen                     # the docs target (API reference) and its test, docs_api_reference
   chromium                    # tests/lab/report_browser_test.sh: report.html in headless Chromium
 )
 

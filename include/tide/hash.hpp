@@ -58,11 +58,19 @@ concept has_std_hash = requires(const T& v) {
 
 }  // namespace detail
 
-// Generic case: keys with a std::hash specialisation, mixed so an identity std::hash
-// cannot leak through.
+/// The default hasher of tide's containers: seeded per process and avalanching (every bit
+/// of the key affects every bit of the result), marked by `is_avalanching`.
+///
+/// This generic case hashes keys that have a std::hash specialisation and mixes the result,
+/// so an identity std::hash (libstdc++'s for integers) cannot leak through. Integers, enums,
+/// pointers, floating-point numbers, strings and std::pair have their own specialisations.
+/// The seed is the address of a variable: it differs between processes under ASLR, so
+/// hashes (and a container's iteration order) can differ from one run to the next.
 template <class K>
 struct hash {
+  /// Tells tide's containers that the result is fully mixed (they use it as it is).
   using is_avalanching = std::true_type;
+  /// The seeded hash of the argument.
   std::size_t operator()(const K& key) const
       noexcept(noexcept(std::hash<K>{}(key)))
     requires detail::has_std_hash<K>
@@ -71,10 +79,13 @@ struct hash {
   }
 };
 
+/// Integers and enums: a seeded 64x64->128-bit multiply folded to 64 bits.
 template <class K>
   requires(std::is_integral_v<K> || std::is_enum_v<K>)
 struct hash<K> {
+  /// Tells tide's containers that the result is fully mixed (they use it as it is).
   using is_avalanching = std::true_type;
+  /// The seeded hash of the argument.
   std::size_t operator()(K key) const noexcept {
     if constexpr (std::is_enum_v<K>) {
       return detail::hash_word(static_cast<std::uint64_t>(static_cast<std::underlying_type_t<K>>(key)));
@@ -84,18 +95,24 @@ struct hash<K> {
   }
 };
 
+/// Pointers: the address, mixed as an integer.
 template <class T>
 struct hash<T*> {
+  /// Tells tide's containers that the result is fully mixed (they use it as it is).
   using is_avalanching = std::true_type;
+  /// The seeded hash of the argument.
   std::size_t operator()(T* p) const noexcept {
     return detail::hash_word(reinterpret_cast<std::uintptr_t>(p));
   }
 };
 
+/// Floating-point numbers: the bits, with +0.0 and -0.0 hashed alike.
 template <class F>
   requires std::is_floating_point_v<F>
 struct hash<F> {
+  /// Tells tide's containers that the result is fully mixed (they use it as it is).
   using is_avalanching = std::true_type;
+  /// The seeded hash of the argument.
   std::size_t operator()(F v) const noexcept {
     if (v == F(0)) v = F(0);  // +0.0 == -0.0 must hash alike
     if constexpr (sizeof(F) <= sizeof(std::uint64_t)) {
@@ -108,34 +125,45 @@ struct hash<F> {
   }
 };
 
-// Transparent string hashing: std::string, std::string_view and C strings of the same
-// text hash alike.
+/// Transparent string hashing with XXH3: std::string, std::string_view and C strings of the
+/// same text hash alike, so a map keyed by std::string can be searched with a string_view
+/// (with a transparent key comparison such as std::equal_to<>).
 struct string_hash {
+  /// Tells tide's containers that the result is fully mixed (they use it as it is).
   using is_avalanching = std::true_type;
+  /// Enables heterogeneous lookup (with a transparent key comparison such as std::equal_to<>).
   using is_transparent = void;
+  /// The seeded hash of the argument.
   std::size_t operator()(std::string_view s) const noexcept {
     return detail::hash_bytes(s.data(), s.size());
   }
+  /// The seeded hash of the argument.
   std::size_t operator()(const std::string& s) const noexcept {
     return detail::hash_bytes(s.data(), s.size());
   }
+  /// The seeded hash of the argument.
   std::size_t operator()(const char* s) const noexcept {
     return detail::hash_bytes(s, std::strlen(s));
   }
 };
 
+/// std::string: tide::string_hash.
 template <>
 struct hash<std::string> : string_hash {};
+/// std::string_view: tide::string_hash.
 template <>
 struct hash<std::string_view> : string_hash {};
-// Hashes the text, not the pointer; equal pointers have equal text, so this stays
-// consistent with std::equal_to<const char*>, and it agrees with hash<std::string>.
+/// C strings: hashes the text, not the pointer; equal pointers have equal text, so this stays
+/// consistent with std::equal_to<const char*>, and it agrees with hash<std::string>.
 template <>
 struct hash<const char*> : string_hash {};
 
+/// std::pair: the two members' hashes, combined with a multiply.
 template <class A, class B>
 struct hash<std::pair<A, B>> {
+  /// Tells tide's containers that the result is fully mixed (they use it as it is).
   using is_avalanching = std::true_type;
+  /// The seeded hash of the argument.
   std::size_t operator()(const std::pair<A, B>& p) const
       noexcept(noexcept(hash<A>{}(p.first)) && noexcept(hash<B>{}(p.second))) {
     return detail::mix(hash<A>{}(p.first) ^ 0x2545F4914F6CDD1Dull,

@@ -16,18 +16,24 @@
 
 namespace tide {
 
+/// tide::map on tide::heap (tide::heap_allocator).
 template <class Key, class T, class Hash = tide::hash<Key>, class KeyEqual = std::equal_to<Key>>
 using heap_map = map<Key, T, Hash, KeyEqual, heap_allocator<std::pair<const Key, T>>>;
 
+/// tide::set on tide::heap (tide::heap_allocator).
 template <class Key, class Hash = tide::hash<Key>, class KeyEqual = std::equal_to<Key>>
 using heap_set = set<Key, Hash, KeyEqual, heap_allocator<Key>>;
 
+/// tide's containers on std::pmr::polymorphic_allocator (any std::pmr::memory_resource,
+/// tide::heap_resource among them).
 namespace pmr {
 
+/// tide::map on a std::pmr::polymorphic_allocator.
 template <class Key, class T, class Hash = tide::hash<Key>, class KeyEqual = std::equal_to<Key>>
 using map = tide::map<Key, T, Hash, KeyEqual,
                       std::pmr::polymorphic_allocator<std::pair<const Key, T>>>;
 
+/// tide::set on a std::pmr::polymorphic_allocator.
 template <class Key, class Hash = tide::hash<Key>, class KeyEqual = std::equal_to<Key>>
 using set = tide::set<Key, Hash, KeyEqual, std::pmr::polymorphic_allocator<Key>>;
 

@@ -49,6 +49,39 @@
 
 namespace tide {
 
+/// A hash map with the `std::unordered_map` interface that grows without pauses and gives
+/// memory back.
+///
+/// An extendible-hashing Swiss table: a directory, indexed by the top bits of the hash, of
+/// small open-addressing tables, each grown, split, shrunk or merged on its own, so no
+/// operation moves more than one small table's entries and erased entries' memory returns to
+/// the allocator without a call to shrink_to_fit(). Entries live in the tables' slots, not in
+/// nodes: they move when a table is rebuilt.
+///
+/// What each operation invalidates (iterators, and pointers and references to entries):
+///
+/// | operation | invalidates |
+/// |---|---|
+/// | `find`, `contains`, `count`, `equal_range`, `at`, iteration, `memory()`, `stats()` | nothing |
+/// | `erase(iterator)`, `erase(const_iterator)`, `erase(first, last)` | only the erased entries; the iterator returned (and `end()`) stays valid |
+/// | `insert`, `emplace`, `emplace_hint`, `try_emplace`, `insert_or_assign`, `operator[]`, `erase(key)`, `erase_if`, `reserve`, `rehash`, `shrink_to_fit`, `compact`, `clear`, `swap`, assignment | everything, whether or not an entry was added or removed |
+///
+/// Exceptions: `insert`, `emplace`, `try_emplace`, `operator[]` and `insert_or_assign` (of a
+/// new key) give the strong guarantee: if the hash, the key comparison, a constructor or the
+/// allocator throws, the map holds what it held before.
+///
+/// There is no bucket interface: `bucket_count()` reports slots, and `max_load_factor()` is
+/// fixed at 7/8. docs/migration.md compares all of this with `std::unordered_map` and
+/// `absl::flat_hash_map`.
+///
+/// \tparam Key       the key type
+/// \tparam T         the mapped type
+/// \tparam Hash      the hasher; tide::hash by default. A hasher without an `is_avalanching`
+///                   member type is mixed once more by the map.
+/// \tparam KeyEqual  the key comparison. With transparent `Hash` and `KeyEqual` (both have
+///                   `is_transparent`), lookups accept any key-like type.
+/// \tparam Allocator allocates the tables and the directory (rebound from `value_type`);
+///                   tide::heap_allocator puts the map on tide::heap (see tide::heap_map).
 template <class Key, class T, class Hash = tide::hash<Key>, class KeyEqual = std::equal_to<Key>,
           class Allocator = std::allocator<std::pair<const Key, T>>>
 class map : public detail::raw_hash<detail::map_policy<Key, T>, Hash, KeyEqual, Allocator> {
@@ -59,6 +92,8 @@ class map : public detail::raw_hash<detail::map_policy<Key, T>, Hash, KeyEqual, 
       detail::transparent_lookup<Hash, KeyEqual>>::template type<K, Key>;
 
  public:
+  ///@{
+  /// Member types, as std::unordered_map's (iterators are forward iterators).
   using key_type = Key;
   using mapped_type = T;
   using typename base::allocator_type;
@@ -68,10 +103,15 @@ class map : public detail::raw_hash<detail::map_policy<Key, T>, Hash, KeyEqual, 
   using typename base::key_equal;
   using typename base::size_type;
   using typename base::value_type;
+  ///@}
 
   // ---- construction ------------------------------------------------------------------
 
+  /// An empty map; allocates nothing.
   map() = default;
+  ///@{
+  /// An empty map with room for `bucket_count` entries (as reserve(bucket_count): entries, not
+  /// buckets).
   explicit map(size_type bucket_count, const Hash& hash = Hash(),
                const KeyEqual& equal = KeyEqual(), const Allocator& alloc = Allocator())
       : base(bucket_count, hash, equal, alloc) {}
@@ -79,8 +119,12 @@ class map : public detail::raw_hash<detail::map_policy<Key, T>, Hash, KeyEqual, 
       : map(bucket_count, Hash(), KeyEqual(), alloc) {}
   map(size_type bucket_count, const Hash& hash, const Allocator& alloc)
       : map(bucket_count, hash, KeyEqual(), alloc) {}
+  ///@}
+  /// An empty map on `alloc`.
   explicit map(const Allocator& alloc) : map(0, Hash(), KeyEqual(), alloc) {}
 
+  ///@{
+  /// A map of the entries in [first, last); of entries with equal keys, the first is kept.
   template <class InputIt>
   map(InputIt first, InputIt last, size_type bucket_count = 0, const Hash& hash = Hash(),
       const KeyEqual& equal = KeyEqual(), const Allocator& alloc = Allocator())
@@ -94,7 +138,10 @@ class map : public detail::raw_hash<detail::map_policy<Key, T>, Hash, KeyEqual, 
   map(InputIt first, InputIt last, size_type bucket_count, const Hash& hash,
       const Allocator& alloc)
       : map(first, last, bucket_count, hash, KeyEqual(), alloc) {}
+  ///@}
 
+  ///@{
+  /// A map of the entries of `init`; of entries with equal keys, the first is kept.
   map(std::initializer_list<value_type> init, size_type bucket_count = 0,
       const Hash& hash = Hash(), const KeyEqual& equal = KeyEqual(),
       const Allocator& alloc = Allocator())
@@ -104,14 +151,24 @@ class map : public detail::raw_hash<detail::map_policy<Key, T>, Hash, KeyEqual, 
   map(std::initializer_list<value_type> init, size_type bucket_count, const Hash& hash,
       const Allocator& alloc)
       : map(init, bucket_count, hash, KeyEqual(), alloc) {}
+  ///@}
 
+  ///@{
+  /// Copy and move: a copy allocates its own tables; a move takes the other's.
   map(const map&) = default;
   map(map&&) = default;
+  ///@}
+  /// A copy of `other` on `alloc`.
   map(const map& other, const Allocator& alloc) : base(other, alloc) {}
+  /// Moves `other`'s tables if `alloc` equals its allocator, else moves its entries one by one.
   map(map&& other, const Allocator& alloc) : base(std::move(other), alloc) {}
 
+  ///@{
+  /// Copy and move assignment.
   map& operator=(const map&) = default;
   map& operator=(map&&) = default;
+  ///@}
+  /// Replaces the contents with the entries of `init`.
   map& operator=(std::initializer_list<value_type> init) {
     this->clear();
     insert(init);
@@ -122,6 +179,9 @@ class map : public detail::raw_hash<detail::map_policy<Key, T>, Hash, KeyEqual, 
 
   using base::emplace;
 
+  ///@{
+  /// Inserts `v` unless an entry with an equal key exists. Returns the entry with that key and
+  /// whether it was inserted. Strong guarantee.
   std::pair<iterator, bool> insert(const value_type& v) { return emplace(v); }
   std::pair<iterator, bool> insert(value_type&& v) { return emplace(std::move(v)); }
   template <class P, class = std::enable_if_t<std::is_constructible_v<value_type, P&&>>>
@@ -134,19 +194,26 @@ class map : public detail::raw_hash<detail::map_policy<Key, T>, Hash, KeyEqual, 
   iterator insert(const_iterator, P&& v) {
     return insert(std::forward<P>(v)).first;
   }
+  ///@}
+  ///@{
+  /// Inserts each entry of [first, last) whose key is not yet present.
   template <class InputIt>
   void insert(InputIt first, InputIt last) {
     for (; first != last; ++first) emplace(*first);
   }
   void insert(std::initializer_list<value_type> init) { insert(init.begin(), init.end()); }
+  ///@}
 
+  /// emplace(args...); the hint is ignored.
   template <class... Args>
   iterator emplace_hint(const_iterator, Args&&... args) {
     return emplace(std::forward<Args>(args)...).first;
   }
 
-  // Constructs mapped_type from args only if key is absent; key and args are untouched
-  // otherwise.
+  ///@{
+  /// Inserts an entry with `key` and a `mapped_type` constructed from `args` if `key` is
+  /// absent; `key` and `args` are untouched otherwise. Returns the entry with that key and
+  /// whether it was inserted. Strong guarantee.
   template <class... Args>
   std::pair<iterator, bool> try_emplace(const key_type& key, Args&&... args) {
     return this->emplace_with_key(key, std::piecewise_construct, std::forward_as_tuple(key),
@@ -166,7 +233,11 @@ class map : public detail::raw_hash<detail::map_policy<Key, T>, Hash, KeyEqual, 
   iterator try_emplace(const_iterator, key_type&& key, Args&&... args) {
     return try_emplace(std::move(key), std::forward<Args>(args)...).first;
   }
+  ///@}
 
+  ///@{
+  /// Inserts `(key, obj)` if `key` is absent, else assigns `obj` to the entry's mapped value.
+  /// Returns the entry and whether it was inserted.
   template <class M>
   std::pair<iterator, bool> insert_or_assign(const key_type& key, M&& obj) {
     auto [it, inserted] = try_emplace(key, std::forward<M>(obj));
@@ -187,12 +258,18 @@ class map : public detail::raw_hash<detail::map_policy<Key, T>, Hash, KeyEqual, 
   iterator insert_or_assign(const_iterator, key_type&& key, M&& obj) {
     return insert_or_assign(std::move(key), std::forward<M>(obj)).first;
   }
+  ///@}
 
   // ---- element access ----------------------------------------------------------------
 
+  ///@{
+  /// The mapped value of `key`, inserting a value-initialised one first if `key` is absent.
   T& operator[](const key_type& key) { return try_emplace(key).first->second; }
   T& operator[](key_type&& key) { return try_emplace(std::move(key)).first->second; }
+  ///@}
 
+  ///@{
+  /// The mapped value of `key`. Throws std::out_of_range if `key` is absent.
   template <class K = key_type>
   T& at(const key_arg<K>& key) {
     const iterator it = this->find(key);
@@ -205,7 +282,9 @@ class map : public detail::raw_hash<detail::map_policy<Key, T>, Hash, KeyEqual, 
     if (it == this->end()) throw std::out_of_range("tide::map::at: key not found");
     return it->second;
   }
+  ///@}
 
+  /// True if both hold the same keys with equal mapped values (in any order).
   friend bool operator==(const map& a, const map& b) {
     if (a.size() != b.size()) return false;
     for (const value_type& v : a) {
@@ -215,10 +294,13 @@ class map : public detail::raw_hash<detail::map_policy<Key, T>, Hash, KeyEqual, 
     return true;
   }
 
+  /// a.swap(b).
   friend void swap(map& a, map& b) noexcept(noexcept(a.swap(b))) { a.swap(b); }
 };
 
-// Erases every entry for which pred(entry) is true; returns how many.
+/// Erases every entry of `m` for which `pred(entry)` is true, compacting the tables it
+/// left below their shrink point before it returns; returns how many were erased.
+/// Invalidates every iterator.
 template <class K, class T, class H, class E, class A, class Pred>
 typename map<K, T, H, E, A>::size_type erase_if(map<K, T, H, E, A>& m, Pred pred) {
   return detail::erase_entries_if(m, pred);

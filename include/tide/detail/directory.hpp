@@ -88,9 +88,13 @@ struct key_arg_impl<true> {
 
 struct test_peer;
 
+/// The core of tide::map and tide::set: their lookup, erasure, capacity and memory members
+/// are documented here. See tide::map for what each operation invalidates.
 template <class Policy, class Hash, class Eq, class Alloc>
 class raw_hash {
  public:
+  ///@{
+  /// Member types, as in the standard unordered containers.
   using key_type = typename Policy::key_type;
   using value_type = typename Policy::value_type;
   using size_type = std::size_t;
@@ -102,6 +106,7 @@ class raw_hash {
   using const_reference = const value_type&;
   using pointer = typename std::allocator_traits<Alloc>::pointer;
   using const_pointer = typename std::allocator_traits<Alloc>::const_pointer;
+  ///@}
 
  private:
   using slot_type = value_type;
@@ -119,17 +124,22 @@ class raw_hash {
   using key_arg = typename key_arg_impl<transparent_lookup<Hash, Eq>>::template type<K, key_type>;
 
  public:
+  /// A forward iterator over the entries, in no particular order.
   template <bool Const>
   class iterator_impl {
    public:
+    ///@{
+    /// Iterator traits (a forward iterator).
     using iterator_category = std::forward_iterator_tag;
     using value_type = typename raw_hash::value_type;
     using difference_type = std::ptrdiff_t;
     using reference = std::conditional_t<Const, const value_type&, value_type&>;
     using pointer = std::conditional_t<Const, const value_type*, value_type*>;
+    ///@}
 
+    /// A singular iterator, equal to end().
     iterator_impl() noexcept = default;
-    // iterator -> const_iterator
+    /// iterator -> const_iterator
     template <bool C = Const, class = std::enable_if_t<C>>
     iterator_impl(const iterator_impl<false>& it) noexcept  // NOLINT: implicit by design
         : slot_(it.slot_),
@@ -138,13 +148,16 @@ class raw_hash {
           dir_index_(it.dir_index_),
           later_(it.later_) {}
 
+    /// The entry. Debug builds abort on end() or an erased entry.
     reference operator*() const noexcept {
       TIDE_ASSERT(slot_ != nullptr, "dereferencing end()");
       TIDE_ASSERT(is_full(*ctrl_), "dereferencing an iterator to an erased or moved entry");
       return *slot_;
     }
+    /// &operator*().
     pointer operator->() const noexcept { return &operator*(); }
 
+    /// The next entry, or end().
     iterator_impl& operator++() noexcept {
       TIDE_ASSERT(slot_ != nullptr, "incrementing end()");
       // The next full slot of this group, from the mask the last step left: no load on the
@@ -164,11 +177,13 @@ class raw_hash {
       owner_->advance(*this);
       return *this;
     }
+    /// Post-increment.
     iterator_impl operator++(int) noexcept {
       iterator_impl old = *this;
       ++*this;
       return old;
     }
+    /// True if both point to the same entry (or both are end()).
     friend bool operator==(const iterator_impl& a, const iterator_impl& b) noexcept {
       return a.slot_ == b.slot_;
     }
@@ -186,12 +201,16 @@ class raw_hash {
     std::size_t dir_index_ = 0;  // any entry of the table's run
     std::uint32_t later_ = 0;    // full slots after ctrl_ in its group when last looked
   };
-  // A set's entries are its keys: its iterators give const access only.
+  ///@{
+  /// The iterator types. A set's entries are its keys: its iterators give const access only.
   using iterator = iterator_impl<Policy::constant_iterators>;
   using const_iterator = iterator_impl<true>;
+  ///@}
 
   // ---- construction -------------------------------------------------------------------
 
+  ///@{
+  /// Construction, copy and move: see tide::map's constructors.
   raw_hash() noexcept(std::is_nothrow_default_constructible_v<Hash> &&
                       std::is_nothrow_default_constructible_v<Eq> &&
                       std::is_nothrow_default_constructible_v<Alloc>)
@@ -272,7 +291,10 @@ class raw_hash {
     }
     return *this;
   }
+  ///@}
 
+  /// Exchanges the contents (and the allocators, if they propagate on swap). Invalidates
+  /// every iterator of both.
   void swap(raw_hash& other) noexcept(std::is_nothrow_swappable_v<Hash> &&
                                       std::is_nothrow_swappable_v<Eq>) {
     using std::swap;
@@ -288,16 +310,24 @@ class raw_hash {
 
   // ---- capacity and observers --------------------------------------------------------
 
+  /// The number of entries.
   size_type size() const noexcept { return size_; }
+  /// size() == 0.
   bool empty() const noexcept { return size_ == 0; }
+  /// The largest number of entries the allocator could hold in principle.
   size_type max_size() const noexcept {
     return std::min<size_type>(alloc_traits::max_size(alloc_),
                                std::numeric_limits<difference_type>::max() / sizeof(slot_type));
   }
+  /// A copy of the hasher.
   hasher hash_function() const { return hash_; }
+  /// A copy of the key comparison.
   key_equal key_eq() const { return eq_; }
+  /// A copy of the allocator.
   allocator_type get_allocator() const noexcept { return alloc_; }
 
+  /// What the container holds from its allocator now: bytes, tables, groups, slots, load.
+  /// O(number of tables).
   map_memory memory() const noexcept {
     map_memory m;
     m.directory_bytes = directory_bytes();
@@ -314,19 +344,29 @@ class raw_hash {
     m.load_factor = m.capacity ? double(size_) / double(m.capacity) : 0.0;
     return m;
   }
+  /// Counts of the rebuilds, splits and merges done so far, and the entries they moved.
   const map_stats& stats() const noexcept { return stats_; }
 
   // ---- iteration ---------------------------------------------------------------------
 
+  ///@{
+  /// The first entry, or end() if there is none.
   iterator begin() noexcept { return first_full_from(0); }
   const_iterator begin() const noexcept { return const_cast<raw_hash*>(this)->begin(); }
   const_iterator cbegin() const noexcept { return begin(); }
+  ///@}
+  ///@{
+  /// Past the last entry.
   iterator end() noexcept { return iterator(); }
   const_iterator end() const noexcept { return const_iterator(); }
   const_iterator cend() const noexcept { return end(); }
+  ///@}
 
   // ---- lookup ------------------------------------------------------------------------
 
+  ///@{
+  /// The entry with a key equal to `key`, or end(). With a transparent hasher and key
+  /// comparison, `key` may be of any type they accept.
   template <class K = key_type>
   TIDE_ALWAYS_INLINE iterator find(const key_arg<K>& key) {
     const std::size_t h = hash_of(key);
@@ -338,14 +378,19 @@ class raw_hash {
   TIDE_ALWAYS_INLINE const_iterator find(const key_arg<K>& key) const {
     return const_cast<raw_hash*>(this)->find(key);
   }
+  ///@}
+  /// True if an entry has a key equal to `key`.
   template <class K = key_type>
   bool contains(const key_arg<K>& key) const {
     return find(key) != end();
   }
+  /// 1 if an entry has a key equal to `key`, else 0.
   template <class K = key_type>
   size_type count(const key_arg<K>& key) const {
     return contains(key) ? 1 : 0;
   }
+  ///@{
+  /// The range of entries with a key equal to `key`: empty, or that one entry.
   template <class K = key_type>
   std::pair<iterator, iterator> equal_range(const key_arg<K>& key) {
     iterator it = find(key);
@@ -358,11 +403,13 @@ class raw_hash {
     if (it == end()) return {it, it};
     return {it, std::next(it)};
   }
+  ///@}
 
   // ---- insertion ---------------------------------------------------------------------
 
-  // Constructs an entry from args unless an entry with an equal key exists. Strong
-  // guarantee: if anything throws, the container holds what it held.
+  /// Constructs an entry from `args` unless an entry with an equal key exists. Returns the
+  /// entry with that key and whether it was inserted. Strong guarantee: if anything
+  /// throws, the container holds what it held.
   template <class... Args>
   std::pair<iterator, bool> emplace(Args&&... args) {
     if constexpr (Policy::template key_extractable<Args...>()) {
@@ -381,7 +428,8 @@ class raw_hash {
     }
   }
 
-  // Looks `key` up; if absent, constructs an entry from args in the free slot.
+  /// Looks `key` up; if absent, constructs an entry from `args` in the free slot (the
+  /// building block of try_emplace; `key` must be the key the entry will have).
   template <class K, class... Args>
   TIDE_ALWAYS_INLINE std::pair<iterator, bool> emplace_with_key(const K& key, Args&&... args) {
     const insert_position pos = find_or_prepare_insert(key);
@@ -394,8 +442,9 @@ class raw_hash {
 
   // ---- erasure -----------------------------------------------------------------------
 
-  // Erases the entry at pos. Invalidates only iterators to that entry; never moves other
-  // entries (the table is compacted by a later mutation).
+  /// Erases the entry at `pos` and returns the iterator to the entry after it. Invalidates
+  /// only iterators to that entry; never moves other entries (its table is compacted by a
+  /// later insert or erase(key)).
   iterator erase(const_iterator pos) {
     TIDE_ASSERT(pos.slot_ != nullptr, "erase(end())");
     iterator next(pos.slot_, pos.ctrl_, this, pos.dir_index_);
@@ -414,17 +463,20 @@ class raw_hash {
     check_invariants_if_enabled();
     return next;
   }
+  /// Erases the entry at `pos`; as erase(const_iterator).
   iterator erase(iterator pos) requires(!std::is_same_v<iterator, const_iterator>) {
     return erase(const_iterator(pos));
   }
 
+  /// Erases the entries of [first, last); returns `last`. Invalidates only the erased entries.
   iterator erase(const_iterator first, const_iterator last) {
     while (first != last) first = erase(first);
     return iterator(const_cast<slot_type*>(last.slot_), const_cast<ctrl_t*>(last.ctrl_), this,
                     last.dir_index_);
   }
 
-  // Erases the entry with an equal key; may compact its table (invalidates iterators).
+  /// Erases the entry with a key equal to `key`; returns how many were erased (0 or 1). May
+  /// shrink or merge its table at once: invalidates every iterator.
   template <class K = key_type>
   TIDE_ALWAYS_INLINE size_type erase(const key_arg<K>& key) {
     const std::size_t h = hash_of(key);
@@ -446,6 +498,7 @@ class raw_hash {
     return 1;
   }
 
+  /// Destroys every entry and frees every table and the directory. Invalidates every iterator.
   void clear() noexcept {
     destroy_all();
     reset_to_empty();
@@ -453,13 +506,14 @@ class raw_hash {
 
   // ---- whole-structure operations (may move every entry) -----------------------------
 
-  // Makes room for n entries in total: no insert rebuilds a table until size() reaches n.
+  /// Makes room for `n` entries in total: no insert rebuilds a table until size() reaches `n`.
   void reserve(size_type n) {
     if (n <= size_) return;
     restructure(n, /*pack=*/false);
   }
 
-  // Rebuilds every table at the smallest size that holds its entries.
+  /// Rebuilds every table at the smallest size that holds its entries (an empty container
+  /// frees everything).
   void shrink_to_fit() {
     if (size_ == 0) {
       clear();
@@ -468,8 +522,8 @@ class raw_hash {
     restructure(size_, /*pack=*/true);
   }
 
-  // Compacts now every table below its shrink point (what erase(key) does as it goes;
-  // erase(iterator) leaves it to later operations). Invalidates iterators.
+  /// Compacts now every table below its shrink point (what erase(key) does as it goes;
+  /// erase(iterator) leaves it to later operations). Invalidates iterators.
   void compact() noexcept {
     for (std::size_t di = 0; di < dir_size();) {
       const std::uint8_t depth = global_depth_;
@@ -486,13 +540,16 @@ class raw_hash {
     }
   }
 
-  // std::unordered_map compatibility: there are no buckets; these report slots and the
-  // fixed maximum load.
+  /// std::unordered_map compatibility: there are no buckets; this is the number of slots.
   size_type bucket_count() const noexcept { return memory().capacity; }
+  /// size() / bucket_count() (0 when there are no slots).
   float load_factor() const noexcept { return static_cast<float>(memory().load_factor); }
+  /// The fixed maximum load of a table, 7/8.
   float max_load_factor() const noexcept { return 0.875f; }
+  /// Has no effect: the maximum load is fixed.
   void max_load_factor(float) noexcept {}
-  // Room for at least `count` slots (count * 7/8 entries); rehash(0) packs the map.
+  /// Room for at least `count` slots (count * 7/8 entries); rehash(0) packs the container as
+  /// shrink_to_fit() does.
   void rehash(size_type count) {
     if (count == 0) {
       shrink_to_fit();
@@ -503,8 +560,8 @@ class raw_hash {
 
   // ---- debug -------------------------------------------------------------------------
 
-  // Recomputes every cached count and structural property; prints the broken invariant
-  // and aborts if one does not hold.
+  /// Recomputes every cached count and structural property; prints the broken invariant
+  /// and aborts if one does not hold.
   void check_invariants() const;
 
  private:
