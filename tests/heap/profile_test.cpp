@@ -121,6 +121,8 @@ TEST_F(HeapProfile, SampledBlocksAreOrdinaryBlocks) {
 }
 
 TEST_F(HeapProfile, ADoubleFreeOfASampledBlockIsCaught) {
+  // The scavenger thread runs by now: a forked child must start afresh (re-executed).
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {
         tide::set_heap_profile_rate(1);
