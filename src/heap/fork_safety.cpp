@@ -5,6 +5,7 @@
 
 #include "global_heap.hpp"
 #include "pressure.hpp"
+#include "profile.hpp"
 #include "scavenger.hpp"
 
 namespace tide::heap::detail {
@@ -18,11 +19,13 @@ void lock_all() noexcept {
   heap.caches.lock_for_fork();
   for (int c = 1; c < size_class_count; ++c) heap.central[c].lock_for_fork();
   heap.pages.lock_for_fork();
+  the_heap_profile().lock_for_fork();  // a leaf: no heap lock is taken under it
 }
 
 // The locks below the pressure monitor's, in reverse order.
 void unlock_heap() noexcept {
   global_heap& heap = the_heap();
+  the_heap_profile().unlock_after_fork();
   heap.pages.unlock_after_fork();
   for (int c = size_class_count - 1; c >= 1; --c) heap.central[c].unlock_after_fork();
   heap.caches.unlock_after_fork();
