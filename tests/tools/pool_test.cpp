@@ -31,7 +31,6 @@ struct fake_clock {
   using rep = duration::rep;
   using period = duration::period;
   using time_point = std::chrono::time_point<fake_clock>;
-  static constexpr bool is_steady = true;
   static inline std::atomic<std::int64_t> ns{0};
   static time_point now() noexcept { return time_point(duration(ns.load())); }
   static void advance(duration d) { ns.fetch_add(d.count()); }
@@ -320,7 +319,7 @@ TEST_F(Pool, BackgroundTrimThreadStartsAndStops) {
 TEST_F(Pool, StressManyThreads) {
   test_pool p({.max_per_thread = 8, .max_total = 24, .ttl = 1s});
   constexpr int threads = 4;
-  const std::size_t ops = tide_test::scaled(200000, 2000);
+  const std::size_t ops = tide_test::scaled(1000000, 2000);
   std::atomic<counted*> handoff{nullptr};
   std::atomic<bool> stop{false};
   std::latch start(threads + 1);
