@@ -59,11 +59,12 @@
 
 namespace tide {
 
-// What intern_stats() reports: the table as it is now.
+// What intern_stats() reports: the table as it is now, and one count since the start.
 struct intern_table_stats {
   std::size_t strings = 0;       // distinct strings (entries in the table)
   std::size_t string_bytes = 0;  // their text
   std::size_t bytes = 0;         // entries (header + text + NUL, as allocated) + the sets
+  std::uint64_t dying_replaced = 0;  // interns that found a dying entry and replaced it
 };
 
 namespace detail {
@@ -142,8 +143,13 @@ class intern_table {
   // Drops one reference; the last one erases and frees the entry.
   static void release(intern_entry* e) noexcept {
     if (e->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    if (auto hook = last_release_hook.load(std::memory_order_relaxed)) hook(e->view());
     get().erase_dead(e);
   }
+
+  // Test seam: runs between a last release's 1→0 and its shard lock (where the resurrection
+  // race lives), so a test can intern the dying text there deterministically.
+  static inline std::atomic<void (*)(std::string_view)> last_release_hook{nullptr};
 
   intern_table_stats stats() const noexcept {
     intern_table_stats s;
@@ -152,6 +158,7 @@ class intern_table {
       s.strings += sh.entries.size();
       s.string_bytes += sh.string_bytes;
       s.bytes += sh.entry_bytes + sh.entries.memory().bytes;
+      s.dying_replaced += sh.dying_replaced;
     }
     return s;
   }
@@ -162,6 +169,7 @@ class intern_table {
     tide::set<intern_entry*, intern_entry_hash, intern_entry_equal> entries;  // guarded by mu
     std::size_t string_bytes = 0;  // guarded by mu
     std::size_t entry_bytes = 0;   // guarded by mu
+    std::uint64_t dying_replaced = 0;  // guarded by mu
   };
 
   shard& shard_for(std::size_t hash) noexcept {
@@ -181,6 +189,7 @@ class intern_table {
     // Dying: its owner frees it once it gets the lock, and will not find it here.
     sh.entries.erase(it);
     forget_locked(sh, e);
+    ++sh.dying_replaced;
     return nullptr;
   }
 

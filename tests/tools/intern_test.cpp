@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <latch>
 #include <random>
@@ -104,14 +105,63 @@ TEST_F(Intern, ManyDistinctStrings) {
   handles.clear();
 }
 
+// The resurrection race made deterministic: the text is interned again between the last
+// release's 1 -> 0 and its shard lock. The new intern must not revive the dying entry; it
+// gets a fresh one, and the dying one's owner must leave the fresh one in the table.
+tide::interned revived;  // set by the hook below
+void intern_again(std::string_view text) { revived = tide::intern(text); }
+
+TEST_F(Intern, InternDuringTheLastReleaseGetsAFreshEntry) {
+  const std::uint64_t replaced_before = tide::intern_stats().dying_replaced;
+  tide::detail::intern_table::last_release_hook.store(&intern_again);
+  const std::string text = "dying-and-interned-again";
+  {
+    const tide::interned h = tide::intern(text);
+  }  // the last release: the hook interns the text again before the entry is erased
+  tide::detail::intern_table::last_release_hook.store(nullptr);
+  EXPECT_EQ(revived.view(), text);
+  EXPECT_EQ(tide::intern_stats().dying_replaced, replaced_before + 1);
+  EXPECT_EQ(tide::intern_stats().strings, 1u) << "the fresh entry stays in the table";
+  EXPECT_EQ(tide::intern(text), revived);
+  revived = tide::interned();
+}
+
+// Threads intern overlapping ranges of distinct strings (every shard, inserts racing with
+// inserts of the same text): one entry per text, whoever got there first.
+TEST_F(Intern, ThreadsInternOverlappingRanges) {
+  constexpr int threads = 4;
+  const std::size_t n = tide_test::scaled(40000, 1000) / 2 * 2;  // even: half-overlaps
+  std::vector<std::vector<tide::interned>> held(threads);
+  std::latch start(threads);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      start.arrive_and_wait();
+      for (std::size_t i = 0; i < n; ++i) {
+        held[static_cast<std::size_t>(t)].push_back(
+            tide::intern("range-" + std::to_string(i + static_cast<std::size_t>(t) * n / 2)));
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(tide::intern_stats().strings, n / 2 * (threads - 1) + n);
+  for (int t = 0; t + 1 < threads; ++t) {
+    const auto& mine = held[static_cast<std::size_t>(t)];
+    const auto& next = held[static_cast<std::size_t>(t) + 1];
+    for (std::size_t i = 0; i < n / 2; ++i) {
+      ASSERT_EQ(mine[n / 2 + i], next[i]) << "thread " << t << " string " << n / 2 + i;
+    }
+  }
+}
+
 // Four threads intern and drop the same few strings as fast as they can, so the count of an
 // entry keeps going 1 → 0 while another thread is interning the same text. Every handle must
 // read its text, and equal texts held at the same time must be the same pointer.
 TEST_F(Intern, ResurrectionRace) {
   constexpr int threads = 4;
   const std::size_t rounds = tide_test::scaled(100000, 2000);
-  const std::vector<std::string> texts = {"alpha-string-long-enough", "beta", "gamma", "delta"};
-  const tide::interned pinned = tide::intern(texts[3]);  // never dies: the mixed case
+  const std::vector<std::string> texts = {"alpha-string-long-enough", "beta", "delta"};
+  const tide::interned pinned = tide::intern(texts[2]);  // never dies: the mixed case
   std::latch start(threads);
   std::atomic<std::size_t> mismatches{0};
   std::vector<std::thread> workers;
@@ -123,7 +173,7 @@ TEST_F(Intern, ResurrectionRace) {
         const std::string& text = texts[rng() % texts.size()];
         tide::interned h = tide::intern(text);
         if (h.view() != text) mismatches.fetch_add(1);
-        if (text == texts[3] && h != pinned) mismatches.fetch_add(1);
+        if (text == texts[2] && h != pinned) mismatches.fetch_add(1);
         if (rng() % 4 == 0) {
           const tide::interned again = tide::intern(text);
           if (again != h) mismatches.fetch_add(1);
@@ -133,6 +183,10 @@ TEST_F(Intern, ResurrectionRace) {
   }
   for (auto& w : workers) w.join();
   EXPECT_EQ(mismatches.load(), 0u);
+  // How often an intern met a dying entry (timing-dependent, so reported, not asserted).
+  RecordProperty("dying_replaced", std::to_string(tide::intern_stats().dying_replaced));
+  std::printf("dying entries replaced: %llu\n",
+              static_cast<unsigned long long>(tide::intern_stats().dying_replaced));
   EXPECT_EQ(tide::intern_stats().strings, 1u) << "only the pinned string is live";
 }
 
