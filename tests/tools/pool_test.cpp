@@ -314,6 +314,20 @@ TEST_F(Pool, BackgroundTrimThreadStartsAndStops) {
   p.put(p.take());
 }
 
+// The trim thread waits in real time (ttl/2) and judges expiry by the pool's clock: with the
+// fake clock moved past the TTL, it frees the object without any get or put. Polls for up
+// to a minute; asserts what happened, not how fast.
+TEST_F(Pool, BackgroundTrimFreesIdleObjects) {
+  test_pool p({.ttl = 2ms, .background_trim = true});
+  p.put(p.take());
+  fake_clock::advance(1s);
+  for (int i = 0; i < 60000 && p.stats().cached_objects != 0; ++i) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(p.stats().cached_objects, 0u);
+  EXPECT_EQ(p.stats().expired, 1u);
+}
+
 // Threads take and put at random, hand objects to each other through a shared slot (so puts
 // land on threads that did not take), while one thread trims and clears.
 TEST_F(Pool, StressManyThreads) {
