@@ -43,11 +43,12 @@ void touch(T* p) {
 template <class T>
 void BM_Pool(benchmark::State& state) {
   const auto batch = static_cast<std::size_t>(state.range(0));
+  // small needs no reset hook; a buffer is cleared (its capacity kept).
+  typename tide::pool<T>::reset_type reset = nullptr;
+  if constexpr (std::is_same_v<T, buffer>) reset = [](buffer& b) { b.bytes.clear(); };
   static tide::pool<T> pool(
       tide::pool_options{.max_per_thread = 64, .max_bytes_per_thread = 1 << 20, .max_total = 4096},
-      nullptr, [](T& v) {
-        if constexpr (std::is_same_v<T, buffer>) v.bytes.clear();
-      });
+      nullptr, reset);
   std::vector<T*> held(batch);
   for (auto _ : state) {
     for (auto& p : held) touch(p = pool.take());

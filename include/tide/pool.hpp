@@ -560,27 +560,30 @@ class pool_core {
   std::uint64_t released_ = 0;             // guarded by mu_
 };
 
-// A thread's caches, one per pool it used. The one-entry lookup cache (last_id/last_cache)
-// makes the common case one compare.
+// The lookup cache in front of pool_thread_state: the id of the pool this thread used last
+// and its cache (0: none, or the thread's state is gone). Trivially destructible thread-locals
+// cost a plain load, where a thread-local with a destructor costs a call to its init guard, so
+// the common case is one compare without touching pool_threads.
+inline thread_local std::uint64_t pool_last_id = 0;  // pool ids start at 1
+inline thread_local pool_thread_cache* pool_last_cache = nullptr;
+
+// Set when the calling thread's pool_thread_state is destroyed (thread exit; for the main
+// thread, before static destructors): pools then use the shared list directly.
+inline thread_local bool pool_thread_state_gone = false;
+
+// A thread's caches, one per pool it used.
 class pool_thread_state {
  public:
   pool_thread_state() = default;
   pool_thread_state(const pool_thread_state&) = delete;
   pool_thread_state& operator=(const pool_thread_state&) = delete;
-  ~pool_thread_state();
-
-  pool_thread_cache* cache_for(const std::shared_ptr<pool_core>& core) {
-    if (last_id_ == core->id()) return last_cache_;
-    return find_or_attach(core);
+  ~pool_thread_state() {
+    pool_thread_state_gone = true;
+    pool_last_id = 0;
+    for (entry& e : entries_) e.core->retire(e.cache.get());
   }
 
- private:
-  struct entry {
-    std::uint64_t id;
-    std::shared_ptr<pool_core> core;
-    std::unique_ptr<pool_thread_cache> cache;
-  };
-
+  // The calling thread's cache for `core`, attached on first use; becomes the lookup cache.
   pool_thread_cache* find_or_attach(const std::shared_ptr<pool_core>& core) {
     // Entries of destroyed pools go first; their caches are unlinked and empty.
     std::erase_if(entries_, [](const entry& e) { return e.core->closed(); });
@@ -593,30 +596,29 @@ class pool_thread_state {
       found = entries_.back().cache.get();
       core->attach(found);
     }
-    last_id_ = core->id();
-    last_cache_ = found;
+    pool_last_id = core->id();
+    pool_last_cache = found;
     return found;
   }
 
-  std::uint64_t last_id_ = 0;  // ids start at 1
-  pool_thread_cache* last_cache_ = nullptr;
+ private:
+  struct entry {
+    std::uint64_t id;
+    std::shared_ptr<pool_core> core;
+    std::unique_ptr<pool_thread_cache> cache;
+  };
+
   std::vector<entry> entries_;
 };
 
-// Set when the calling thread's pool_thread_state is destroyed (thread exit; for the main
-// thread, before static destructors): pools then use the shared list directly. Trivially
-// destructible, so it outlives every destructor.
-inline thread_local bool pool_thread_state_gone = false;
 inline thread_local pool_thread_state pool_threads;
 
-inline pool_thread_state::~pool_thread_state() {
-  pool_thread_state_gone = true;
-  for (entry& e : entries_) e.core->retire(e.cache.get());
-}
-
-inline pool_thread_cache* pool_cache_for(const std::shared_ptr<pool_core>& core) {
+// nullptr once the thread's state is gone. Throws std::bad_alloc on a first use that cannot
+// allocate the thread's entry.
+inline pool_thread_cache* pool_cache_for(std::uint64_t id, const std::shared_ptr<pool_core>& core) {
+  if (pool_last_id == id) return pool_last_cache;
   if (pool_thread_state_gone) return nullptr;
-  return pool_threads.cache_for(core);
+  return pool_threads.find_or_attach(core);
 }
 
 }  // namespace detail
@@ -652,6 +654,7 @@ class pool {
       }
     }
     core_ = std::make_shared<detail::pool_core>(options, &destroy_node);
+    id_ = core_->id();
     if (options.drop_on_memory_pressure) {
       detail::pool_core* core = core_.get();
       pressure_ = on_memory_pressure([core](const memory_pressure&) { core->clear(); });
@@ -682,7 +685,7 @@ class pool {
   // The raw form of get(): the object must come back through put() (or be destroyed with
   // tide::heap — it is not allocated with new; prefer handles).
   [[nodiscard]] T* take() {
-    detail::pool_thread_cache* cache = detail::pool_cache_for(core_);
+    detail::pool_thread_cache* cache = detail::pool_cache_for(id_, core_);
     if (detail::pool_node* n = core_->take(cache)) return object_of(n);
     core_->maybe_trim(now_ns());
     void* block = heap::allocate(node_size, node_align);
@@ -756,7 +759,7 @@ class pool {
   // another thread) and cannot allocate its entry uses the shared list.
   detail::pool_thread_cache* pool_cache_for_put() noexcept {
     try {
-      return detail::pool_cache_for(core_);
+      return detail::pool_cache_for(id_, core_);
     } catch (...) {
       return nullptr;
     }
@@ -792,6 +795,7 @@ class pool {
   reset_type reset_;
   bytes_of_type bytes_of_;
   std::shared_ptr<detail::pool_core> core_;
+  std::uint64_t id_ = 0;  // core_->id(), kept here for the thread-local lookup
   pressure_registration pressure_;
   std::jthread trimmer_;
 };
