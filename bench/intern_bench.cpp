@@ -9,9 +9,9 @@
 // holds from its allocators: glibc's (mallinfo2() uordblks + hblkhd, which count malloc's own
 // per-chunk headers) and tide::heap's (memstats live_bytes), measured as the difference
 // before and after building the vector.
-// Time (CPU time of the thread): ns per string to intern each of the N strings (all handles kept, as above), against
-// finding each in an absl::flat_hash_set<std::string> of the distinct strings; the minimum
-// of 5 interleaved rounds of each.
+// Time (CPU time of the thread): ns per string to intern each of the N strings (all handles kept,
+// as above), against finding each in an absl::flat_hash_set<std::string> of the distinct strings;
+// the minimum of 5 interleaved rounds of each.
 #include <absl/container/flat_hash_set.h>
 #include <malloc.h>
 #include <time.h>
@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
   std::size_t n = 10'000'000;
   std::size_t percent = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--n") == 0) n = std::strtoull(argv[i + 1], nullptr, 10);
+    if (std::strcmp(argv[i], "--n") == 0)
+      n = std::strtoull(argv[i + 1], nullptr, 10);
     else if (std::strcmp(argv[i], "--distinct-percent") == 0)
       percent = std::strtoull(argv[i + 1], nullptr, 10);
     else {

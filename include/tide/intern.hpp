@@ -61,9 +61,9 @@ namespace tide {
 
 // What intern_stats() reports: the table as it is now, and one count since the start.
 struct intern_table_stats {
-  std::size_t strings = 0;       // distinct strings (entries in the table)
-  std::size_t string_bytes = 0;  // their text
-  std::size_t bytes = 0;         // entries (header + text + NUL, as allocated) + the sets
+  std::size_t strings = 0;           // distinct strings (entries in the table)
+  std::size_t string_bytes = 0;      // their text
+  std::size_t bytes = 0;             // entries (header + text + NUL, as allocated) + the sets
   std::uint64_t dying_replaced = 0;  // interns that found a dying entry and replaced it
 };
 
@@ -167,9 +167,9 @@ class intern_table {
   struct alignas(64) shard {
     mutable std::mutex mu;
     tide::set<intern_entry*, intern_entry_hash, intern_entry_equal> entries;  // guarded by mu
-    std::size_t string_bytes = 0;  // guarded by mu
-    std::size_t entry_bytes = 0;   // guarded by mu
-    std::uint64_t dying_replaced = 0;  // guarded by mu
+    std::size_t string_bytes = 0;                                             // guarded by mu
+    std::size_t entry_bytes = 0;                                              // guarded by mu
+    std::uint64_t dying_replaced = 0;                                         // guarded by mu
   };
 
   shard& shard_for(std::size_t hash) noexcept {

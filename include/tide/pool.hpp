@@ -96,25 +96,25 @@ struct coarse_steady_clock {
 struct pool_options {
   static constexpr std::chrono::nanoseconds no_ttl = std::chrono::nanoseconds::max();
 
-  std::size_t max_per_thread = 64;                  // objects in one thread's cache
-  std::size_t max_bytes_per_thread = 1 << 20;       // bytes in one thread's cache
-  std::size_t max_total = 4096;                     // objects cached, whole pool
-  std::size_t max_bytes_total = 64 << 20;           // bytes cached, whole pool
+  std::size_t max_per_thread = 64;                          // objects in one thread's cache
+  std::size_t max_bytes_per_thread = 1 << 20;               // bytes in one thread's cache
+  std::size_t max_total = 4096;                             // objects cached, whole pool
+  std::size_t max_bytes_total = 64 << 20;                   // bytes cached, whole pool
   std::chrono::nanoseconds ttl = std::chrono::seconds(60);  // idle longer: freed
-  bool background_trim = false;           // a pool-owned thread trims every ttl/2
-  bool drop_on_memory_pressure = true;    // tide::on_memory_pressure drops everything cached
+  bool background_trim = false;                             // a pool-owned thread trims every ttl/2
+  bool drop_on_memory_pressure = true;  // tide::on_memory_pressure drops everything cached
 };
 
 // What stats() reports. Counters count since the pool was built.
 struct pool_stats {
   std::size_t cached_objects = 0;  // idle, in thread caches and the shared list
   std::size_t cached_bytes = 0;
-  std::uint64_t hits = 0;       // get()/take() served from a cache
-  std::uint64_t misses = 0;     // get()/take() that ran the factory
-  std::uint64_t dropped = 0;    // put() that destroyed the object: a bound was reached
-  std::uint64_t expired = 0;    // freed by the TTL
-  std::uint64_t released = 0;   // freed by clear() or memory pressure
-  std::size_t threads = 0;      // thread caches attached to the pool
+  std::uint64_t hits = 0;      // get()/take() served from a cache
+  std::uint64_t misses = 0;    // get()/take() that ran the factory
+  std::uint64_t dropped = 0;   // put() that destroyed the object: a bound was reached
+  std::uint64_t expired = 0;   // freed by the TTL
+  std::uint64_t released = 0;  // freed by clear() or memory pressure
+  std::size_t threads = 0;     // thread caches attached to the pool
 };
 
 namespace detail {
@@ -139,18 +139,24 @@ struct pool_node_list {
   void push_newest(pool_node* n) noexcept {
     n->newer = nullptr;
     n->older = newest;
-    if (newest != nullptr) newest->newer = n;
-    else oldest = n;
+    if (newest != nullptr)
+      newest->newer = n;
+    else
+      oldest = n;
     newest = n;
     ++count;
     bytes += n->bytes;
   }
 
   void unlink(pool_node* n) noexcept {
-    if (n->newer != nullptr) n->newer->older = n->older;
-    else newest = n->older;
-    if (n->older != nullptr) n->older->newer = n->newer;
-    else oldest = n->newer;
+    if (n->newer != nullptr)
+      n->newer->older = n->older;
+    else
+      newest = n->older;
+    if (n->older != nullptr)
+      n->older->newer = n->newer;
+    else
+      oldest = n->newer;
     --count;
     bytes -= n->bytes;
   }
@@ -254,8 +260,10 @@ class pool_core {
     retired_misses_ += c->misses;
     retired_dropped_ += c->dropped;
     c->lock.unlock();
-    if (c->prev != nullptr) c->prev->next = c->next;
-    else caches_ = c->next;
+    if (c->prev != nullptr)
+      c->prev->next = c->next;
+    else
+      caches_ = c->next;
     if (c->next != nullptr) c->next->prev = c->prev;
     --thread_count_;
   }
@@ -309,17 +317,18 @@ class pool_core {
       // Full: the older half goes to the shared list, with its quota.
       const std::size_t keep_count = opts_.max_per_thread / 2;
       const std::size_t keep_bytes = opts_.max_bytes_per_thread / 2;
-      while (!nodes.empty() &&
-             (nodes.count + 1 > std::max<std::size_t>(1, keep_count) ||
-              nodes.bytes + n->bytes > std::max(keep_bytes, n->bytes))) {
+      while (!nodes.empty() && (nodes.count + 1 > std::max<std::size_t>(1, keep_count) ||
+                                nodes.bytes + n->bytes > std::max(keep_bytes, n->bytes))) {
         spill.push_newest(nodes.pop_oldest());
       }
       c->quota_count -= spill.count;
       c->quota_bytes -= spill.bytes;
     }
     const bool cached = reserve_for_locked(*c, n->bytes);
-    if (cached) nodes.push_newest(n);
-    else ++c->dropped;
+    if (cached)
+      nodes.push_newest(n);
+    else
+      ++c->dropped;
     c->lock.unlock();
     if (!spill.empty()) {
       std::lock_guard g(mu_);
@@ -550,14 +559,14 @@ class pool_core {
   std::atomic<std::int64_t> next_trim_{std::numeric_limits<std::int64_t>::min()};
 
   mutable std::mutex mu_;
-  pool_node_list shared_;                  // guarded by mu_
-  pool_thread_cache* caches_ = nullptr;    // guarded by mu_
-  std::size_t thread_count_ = 0;           // guarded by mu_
-  std::uint64_t retired_hits_ = 0;         // guarded by mu_: exited threads and no-cache ops
-  std::uint64_t retired_misses_ = 0;       // guarded by mu_
-  std::uint64_t retired_dropped_ = 0;      // guarded by mu_
-  std::uint64_t expired_ = 0;              // guarded by mu_
-  std::uint64_t released_ = 0;             // guarded by mu_
+  pool_node_list shared_;                // guarded by mu_
+  pool_thread_cache* caches_ = nullptr;  // guarded by mu_
+  std::size_t thread_count_ = 0;         // guarded by mu_
+  std::uint64_t retired_hits_ = 0;       // guarded by mu_: exited threads and no-cache ops
+  std::uint64_t retired_misses_ = 0;     // guarded by mu_
+  std::uint64_t retired_dropped_ = 0;    // guarded by mu_
+  std::uint64_t expired_ = 0;            // guarded by mu_
+  std::uint64_t released_ = 0;           // guarded by mu_
 };
 
 // The lookup cache in front of pool_thread_state: the id of the pool this thread used last
@@ -650,7 +659,8 @@ class pool {
       if constexpr (std::is_default_constructible_v<T>) {
         factory_ = [] { return T{}; };
       } else {
-        throw std::invalid_argument("tide::pool: factory is required: T is not default-constructible");
+        throw std::invalid_argument(
+            "tide::pool: factory is required: T is not default-constructible");
       }
     }
     core_ = std::make_shared<detail::pool_core>(options, &destroy_node);
@@ -682,8 +692,8 @@ class pool {
   // puts it back when destroyed; it must not outlive the pool.
   [[nodiscard]] handle get() { return handle(take(), returner{this}); }
 
-  // The raw form of get(): the object must come back through put() (or be destroyed with
-  // tide::heap — it is not allocated with new; prefer handles).
+  // The raw form of get(): the object must come back through put() or discard() (it was not
+  // allocated with new).
   [[nodiscard]] T* take() {
     detail::pool_thread_cache* cache = detail::pool_cache_for(id_, core_);
     if (detail::pool_node* n = core_->take(cache)) return object_of(n);
@@ -718,6 +728,12 @@ class pool {
     core_->maybe_trim(now);
   }
 
+  // Destroys `p` without caching it (an object left in a bad state). Preconditions: p came
+  // from take()/get() of this pool. nullptr is ignored.
+  void discard(T* p) noexcept {
+    if (p != nullptr) destroy_node(node_of(p));
+  }
+
   // Frees every object idle for ttl or longer now.
   void trim() noexcept { core_->trim(now_ns()); }
 
@@ -737,8 +753,7 @@ class pool {
   static constexpr std::size_t node_align = std::max(alignof(T), alignof(detail::pool_node));
 
   static T* object_of(detail::pool_node* n) noexcept {
-    return std::launder(
-        reinterpret_cast<T*>(reinterpret_cast<unsigned char*>(n) + object_offset));
+    return std::launder(reinterpret_cast<T*>(reinterpret_cast<unsigned char*>(n) + object_offset));
   }
   static detail::pool_node* node_of(T* p) noexcept {
     return reinterpret_cast<detail::pool_node*>(reinterpret_cast<unsigned char*>(p) -
@@ -783,7 +798,8 @@ class pool {
   void trim_in_background(std::stop_token stop) {
     std::mutex mu;
     std::condition_variable_any wake;
-    const auto period = std::min<std::chrono::nanoseconds>(core_->trim_period(), std::chrono::minutes(1));
+    const auto period =
+        std::min<std::chrono::nanoseconds>(core_->trim_period(), std::chrono::minutes(1));
     std::unique_lock lock(mu);
     while (!wake.wait_for(lock, stop, period, [] { return false; })) {
       if (stop.stop_requested()) return;

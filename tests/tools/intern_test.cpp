@@ -2,6 +2,8 @@
 // freed with its last handle (intern_stats() back to zero), the empty string, many distinct
 // strings, and threads interning and dropping the same few strings at once (the race between
 // the last release and a new intern of the same text, which the tsan preset is for).
+#include "tide/intern.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -17,7 +19,6 @@
 #include <vector>
 
 #include "support/scale.hpp"
-#include "tide/intern.hpp"
 #include "tide/map.hpp"
 
 namespace {

@@ -2,6 +2,8 @@
 // bytes), the TTL on a fake clock, clear() and memory pressure, bad options, destruction in
 // both orders with threads, and a multithreaded stress run whose objects count their
 // constructions and destructions.
+#include "tide/pool.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -19,7 +21,6 @@
 #include "support/scale.hpp"
 #include "tide/heap.hpp"
 #include "tide/memstats.hpp"
-#include "tide/pool.hpp"
 
 namespace {
 
@@ -48,7 +49,9 @@ struct counted {
 class Pool : public ::testing::Test {
  protected:
   void SetUp() override { counted::live.store(0); }
-  void TearDown() override { EXPECT_EQ(counted::live.load(), 0) << "objects leaked or freed twice"; }
+  void TearDown() override {
+    EXPECT_EQ(counted::live.load(), 0) << "objects leaked or freed twice";
+  }
 };
 
 using test_pool = tide::pool<counted, fake_clock>;
@@ -82,12 +85,27 @@ TEST_F(Pool, HandlePutsBackWhenDestroyed) {
   EXPECT_EQ(h.get(), raw);
 }
 
+TEST_F(Pool, DiscardDestroysWithoutCaching) {
+  test_pool p;
+  test_pool::handle h = p.get();
+  p.discard(h.release());
+  EXPECT_EQ(counted::live.load(), 0);
+  EXPECT_EQ(p.stats().cached_objects, 0u);
+}
+
 TEST_F(Pool, FactoryAndResetHookRun) {
   int made = 0;
   int resets = 0;
   tide::pool<std::string, fake_clock> p(
-      {}, [&] { ++made; return std::string("fresh"); },
-      [&](std::string& s) { ++resets; s.clear(); });
+      {},
+      [&] {
+        ++made;
+        return std::string("fresh");
+      },
+      [&](std::string& s) {
+        ++resets;
+        s.clear();
+      });
   {
     auto s = p.get();
     EXPECT_EQ(*s, "fresh");
@@ -246,9 +264,9 @@ TEST(PoolOptions, BadValuesNameTheArgument) {
   EXPECT_NE(message({.max_bytes_total = 0}).find("max_bytes_total"), std::string::npos);
   EXPECT_NE(message({.max_per_thread = 10, .max_total = 5}).find("exceeds max_total"),
             std::string::npos);
-  EXPECT_NE(message({.max_bytes_per_thread = 10, .max_bytes_total = 5})
-                .find("exceeds max_bytes_total"),
-            std::string::npos);
+  EXPECT_NE(
+      message({.max_bytes_per_thread = 10, .max_bytes_total = 5}).find("exceeds max_bytes_total"),
+      std::string::npos);
   EXPECT_NE(message({.ttl = 0s}).find("ttl"), std::string::npos);
   EXPECT_NE(message({.ttl = -1s}).find("ttl"), std::string::npos);
 }
