@@ -650,11 +650,15 @@ class pool {
   // factory builds a new object on a miss (default: T{}); reset runs on every put, before the
   // object is cached (default: nothing); bytes_of says what an object counts for against
   // the byte bounds (default: sizeof(T)). Throws std::invalid_argument (naming the field)
-  // for options that bound nothing or contradict each other.
+  // for options that bound nothing or contradict each other, and for a max_bytes_total
+  // that no object fits in (with the default bytes_of).
   explicit pool(pool_options options = {}, factory_type factory = nullptr,
                 reset_type reset = nullptr, bytes_of_type bytes_of = nullptr)
       : factory_(std::move(factory)), reset_(std::move(reset)), bytes_of_(std::move(bytes_of)) {
     validate(options);
+    if (!bytes_of_ && sizeof(T) > options.max_bytes_total) {
+      throw std::invalid_argument("tide::pool: max_bytes_total is smaller than one object");
+    }
     if (!factory_) {
       if constexpr (std::is_default_constructible_v<T>) {
         factory_ = [] { return T{}; };

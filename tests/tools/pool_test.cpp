@@ -267,6 +267,9 @@ TEST(PoolOptions, BadValuesNameTheArgument) {
   EXPECT_NE(
       message({.max_bytes_per_thread = 10, .max_bytes_total = 5}).find("exceeds max_bytes_total"),
       std::string::npos);
+  EXPECT_NE(message({.max_bytes_per_thread = 2, .max_bytes_total = 2}).find("max_bytes_total"),
+            std::string::npos)
+      << "no int fits in 2 bytes";
   EXPECT_NE(message({.ttl = 0s}).find("ttl"), std::string::npos);
   EXPECT_NE(message({.ttl = -1s}).find("ttl"), std::string::npos);
 }
