@@ -161,6 +161,18 @@ struct pool_node_list {
     bytes -= n->bytes;
   }
 
+  void push_oldest(pool_node* n) noexcept {
+    n->older = nullptr;
+    n->newer = oldest;
+    if (oldest != nullptr)
+      oldest->older = n;
+    else
+      newest = n;
+    oldest = n;
+    ++count;
+    bytes += n->bytes;
+  }
+
   pool_node* pop_newest() noexcept {
     pool_node* n = newest;
     if (n != nullptr) unlink(n);
@@ -281,19 +293,24 @@ class pool_core {
       }
       c->lock.unlock();
     }
+    // The newest node for the caller; for its cache, up to a batch more that fits in its
+    // byte bound (its cache is empty, and nodes may be as big as that bound).
+    pool_node* n = nullptr;
     pool_node_list batch;
     {
       std::lock_guard g(mu_);
-      const std::size_t want = c == nullptr ? 1 : batch_count_;
-      while (batch.count < want && !shared_.empty()) batch.push_newest(shared_.pop_newest());
-      if (c == nullptr) ++(batch.empty() ? retired_misses_ : retired_hits_);
+      n = shared_.pop_newest();
+      if (c == nullptr) {
+        ++(n != nullptr ? retired_hits_ : retired_misses_);
+      } else if (n != nullptr) {
+        while (batch.count + 1 < batch_count_ && !shared_.empty() &&
+               batch.bytes + shared_.newest->bytes <= opts_.max_bytes_per_thread) {
+          batch.push_oldest(shared_.pop_newest());
+        }
+      }
     }
-    pool_node* n = batch.pop_oldest();  // the newest of the shared list
     if (n != nullptr) budget_release(1, n->bytes);
-    if (c == nullptr) {
-      TIDE_ASSERT(batch.empty(), "a batch of one for a thread without a cache");
-      return n;
-    }
+    if (c == nullptr) return n;
     c->lock.lock();
     ++(n != nullptr ? c->hits : c->misses);
     c->quota_count += batch.count;
@@ -430,8 +447,8 @@ class pool_core {
     return s;
   }
 
-  // Recomputes the quota invariant from scratch; aborts naming it if broken. Preconditions:
-  // no other thread uses the pool.
+  // Recomputes the quota invariant and checks the bounds from scratch; aborts naming what is
+  // broken. Preconditions: no other thread uses the pool.
   void check_invariants() const noexcept {
     std::lock_guard g(mu_);
     std::size_t count = shared_.count;
@@ -439,6 +456,9 @@ class pool_core {
     for (pool_thread_cache* c = caches_; c != nullptr; c = c->next) {
       TIDE_CHECK(c->quota_count >= c->nodes.count && c->quota_bytes >= c->nodes.bytes,
                  "pool: a thread cache holds less quota than it caches");
+      TIDE_CHECK(
+          c->nodes.count <= opts_.max_per_thread && c->nodes.bytes <= opts_.max_bytes_per_thread,
+          "pool: a thread cache above max_per_thread / max_bytes_per_thread");
       count += c->quota_count;
       bytes += c->quota_bytes;
     }

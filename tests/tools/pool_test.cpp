@@ -161,6 +161,24 @@ TEST_F(Pool, ByteBoundsCountWhatBytesOfSays) {
   EXPECT_EQ(p.stats().dropped, 3u);
 }
 
+// Regression: a refill from the shared list took a whole batch of objects whatever their
+// bytes, overfilling the thread cache's byte bound.
+TEST_F(Pool, RefillKeepsTheThreadByteBound) {
+  test_pool p({.max_per_thread = 16, .max_bytes_per_thread = 100, .max_bytes_total = 1000}, nullptr,
+              nullptr, [](const counted&) { return std::size_t{40}; });
+  std::thread([&] {
+    std::vector<counted*> out;
+    for (int i = 0; i < 8; ++i) out.push_back(p.take());
+    for (counted* c : out) p.put(c);
+  }).join();  // the thread's 2 cached objects and its 6 spilled ones: all in the shared list
+  ASSERT_EQ(p.stats().cached_objects, 8u);
+  counted* c = p.take();  // refills this thread's cache from the shared list
+  p.check_invariants();   // aborts if this thread's cache holds more than 100 bytes
+  p.put(c);
+  p.check_invariants();
+  EXPECT_EQ(p.stats().dropped, 0u);
+}
+
 TEST_F(Pool, TtlTrimFreesOnlyObjectsIdleThatLong) {
   test_pool p({.ttl = 10s});
   counted* a = p.take();
