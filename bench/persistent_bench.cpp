@@ -119,7 +119,8 @@ update_cost measure_copy_on_write(const options& opt, const std::vector<std::uin
 
 // Mean ns per lookup over `probes`, and a checksum so the loop is not optimised away.
 template <class Find>
-std::pair<double, std::uint64_t> time_lookups(const std::vector<std::uint64_t>& probes, Find&& find) {
+std::pair<double, std::uint64_t> time_lookups(const std::vector<std::uint64_t>& probes,
+                                              Find&& find) {
   std::uint64_t checksum = 0;
   const auto start = clock_type::now();
   for (const std::uint64_t key : probes) checksum += find(key);
@@ -161,11 +162,12 @@ int main(int argc, char** argv) {
     fmt::print("{:<12} {:>14.0f} {:>14.0f} {:>18.0f} {:>14}\n", r.name, r.median_ns, r.mean_ns,
                r.bytes_per_update, r.base_bytes);
   }
-  fmt::print("ratios (copy-on-write / persistent): time tide {:.0f}x absl {:.0f}x, "
-             "bytes tide {:.0f}x absl {:.0f}x\n",
-             results[1].median_ns / results[0].median_ns, results[2].median_ns / results[0].median_ns,
-             results[1].bytes_per_update / results[0].bytes_per_update,
-             results[2].bytes_per_update / results[0].bytes_per_update);
+  fmt::print(
+      "ratios (copy-on-write / persistent): time tide {:.0f}x absl {:.0f}x, "
+      "bytes tide {:.0f}x absl {:.0f}x\n",
+      results[1].median_ns / results[0].median_ns, results[2].median_ns / results[0].median_ns,
+      results[1].bytes_per_update / results[0].bytes_per_update,
+      results[2].bytes_per_update / results[0].bytes_per_update);
 
   // Lookups: the same entries in both maps, probes in random order.
   auto builder = persistent_type().transient();

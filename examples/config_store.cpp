@@ -44,7 +44,8 @@ class config_store {
 
   // Applies `changes` on top of the current version and publishes the result. The update
   // retries if another writer published first, so concurrent reloads lose nothing.
-  std::shared_ptr<const config> reload(const std::vector<std::pair<std::string, std::string>>& changes) {
+  std::shared_ptr<const config> reload(
+      const std::vector<std::pair<std::string, std::string>>& changes) {
     return current_.update([&](const config& now) {
       auto builder = now.transient();
       for (const auto& [key, value] : changes) builder.set(key, value);
@@ -120,15 +121,18 @@ int main(int argc, char** argv) {
   const std::shared_ptr<const config> last = store.view();
   const tide::persistent_map_memory total = last->memory();
   const tide::persistent_map_memory shared = last->shared_with(*first);
-  fmt::print("config_store: {} readers made {} loads and saw {} generation changes; "
-             "{} inconsistent reads\n",
-             readers, loads.load(), generations_seen.load(), inconsistent.load());
-  fmt::print("config_store: the writer published {} reloads of {} keys each; the config has {} "
-             "keys\n",
-             reloads, limit_keys + 1, last->size());
-  fmt::print("config_store: the last version holds {} bytes in {} nodes, {} bytes of them shared "
-             "with the first version\n",
-             total.bytes, total.nodes, shared.bytes);
+  fmt::print(
+      "config_store: {} readers made {} loads and saw {} generation changes; "
+      "{} inconsistent reads\n",
+      readers, loads.load(), generations_seen.load(), inconsistent.load());
+  fmt::print(
+      "config_store: the writer published {} reloads of {} keys each; the config has {} "
+      "keys\n",
+      reloads, limit_keys + 1, last->size());
+  fmt::print(
+      "config_store: the last version holds {} bytes in {} nodes, {} bytes of them shared "
+      "with the first version\n",
+      total.bytes, total.nodes, shared.bytes);
   const bool ok = inconsistent.load() == 0 && *last->find("generation") == std::to_string(reloads);
   fmt::print("config_store: {}\n", ok ? "ok" : "FAILED");
   return ok ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -54,14 +54,13 @@
 #include <functional>
 #include <iterator>
 #include <memory>
-#include <type_traits>
-#include <utility>
-
 #include <tide/detail/config.hpp>
 #include <tide/detail/hamt_node.hpp>
 #include <tide/detail/hamt_test_peer.hpp>
 #include <tide/detail/hamt_trie.hpp>
 #include <tide/hash.hpp>
+#include <type_traits>
+#include <utility>
 
 namespace tide {
 
@@ -97,7 +96,8 @@ class persistent_map {
     if (root_ != nullptr) trie::retain(root_);
   }
   persistent_map(persistent_map&& other) noexcept
-      : trie_(other.trie_), root_(std::exchange(other.root_, nullptr)),
+      : trie_(other.trie_),
+        root_(std::exchange(other.root_, nullptr)),
         size_(std::exchange(other.size_, 0)) {}
   // The nodes travel with the allocator that made them: assignment takes other's allocator.
   persistent_map& operator=(const persistent_map& other) {
@@ -269,15 +269,19 @@ class persistent_map {
   class transient_map {
    public:
     explicit transient_map(const persistent_map& from)
-        : trie_(from.trie_), root_(from.root_), size_(from.size_),
+        : trie_(from.trie_),
+          root_(from.root_),
+          size_(from.size_),
           owner_(detail::hamt_new_owner()) {
       if (root_ != nullptr) trie::retain(root_);
     }
     transient_map(const transient_map&) = delete;
     transient_map& operator=(const transient_map&) = delete;
     transient_map(transient_map&& other) noexcept
-        : trie_(other.trie_), root_(std::exchange(other.root_, nullptr)),
-          size_(std::exchange(other.size_, 0)), owner_(detail::hamt_new_owner()) {
+        : trie_(other.trie_),
+          root_(std::exchange(other.root_, nullptr)),
+          size_(std::exchange(other.size_, 0)),
+          owner_(detail::hamt_new_owner()) {
       // This builder owns the nodes now; the moved-from one keeps editing nothing of them.
       std::swap(owner_, other.owner_);
     }

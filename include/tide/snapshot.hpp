@@ -51,10 +51,9 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <tide/detail/config.hpp>
 #include <type_traits>
 #include <utility>
-
-#include <tide/detail/config.hpp>
 
 namespace tide {
 

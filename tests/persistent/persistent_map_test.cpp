@@ -2,15 +2,15 @@
 // every version and checks each one is unchanged at the end, colliding hashes, the transient
 // builder against persistent edits, and exception safety with throwing hash, copy and
 // allocator. Fixed seeds; sizes scale with TIDE_TEST_SCALE.
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <string>
+#include <tide/persistent_map.hpp>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <tide/persistent_map.hpp>
 
 #include "support/faults.hpp"
 #include "support/hashes.hpp"
@@ -83,9 +83,8 @@ TEST(PersistentMap, SetEraseUpdateLeaveTheOldVersion) {
   const plain_map replaced = two.set(1, 11);
   const plain_map erased = replaced.erase(2);
   const plain_map updated = erased.update(1, [](const std::uint64_t* v) { return *v + 1; });
-  const plain_map added = updated.update(3, [](const std::uint64_t* v) {
-    return v == nullptr ? std::uint64_t{30} : *v;
-  });
+  const plain_map added = updated.update(
+      3, [](const std::uint64_t* v) { return v == nullptr ? std::uint64_t{30} : *v; });
   EXPECT_EQ(empty.size(), 0u);
   EXPECT_EQ(*one.find(1), 10u);
   EXPECT_EQ(one.find(2), nullptr);
@@ -168,9 +167,8 @@ Map edited(const Map& map, const edit& e) {
     case edit::erase:
       return map.erase(e.key);
     case edit::update:
-      return map.update(e.key, [&](const std::uint64_t* v) {
-        return v != nullptr ? *v + e.value : e.value;
-      });
+      return map.update(
+          e.key, [&](const std::uint64_t* v) { return v != nullptr ? *v + e.value : e.value; });
   }
   return map;
 }
@@ -306,10 +304,10 @@ TEST(PersistentMapTransient, EditsItsOwnNodesInPlace) {
 // ---- exception safety -----------------------------------------------------------------------
 
 using tide_test::throwing_value;
-using throwing_map =
-    tide::persistent_map<std::uint64_t, throwing_value, tide_test::throwing_hash<std::uint64_t>,
-                         std::equal_to<std::uint64_t>,
-                         tide_test::throwing_allocator<std::pair<const std::uint64_t, throwing_value>>>;
+using throwing_map = tide::persistent_map<
+    std::uint64_t, throwing_value, tide_test::throwing_hash<std::uint64_t>,
+    std::equal_to<std::uint64_t>,
+    tide_test::throwing_allocator<std::pair<const std::uint64_t, throwing_value>>>;
 
 // Arms each fault point at the nth hit for n = 1, 2, ... until an edit goes through without
 // a fault; every failed edit must leave the map unchanged and valid.
@@ -321,8 +319,8 @@ void every_fault_leaves_the_map(const throwing_map& map, Edit&& edit_fn) {
     for (const auto& [k, v] : map) contents.emplace(k, v.get());
     return contents;
   }();
-  for (tide_test::fault_point* point : {&tide_test::hash_faults, &tide_test::construct_faults,
-                                        &tide_test::alloc_faults}) {
+  for (tide_test::fault_point* point :
+       {&tide_test::hash_faults, &tide_test::construct_faults, &tide_test::alloc_faults}) {
     for (std::int64_t n = 1;; ++n) {
       point->arm(n);
       bool threw = false;
@@ -350,9 +348,8 @@ TEST(PersistentMapExceptions, FaultsLeaveTheOldVersionAndLeakNothing) {
     throwing_map map;
     for (std::uint64_t i = 0; i < 300; ++i) map = map.set(i, throwing_value(static_cast<int>(i)));
     for (std::uint64_t key : {5u, 150u, 299u, 1000u, 1001u}) {
-      every_fault_leaves_the_map(map, [&](const throwing_map& m) {
-        return m.set(key, throwing_value(7));
-      });
+      every_fault_leaves_the_map(
+          map, [&](const throwing_map& m) { return m.set(key, throwing_value(7)); });
       every_fault_leaves_the_map(map, [&](const throwing_map& m) { return m.erase(key); });
     }
     every_fault_leaves_the_map(map, [&](const throwing_map& m) {

@@ -2,17 +2,17 @@
 // longer; many reader threads load() while writers publish and update(); update()'s
 // compare-and-swap loses no write. The concurrency tests are what the tsan preset is for.
 // Sizes scale with TIDE_TEST_SCALE; threads start together on a std::latch.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <cstdint>
 #include <latch>
 #include <memory>
 #include <string>
 #include <thread>
-#include <vector>
-
-#include <gtest/gtest.h>
 #include <tide/persistent_map.hpp>
 #include <tide/snapshot.hpp>
+#include <vector>
 
 #include "support/scale.hpp"
 
@@ -25,7 +25,9 @@ std::atomic<std::int64_t> live_versions{0};
 
 struct counted_config {
   explicit counted_config(config c) : entries(std::move(c)) { live_versions.fetch_add(1); }
-  counted_config(const counted_config& other) : entries(other.entries) { live_versions.fetch_add(1); }
+  counted_config(const counted_config& other) : entries(other.entries) {
+    live_versions.fetch_add(1);
+  }
   ~counted_config() { live_versions.fetch_sub(1); }
   config entries;
 };
@@ -93,8 +95,8 @@ TEST(SnapshotThreads, ReadersSeeWholeVersionsWhileAWriterPublishes) {
     start.arrive_and_wait();
     for (std::uint64_t g = 1; g <= generations; ++g) {
       const std::shared_ptr<const counted_config> previous = current.load();
-      current.publish(std::make_shared<const counted_config>(
-          make_generation(previous->entries, g, width)));
+      current.publish(
+          std::make_shared<const counted_config>(make_generation(previous->entries, g, width)));
     }
     done.store(true, std::memory_order_release);
     for (auto& t : threads) t.join();

@@ -29,6 +29,7 @@
 // 64-bit counter and are never reused.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cstddef>
@@ -101,8 +102,8 @@ struct hamt_node : hamt_node_header {
   bool is_singleton() const noexcept { return entry_count == 1 && nodemap == 0; }
 
   Value* entries() noexcept {
-    return std::launder(reinterpret_cast<Value*>(reinterpret_cast<unsigned char*>(this) +
-                                                 entries_offset));
+    return std::launder(
+        reinterpret_cast<Value*>(reinterpret_cast<unsigned char*>(this) + entries_offset));
   }
   const Value* entries() const noexcept { return const_cast<hamt_node*>(this)->entries(); }
   hamt_node** children() noexcept {
@@ -123,8 +124,7 @@ template <class Value, class Allocator>
 class hamt_node_allocator {
  public:
   using node = hamt_node<Value>;
-  static constexpr std::size_t unit_align =
-      alignof(Value) > alignof(hamt_node_header) ? alignof(Value) : alignof(hamt_node_header);
+  static constexpr std::size_t unit_align = std::max(alignof(Value), alignof(hamt_node_header));
   struct alignas(unit_align) unit {
     unsigned char bytes[unit_align];
   };
@@ -145,9 +145,8 @@ class hamt_node_allocator {
   // constructed. Throws what the allocator throws.
   static node* allocate(unit_allocator& alloc, std::uint32_t datamap, std::uint32_t nodemap,
                         std::uint32_t entry_count, hamt_owner owner) {
-    unit* memory = std::to_address(
-        unit_traits::allocate(alloc, units_for(entry_count, static_cast<std::size_t>(
-                                                                std::popcount(nodemap)))));
+    unit* memory = std::to_address(unit_traits::allocate(
+        alloc, units_for(entry_count, static_cast<std::size_t>(std::popcount(nodemap)))));
     node* n = ::new (static_cast<void*>(memory)) node;
     n->refs.store(1, std::memory_order_relaxed);
     n->datamap = datamap;

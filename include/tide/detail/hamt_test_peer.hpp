@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstddef>
-
 #include <tide/detail/hamt_node.hpp>
 
 namespace tide::detail {

@@ -17,12 +17,11 @@
 #include <functional>
 #include <memory>
 #include <new>
-#include <type_traits>
-#include <utility>
-
 #include <tide/detail/config.hpp>
 #include <tide/detail/hamt_node.hpp>
 #include <tide/hash.hpp>
+#include <type_traits>
+#include <utility>
 
 namespace tide::detail {
 
@@ -300,8 +299,9 @@ class hamt_trie {
   // Entry constructors for rebuild(): each constructs one value_type at `where`.
   auto construct_pending(pending_entry entry) {
     return [entry](void* where) {
-      ::new (where) value_type(std::piecewise_construct, std::forward_as_tuple(std::move(entry.key)),
-                               std::forward_as_tuple(std::move(entry.value)));
+      ::new (where)
+          value_type(std::piecewise_construct, std::forward_as_tuple(std::move(entry.key)),
+                     std::forward_as_tuple(std::move(entry.value)));
     };
   }
   static auto construct_copy(const value_type& source) {
@@ -374,8 +374,8 @@ class hamt_trie {
   // both inline where their hash fragments differ, a chain of single-child nodes down to
   // there, or a collision node when the full hashes are equal.
   template <class ConstructA, class ConstructB>
-  node* make_pair_node(unsigned depth, hamt_hash hash_a, ConstructA&& construct_a,
-                       hamt_hash hash_b, ConstructB&& construct_b, hamt_owner owner) {
+  node* make_pair_node(unsigned depth, hamt_hash hash_a, ConstructA&& construct_a, hamt_hash hash_b,
+                       ConstructB&& construct_b, hamt_owner owner) {
     if (depth == hamt_collision_depth) {
       node* n = node_allocator::allocate(alloc_, 0, 0, 2, owner);
       value_type* entries = n->entries();
@@ -396,7 +396,8 @@ class hamt_trie {
     const std::uint32_t bit_a = hamt_bit(hash_a, depth);
     const std::uint32_t bit_b = hamt_bit(hash_b, depth);
     if (bit_a == bit_b) {
-      node_ref below(*this, make_pair_node(depth + 1, hash_a, construct_a, hash_b, construct_b, owner));
+      node_ref below(*this,
+                     make_pair_node(depth + 1, hash_a, construct_a, hash_b, construct_b, owner));
       return rebuild(nullptr, 0, bit_a, 0, construct_nothing, bit_a, &below, owner);
     }
     const std::uint32_t datamap = bit_a | bit_b;
