@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <tide/heap_allocator.hpp>
 #include <tide/persistent_map.hpp>
 #include <type_traits>
 #include <unordered_map>
@@ -35,6 +36,11 @@ using plain_map = tide::persistent_map<std::uint64_t, std::uint64_t>;
 using colliding_map =
     tide::persistent_map<std::uint64_t, std::uint64_t, tide_test::colliding_hash<std::uint64_t, 4>>;
 using deep_map = tide::persistent_map<std::uint64_t, std::uint64_t, deep_colliding_hash>;
+// Nodes from tide::heap (size classes instead of malloc).
+using heap_map =
+    tide::persistent_map<std::uint64_t, std::uint64_t, tide::hash<std::uint64_t>,
+                         std::equal_to<std::uint64_t>,
+                         tide::heap_allocator<std::pair<const std::uint64_t, std::uint64_t>>>;
 
 template <class Map>
 using reference = std::unordered_map<typename Map::key_type, typename Map::mapped_type>;
@@ -208,6 +214,10 @@ void differential(std::uint64_t seed, std::size_t edits, std::uint64_t key_space
 
 TEST(PersistentMapDifferential, EveryVersionUnchanged) {
   differential<plain_map>(1, tide_test::scaled(20000, 400), 3000);
+}
+
+TEST(PersistentMapDifferential, OnTideHeap) {
+  differential<heap_map>(12, tide_test::scaled(5000, 200), 1000);
 }
 
 TEST(PersistentMapDifferential, SmallKeySpaceChurn) {
