@@ -67,9 +67,22 @@ inline std::uint32_t hamt_bit(hamt_hash hash, unsigned depth) noexcept {
   return std::uint32_t{1} << ((hash >> (depth * hamt_bits_per_level)) & (hamt_fanout - 1));
 }
 
+// Bits set in a bitmap. Without -mpopcnt, std::popcount is a call to libgcc's
+// __popcountdi2; lookups take one per level, so the 32-bit SWAR sum is inlined instead.
+inline unsigned hamt_popcount(std::uint32_t bits) noexcept {
+#if defined(__POPCNT__)
+  return static_cast<unsigned>(std::popcount(bits));
+#else
+  bits = bits - ((bits >> 1) & 0x55555555u);
+  bits = (bits & 0x33333333u) + ((bits >> 2) & 0x33333333u);
+  bits = (bits + (bits >> 4)) & 0x0F0F0F0Fu;
+  return (bits * 0x01010101u) >> 24;
+#endif
+}
+
 // Position in the entry or child array of the slot `bit` of `bitmap`.
 inline unsigned hamt_index(std::uint32_t bitmap, std::uint32_t bit) noexcept {
-  return static_cast<unsigned>(std::popcount(bitmap & (bit - 1)));
+  return hamt_popcount(bitmap & (bit - 1));
 }
 
 struct hamt_node_header {
@@ -96,7 +109,7 @@ struct hamt_node : hamt_node_header {
     return children_offset(entries) + children * sizeof(hamt_node*);
   }
 
-  unsigned child_count() const noexcept { return static_cast<unsigned>(std::popcount(nodemap)); }
+  unsigned child_count() const noexcept { return hamt_popcount(nodemap); }
   // True when removing nothing else, the node holds one entry and no child: the parent of
   // such a node takes the entry inline (a non-root subtree always holds two entries or more).
   bool is_singleton() const noexcept { return entry_count == 1 && nodemap == 0; }
@@ -145,8 +158,8 @@ class hamt_node_allocator {
   // constructed. Throws what the allocator throws.
   static node* allocate(unit_allocator& alloc, std::uint32_t datamap, std::uint32_t nodemap,
                         std::uint32_t entry_count, hamt_owner owner) {
-    unit* memory = std::to_address(unit_traits::allocate(
-        alloc, units_for(entry_count, static_cast<std::size_t>(std::popcount(nodemap)))));
+    unit* memory = std::to_address(
+        unit_traits::allocate(alloc, units_for(entry_count, hamt_popcount(nodemap))));
     node* n = ::new (static_cast<void*>(memory)) node;
     n->refs.store(1, std::memory_order_relaxed);
     n->datamap = datamap;

@@ -268,7 +268,7 @@ class hamt_trie {
       return n->entry_count;
     }
     if (n->datamap & n->nodemap) fail("a slot holds both an entry and a child");
-    if (n->entry_count != static_cast<std::uint32_t>(std::popcount(n->datamap))) {
+    if (n->entry_count != hamt_popcount(n->datamap)) {
       fail("entry_count != popcount(datamap)");
     }
     for (std::uint32_t bits = n->datamap; bits != 0; bits &= bits - 1) {
@@ -318,7 +318,7 @@ class hamt_trie {
   node* rebuild(node* from, std::uint32_t datamap, std::uint32_t nodemap,
                 std::uint32_t new_entry_bit, Construct&& construct, std::uint32_t new_child_bit,
                 node_ref* new_child, hamt_owner owner) {
-    const auto entry_count = static_cast<std::uint32_t>(std::popcount(datamap));
+    const auto entry_count = hamt_popcount(datamap);
     node* n = node_allocator::allocate(alloc_, datamap, nodemap, entry_count, owner);
     value_type* entries = n->entries();
     std::uint32_t built = 0;
