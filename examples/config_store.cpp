@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -27,7 +28,10 @@
 
 namespace {
 
-using config = tide::persistent_map<std::string, std::string>;
+// std::equal_to<> with tide::hash (transparent): readers look keys up by string literal or
+// std::string_view without building a std::string per lookup.
+using config =
+    tide::persistent_map<std::string, std::string, tide::hash<std::string>, std::equal_to<>>;
 
 constexpr int limit_keys = 16;
 constexpr int service_keys = 1000;

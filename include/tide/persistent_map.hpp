@@ -84,6 +84,13 @@ class persistent_map {
   using iterator = const_iterator;
   class transient_map;
 
+ private:
+  static constexpr bool transparent_lookup = requires {
+    typename Hash::is_transparent;
+    typename KeyEqual::is_transparent;
+  };
+
+ public:
   persistent_map() : persistent_map(Hash(), KeyEqual(), Allocator()) {}
   explicit persistent_map(const Hash& hash, const KeyEqual& equal = KeyEqual(),
                           const Allocator& alloc = Allocator())
@@ -130,6 +137,17 @@ class persistent_map {
     return e != nullptr ? &e->second : nullptr;
   }
   bool contains(const K& key) const { return trie_.find(root_, key) != nullptr; }
+  // Heterogeneous lookup, when Hash and KeyEqual are transparent (tide::hash<std::string> with
+  // std::equal_to<> finds a std::string_view or a const char* without building a string).
+  template <class Key>
+  requires transparent_lookup const V* find(const Key& key) const {
+    const value_type* e = trie_.find(root_, key);
+    return e != nullptr ? &e->second : nullptr;
+  }
+  template <class Key>
+  requires transparent_lookup bool contains(const Key& key) const {
+    return trie_.find(root_, key) != nullptr;
+  }
 
   // A new version with key -> value (inserted or replaced).
   [[nodiscard]] persistent_map set(K key, V value) const {

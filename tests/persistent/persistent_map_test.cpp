@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <tide/heap_allocator.hpp>
 #include <tide/persistent_map.hpp>
 #include <type_traits>
@@ -140,6 +141,17 @@ TEST(PersistentMap, StringKeysAndValues) {
       EXPECT_EQ(*v, std::to_string(i));
     }
   }
+}
+
+TEST(PersistentMap, HeterogeneousLookupWithTransparentHashAndEqual) {
+  using string_map =
+      tide::persistent_map<std::string, int, tide::hash<std::string>, std::equal_to<>>;
+  const string_map m = string_map().set("timeout_ms", 250).set("retries", 3);
+  const std::string_view key = "timeout_ms";
+  ASSERT_NE(m.find(key), nullptr);
+  EXPECT_EQ(*m.find(key), 250);
+  EXPECT_TRUE(m.contains("retries"));
+  EXPECT_FALSE(m.contains(std::string_view("missing")));
 }
 
 // ---- differential, every version kept -------------------------------------------------------

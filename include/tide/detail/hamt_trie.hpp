@@ -49,7 +49,8 @@ class hamt_trie {
 
   // A hash the trie may slice five bits at a time: tide::hash avalanches already; any other
   // hasher (std::hash<integer> is the identity) is mixed once more.
-  hamt_hash hash_of(const K& key) const {
+  template <class Key>
+  hamt_hash hash_of(const Key& key) const {
     hamt_hash h = static_cast<hamt_hash>(hash_(key));
     if constexpr (!requires { typename Hash::is_avalanching; }) h = mix(h, 0x9E3779B97F4A7C15ull);
     return h;
@@ -85,7 +86,9 @@ class hamt_trie {
 
   // ---- lookup ---------------------------------------------------------------------------------
 
-  const value_type* find(const node* n, const K& key) const {
+  // `Key` is K, or any type the hasher and the comparison accept (heterogeneous lookup).
+  template <class Key>
+  const value_type* find(const node* n, const Key& key) const {
     if (n == nullptr) return nullptr;
     const hamt_hash hash = hash_of(key);
     for (unsigned depth = 0; depth < hamt_collision_depth; ++depth) {
