@@ -149,7 +149,8 @@ class persistent_map {
     return trie_.find(root_, key) != nullptr;
   }
 
-  // A new version with key -> value (inserted or replaced).
+  // A new version with key -> value (inserted or replaced). When the key already maps to an
+  // equal value (V with ==), the new version is this one: every node shared.
   [[nodiscard]] persistent_map set(K key, V value) const {
     const detail::hamt_hash hash = trie_.hash_of(key);
     typename trie::pending_entry entry{key, value};
@@ -157,6 +158,7 @@ class persistent_map {
     if (root_ == nullptr) return persistent_map(trie_, builder.make_root(hash, entry, frozen), 1);
     bool inserted = false;
     node* root = builder.insert(root_, 0, hash, entry, frozen, inserted);
+    if (root == root_) return *this;
     return persistent_map(trie_, root, size_ + (inserted ? 1 : 0));
   }
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <tide/heap_allocator.hpp>
@@ -110,6 +111,20 @@ TEST(PersistentMap, EraseOfAnAbsentKeySharesTheRoot) {
   const plain_map same = m.erase(99);
   EXPECT_EQ(same.shared_with(m), m.memory());
 }
+
+TEST(PersistentMap, SettingAnEqualValueSharesEverything) {
+  plain_map m;
+  for (std::uint64_t i = 0; i < 3000; ++i) m = m.set(i, i);
+  const plain_map same = m.set(42, 42);
+  EXPECT_EQ(same.shared_with(m), m.memory());
+  auto builder = m.transient();
+  builder.set(42, 42);
+  EXPECT_EQ(builder.persistent().shared_with(m), m.memory());
+  deep_map collisions = deep_map().set(0, 0).set(3, 3);
+  EXPECT_EQ(collisions.set(3, 3).shared_with(collisions), collisions.memory());
+}
+
+static_assert(std::forward_iterator<plain_map::const_iterator>);
 
 TEST(PersistentMap, EqualityIsByContentsAndFastWhenShared) {
   plain_map a;

@@ -53,7 +53,7 @@ TEST(PersistentMapMemory, ThousandUpdatesAddPathsNotCopies) {
     const auto path = peer::path(versions.back(), key);
     path_nodes += path.nodes;
     path_bytes += path.bytes;
-    versions.push_back(versions.back().set(key, i));
+    versions.push_back(versions.back().set(key, n + i));  // never the value it had: a copy
   }
   const std::size_t added_nodes = counter.allocations() - base_allocations;
   const std::size_t added_bytes = counter.bytes_in_use() - base_bytes;

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <algorithm>
+#include <concepts>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -117,7 +118,8 @@ class hamt_trie {
   };
 
   // Sets key -> value in the subtree `n` (non-null) at `depth`. `inserted` tells whether the
-  // key was new.
+  // key was new. Setting a key to a value equal to its own (when V has ==) changes nothing
+  // and returns `n`, so the caller shares the whole version.
   node* insert(node* n, unsigned depth, hamt_hash hash, pending_entry entry, hamt_owner owner,
                bool& inserted) {
     if (depth == hamt_collision_depth) return insert_collision(n, entry, owner, inserted);
@@ -126,6 +128,7 @@ class hamt_trie {
       value_type& existing = n->entry_at(bit);
       if (equal_(existing.first, entry.key)) {
         inserted = false;
+        if (holds(existing, entry.value)) return n;
         if (editable(n, owner)) {
           existing.second = std::move(entry.value);
           return n;
@@ -295,6 +298,15 @@ class hamt_trie {
   }
 
  private:
+  // True when `entry` already holds `value` (never for a V without ==).
+  static bool holds(const value_type& entry, const V& value) {
+    if constexpr (std::equality_comparable<V>) {
+      return entry.second == value;
+    } else {
+      return false;
+    }
+  }
+
   static bool editable(const node* n, hamt_owner owner) noexcept {
     return owner != hamt_frozen && n->owner == owner;
   }
@@ -464,6 +476,7 @@ class hamt_trie {
     std::uint32_t index = 0;
     while (index < n->entry_count && !equal_(entries[index].first, entry.key)) ++index;
     inserted = index == n->entry_count;
+    if (!inserted && holds(entries[index], entry.value)) return n;
     if (!inserted && editable(n, owner)) {
       entries[index].second = std::move(entry.value);
       return n;
