@@ -8,24 +8,30 @@
 //   cow-absl     the same with absl::flat_hash_map
 // Reported per update: median and mean time, and the bytes the new version adds while the
 // old one lives. Then lookups of random present keys (hit) and absent keys (miss),
-// persistent_map against tide::map. Plain timing with steady_clock, no Google Benchmark: a
-// copy of a 1M map takes milliseconds, so few repetitions are possible and the median says
-// more than a mean.
+// persistent_map against tide::map. Last, tide::snapshot::load() against
+// std::atomic<std::shared_ptr>::load() (a lock bit in libstdc++ 12): R reader threads load in
+// a loop for 300 ms while one writer publishes a new version in a loop; loads and publishes
+// per second. Plain timing with steady_clock, no Google Benchmark: a copy of a 1M map takes
+// milliseconds, so few repetitions are possible and the median says more than a mean.
 //
-//   usage: persistent_bench [--n N] [--updates U] [--copies C] [--lookups L]
-//          (defaults N = 1000000, U = 10000, C = 20, L = 2000000)
+//   usage: persistent_bench [--n N] [--updates U] [--copies C] [--lookups L] [--readers R]
+//          (defaults N = 1000000, U = 10000, C = 20, L = 2000000, R = 2)
 
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <tide/counting_allocator.hpp>
 #include <tide/persistent_map.hpp>
+#include <tide/snapshot.hpp>
 #include <vector>
 
 #include "bench_common.hpp"
@@ -38,6 +44,7 @@ struct options {
   std::size_t updates = 10'000;
   std::size_t copies = 20;
   std::size_t lookups = 2'000'000;
+  std::size_t readers = 2;
 };
 
 using clock_type = std::chrono::steady_clock;
@@ -127,6 +134,54 @@ std::pair<double, std::uint64_t> time_lookups(const std::vector<std::uint64_t>& 
   return {nanoseconds(clock_type::now() - start) / static_cast<double>(probes.size()), checksum};
 }
 
+// std::atomic<std::shared_ptr<const int>> behind the interface of tide::snapshot<int>.
+class atomic_shared_ptr_snapshot {
+ public:
+  explicit atomic_shared_ptr_snapshot(std::shared_ptr<const int> initial)
+      : current_(std::move(initial)) {}
+  std::shared_ptr<const int> load() const { return current_.load(std::memory_order_acquire); }
+  void publish(std::shared_ptr<const int> next) {
+    current_.store(std::move(next), std::memory_order_release);
+  }
+
+ private:
+  std::atomic<std::shared_ptr<const int>> current_;
+};
+
+struct contention_result {
+  double loads_per_second = 0;
+  double publishes_per_second = 0;
+};
+
+// `readers` threads load() in a loop while this thread publishes, for `duration`.
+template <class Snapshot>
+contention_result measure_contention(std::size_t readers, std::chrono::milliseconds duration) {
+  Snapshot current(std::make_shared<const int>(0));
+  std::atomic<bool> done{false};
+  std::atomic<std::uint64_t> loads{0};
+  std::vector<std::thread> threads;
+  for (std::size_t r = 0; r < readers; ++r) {
+    threads.emplace_back([&] {
+      std::uint64_t my_loads = 0;
+      std::uint64_t checksum = 0;
+      while (!done.load(std::memory_order_relaxed)) {
+        checksum += static_cast<std::uint64_t>(*current.load());
+        ++my_loads;
+      }
+      loads.fetch_add(my_loads + (checksum == 1 ? 1 : 0));
+    });
+  }
+  std::uint64_t publishes = 0;
+  const auto start = clock_type::now();
+  while (clock_type::now() - start < duration) {
+    current.publish(std::make_shared<const int>(static_cast<int>(++publishes)));
+  }
+  done.store(true);
+  for (auto& t : threads) t.join();
+  const double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  return {static_cast<double>(loads.load()) / seconds, static_cast<double>(publishes) / seconds};
+}
+
 options parse(int argc, char** argv) {
   options opt;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -137,6 +192,7 @@ options parse(int argc, char** argv) {
     if (flag == "--updates") opt.updates = value;
     if (flag == "--copies") opt.copies = value;
     if (flag == "--lookups") opt.lookups = value;
+    if (flag == "--readers") opt.readers = value;
   }
   return opt;
 }
@@ -202,5 +258,17 @@ int main(int argc, char** argv) {
   fmt::print("{:<12} {:>14.1f} {:>14.1f}\n", "tide::map", t_hit, t_miss);
   fmt::print("ratios (persistent / tide::map): hit {:.2f}x miss {:.2f}x\n", p_hit / t_hit,
              p_miss / t_miss);
+
+  using namespace std::chrono_literals;
+  const contention_result tide_snapshot =
+      measure_contention<tide::snapshot<int>>(opt.readers, 300ms);
+  const contention_result std_atomic =
+      measure_contention<atomic_shared_ptr_snapshot>(opt.readers, 300ms);
+  fmt::print("{:<28} {:>16} {:>16}\n", fmt::format("snapshot, {} readers", opt.readers), "loads/s",
+             "publishes/s");
+  fmt::print("{:<28} {:>16.0f} {:>16.0f}\n", "tide::snapshot", tide_snapshot.loads_per_second,
+             tide_snapshot.publishes_per_second);
+  fmt::print("{:<28} {:>16.0f} {:>16.0f}\n", "std::atomic<shared_ptr>", std_atomic.loads_per_second,
+             std_atomic.publishes_per_second);
   return EXIT_SUCCESS;
 }
