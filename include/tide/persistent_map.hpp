@@ -39,6 +39,11 @@
 //     that point to it;
 //   * size() is the number of entries reachable from the root.
 //
+// API notes: find() returns `const V*` (nullptr when absent) rather than an optional, so no V
+// is copied; the pointer is valid while the version lives. set() of a key to an equal value
+// returns the same version. update(key, fn) passes fn a `const V*` (nullptr when absent).
+// memory() is O(nodes); shared_with() visits only trie positions both versions have.
+//
 // Exception safety: every operation on a persistent_map is const and leaves the version it
 // was called on untouched; if a hash, key comparison, copy constructor or the allocator throws,
 // the nodes built so far are freed and the exception propagates (nothing leaks). A transient

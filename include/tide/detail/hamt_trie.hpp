@@ -139,9 +139,8 @@ class hamt_trie {
       const hamt_hash existing_hash = hash_of(existing.first);
       node_ref pair(*this, make_pair_node(depth + 1, existing_hash, construct_copy(existing), hash,
                                           construct_pending(entry), owner));
-      node* result =
-          rebuild(n, n->datamap ^ bit, n->nodemap | bit, 0, construct_nothing, bit, &pair, owner);
-      return result;
+      return rebuild(n, n->datamap ^ bit, n->nodemap | bit, 0, construct_nothing, bit, &pair,
+                     owner);
     }
     if (n->nodemap & bit) {
       node* child = n->child_at(bit);
@@ -178,6 +177,7 @@ class hamt_trie {
     node* child = n->child_at(bit);
     node* result = erase(child, depth + 1, hash, key, owner, erased);
     if (result == child) return n;
+    TIDE_ASSERT(result != nullptr, "a non-root subtree held fewer than two entries");
     node_ref result_ref(*this, result);
     if (!result->is_singleton()) return replace_child(n, bit, result_ref.let_go(), owner);
     // The child's subtree is down to one entry: it moves up into this node, or further up
