@@ -307,6 +307,49 @@ TEST(PersistentMapTransient, MatchesPersistentEditsWithCollisions) {
   transient_matches_persistent<deep_map>(6, tide_test::scaled(3000, 300), 50);
 }
 
+// String keys and values move out of nodes the builder owns; a moved-from entry read later
+// would show up as an empty string here.
+TEST(PersistentMapTransient, StringEntriesMovedOutOfOwnedNodes) {
+  using string_map = tide::persistent_map<std::string, std::string>;
+  rng random(13);
+  std::unordered_map<std::string, std::string> want;
+  string_map persistent;
+  auto builder = string_map().transient();
+  std::vector<std::pair<string_map, std::unordered_map<std::string, std::string>>> frozen;
+  for (int i = 0; i < 20000; ++i) {
+    const std::string key = tide_test::string_key(random.below(3000));
+    if (random.chance(1, 4)) {
+      builder.erase(key);
+      persistent = persistent.erase(key);
+      want.erase(key);
+    } else {
+      const std::string value = tide_test::string_key(random.next() % 100000);
+      builder.set(key, value);
+      persistent = persistent.set(key, value);
+      want[key] = value;
+    }
+    if (i % 1000 == 0) frozen.emplace_back(builder.persistent(), want);
+  }
+  const string_map built = builder.persistent();
+  built.check_invariants();
+  EXPECT_TRUE(built == persistent);
+  ASSERT_EQ(built.size(), want.size());
+  for (const auto& [key, value] : want) {
+    const std::string* got = built.find(key);
+    ASSERT_NE(got, nullptr) << "find(" << key << ") got nullptr";
+    EXPECT_EQ(*got, value) << "find(" << key << ")";
+  }
+  for (const auto& [version, contents] : frozen) {
+    version.check_invariants();
+    ASSERT_EQ(version.size(), contents.size());
+    for (const auto& [key, value] : contents) {
+      const std::string* got = version.find(key);
+      ASSERT_NE(got, nullptr) << "a freeze lost " << key;
+      EXPECT_EQ(*got, value) << "a freeze changed " << key;
+    }
+  }
+}
+
 TEST(PersistentMapTransient, LeavesItsSourceUnchanged) {
   plain_map source;
   for (std::uint64_t i = 0; i < 2000; ++i) source = source.set(i, i);

@@ -324,11 +324,22 @@ class hamt_trie {
   }
   static constexpr auto construct_nothing = [](void*) {};
 
+  // Entries of a node a transient owns may be moved out of it (see rebuild()). The key is
+  // const in value_type; the node is freed right after and nobody sees the moved-from key, so
+  // the const_cast is the liberty detail/policy.hpp's transfer takes.
+  static constexpr bool entries_move_without_throwing =
+      std::is_nothrow_move_constructible_v<K> && std::is_nothrow_move_constructible_v<V>;
+
   // A new node (owned by `owner`) with the given bitmaps, whose entries and children are
   // those of `from` at the same slots, except: slot `new_entry_bit` (if any) gets the entry
   // `construct` builds, and slot `new_child_bit` (if any) gets new_child's node, whose
-  // reference the new node takes over. Strong guarantee: on a throw from a constructor or
-  // the allocator, everything built is undone and new_child keeps its reference.
+  // reference the new node takes over. The caller replaces `from` by the result and
+  // releases it. Strong guarantee: on a throw from a constructor or the allocator, everything
+  // built is undone, `from` is as it was and new_child keeps its reference.
+  //
+  // When `owner` owns `from` (so the release frees it) and entries move without throwing,
+  // they are moved, not copied: the one entry that may throw (`construct`) is built first,
+  // and nothing can throw after the first move.
   template <class Construct>
   node* rebuild(node* from, std::uint32_t datamap, std::uint32_t nodemap,
                 std::uint32_t new_entry_bit, Construct&& construct, std::uint32_t new_child_bit,
@@ -336,21 +347,41 @@ class hamt_trie {
     const auto entry_count = hamt_popcount(datamap);
     node* n = node_allocator::allocate(alloc_, datamap, nodemap, entry_count, owner);
     value_type* entries = n->entries();
-    std::uint32_t built = 0;
-    try {
-      for (std::uint32_t bits = datamap; bits != 0; bits &= bits - 1, ++built) {
-        const std::uint32_t bit = bits & (~bits + 1);
-        if (bit == new_entry_bit) {
-          construct(static_cast<void*>(entries + built));
-        } else {
-          ::new (static_cast<void*>(entries + built))
-              value_type(from->entries()[hamt_index(from->datamap, bit)]);
+    if (entries_move_without_throwing && from != nullptr && editable(from, owner)) {
+      TIDE_ASSERT(from->refs.load(std::memory_order_relaxed) == 1, "an owned node is shared");
+      if (datamap & new_entry_bit) {
+        try {
+          construct(static_cast<void*>(entries + hamt_index(datamap, new_entry_bit)));
+        } catch (...) {
+          node_allocator::deallocate(alloc_, n);
+          throw;
         }
       }
-    } catch (...) {
-      std::destroy_n(entries, built);
-      node_allocator::deallocate(alloc_, n);
-      throw;
+      value_type* target = entries;
+      for (std::uint32_t bits = datamap; bits != 0; bits &= bits - 1, ++target) {
+        const std::uint32_t bit = bits & (~bits + 1);
+        if (bit == new_entry_bit) continue;
+        value_type& source = from->entries()[hamt_index(from->datamap, bit)];
+        ::new (static_cast<void*>(target))
+            value_type(std::move(const_cast<K&>(source.first)), std::move(source.second));
+      }
+    } else {
+      std::uint32_t built = 0;
+      try {
+        for (std::uint32_t bits = datamap; bits != 0; bits &= bits - 1, ++built) {
+          const std::uint32_t bit = bits & (~bits + 1);
+          if (bit == new_entry_bit) {
+            construct(static_cast<void*>(entries + built));
+          } else {
+            ::new (static_cast<void*>(entries + built))
+                value_type(from->entries()[hamt_index(from->datamap, bit)]);
+          }
+        }
+      } catch (...) {
+        std::destroy_n(entries, built);
+        node_allocator::deallocate(alloc_, n);
+        throw;
+      }
     }
     node** children = n->children();
     for (std::uint32_t bits = nodemap; bits != 0; bits &= bits - 1) {
