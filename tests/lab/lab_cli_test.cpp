@@ -461,7 +461,7 @@ TEST(LabHelp, ShowsTheDefaultNOfEachScenario) {
   scratch_dir dir;
   const outcome o = run_tide(dir.path(), "lab --help");
   ASSERT_EQ(o.status, 0) << o.err;
-  EXPECT_NE(o.out.find("default: 10000000 for grow, 2000000 for the others"), std::string::npos)
+  EXPECT_NE(o.out.find("default: 10000000 for grow, 3000000 for the others"), std::string::npos)
       << o.out;
 }
 

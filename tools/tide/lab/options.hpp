@@ -18,7 +18,7 @@ inline constexpr std::string_view all_maps[] = {"tide", "tide-heap", "std", "abs
 
 // N of the default run, by scenario (DESIGN.md: grow to 10M timing each insert, everything in
 // about a minute on 2 cores). --n sets every scenario's N.
-inline constexpr std::size_t default_n = 2'000'000;
+inline constexpr std::size_t default_n = 3'000'000;
 inline constexpr std::size_t default_grow_n = 10'000'000;
 inline constexpr std::size_t default_rounds = 20;
 
