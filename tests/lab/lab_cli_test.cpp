@@ -539,7 +539,8 @@ struct frame {
 };
 
 std::vector<frame> frames_within_runs(const std::string& drawn) {
-  static const std::regex bar(R"(\[(#*)-*\] (\d+)/\d+ +[0-9.]+s  .* +(\d+)%)");
+  // Each frame starts with "\r": a match stays within one.
+  static const std::regex bar(R"(\[(#*)-*\] (\d+)/\d+ +[0-9.]+s  [^\r]* +(\d+)%)");
   std::vector<frame> frames;
   for (std::sregex_iterator m(drawn.begin(), drawn.end(), bar), end; m != end; ++m) {
     const int percent = std::stoi((*m)[3]);

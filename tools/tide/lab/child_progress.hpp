@@ -28,13 +28,15 @@ class progress_sender {
   progress_sender(int fd, std::chrono::milliseconds interval) : fd_(fd), interval_(interval) {}
 
   // `done` of `total` operations are done: sends the fraction unless the last line went out
-  // less than an interval ago. A failed write is left to the result's own write to report.
+  // less than an interval ago. The fraction sent never decreases, though `total` is an estimate
+  // that a run may revise. A failed write is left to the result's own write to report.
   void send(std::uint64_t done, std::uint64_t total) {
     const auto now = std::chrono::steady_clock::now();
     if (sent_any_ && now - last_ < interval_) return;
     const double fraction =
         total == 0 ? 1.0 : std::min(1.0, static_cast<double>(done) / static_cast<double>(total));
-    const std::string line = fmt::format("{}{:.4f}\n", progress_prefix, fraction);
+    sent_fraction_ = std::max(sent_fraction_, fraction);
+    const std::string line = fmt::format("{}{:.4f}\n", progress_prefix, sent_fraction_);
     ssize_t written;
     do {
       written = write(fd_, line.data(), line.size());
@@ -48,6 +50,7 @@ class progress_sender {
   std::chrono::milliseconds interval_;
   std::chrono::steady_clock::time_point last_{};
   bool sent_any_ = false;
+  double sent_fraction_ = 0;
 };
 
 // The child's sender while it runs a scenario with progress asked for (`tide lab-child
