@@ -27,15 +27,14 @@ volatile sig_atomic_t interrupted = 0;
 void note_interrupt(int) { interrupted = 1; }
 
 std::vector<std::string> child_arguments(const run_request& req) {
-  std::vector<std::string> args = {"tide",
-                                   "lab-child",
-                                   "--scenario", req.scenario,
-                                   "--map", req.map,
-                                   "--keys", std::string(key_kind_name(req.keys)),
-                                   "--n", std::to_string(req.n),
-                                   "--rounds", std::to_string(req.rounds),
-                                   "--limit", std::to_string(req.limit_bytes),
-                                   "--ballast", std::to_string(req.ballast_bytes),
+  std::vector<std::string> args = {"tide",        "lab-child",
+                                   "--scenario",  req.scenario,
+                                   "--map",       req.map,
+                                   "--keys",      std::string(key_kind_name(req.keys)),
+                                   "--n",         std::to_string(req.n),
+                                   "--rounds",    std::to_string(req.rounds),
+                                   "--limit",     std::to_string(req.limit_bytes),
+                                   "--ballast",   std::to_string(req.ballast_bytes),
                                    "--result-fd", std::to_string(result_fd)};
   if (req.progress) args.emplace_back("--progress");
   return args;

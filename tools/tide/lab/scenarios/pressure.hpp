@@ -68,8 +68,8 @@ nlohmann::json run_pressure(const run_request& req) {
   // Inserts, the erases of about 90%, the ballast blocks (their number is known here, except in
   // the calibration: counted once the ballast is).
   recorder rec = recorder::for_kind<Kind>(
-      "pressure", req.keys, req.n,
-      req.n + req.n / 10 * 9 + req.ballast_bytes / ballast_block_bytes, counter);
+      "pressure", req.keys, req.n, req.n + req.n / 10 * 9 + req.ballast_bytes / ballast_block_bytes,
+      counter);
   auto m = make_map<Kind, K>(counter);
   std::size_t compactions = 0;
   auto answer_pressure = [&] {

@@ -27,7 +27,8 @@ template <class Kind, class K>
 nlohmann::json run_shrink(const run_request& req) {
   tide::allocation_counter counter;
   // Inserts, and the erases of about 90%.
-  recorder rec = recorder::for_kind<Kind>("shrink", req.keys, req.n, req.n + req.n / 10 * 9, counter);
+  recorder rec =
+      recorder::for_kind<Kind>("shrink", req.keys, req.n, req.n + req.n / 10 * 9, counter);
   {
     auto m = make_map<Kind, K>(counter);
     rec.phase("before", 0);
