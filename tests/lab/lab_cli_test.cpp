@@ -4,6 +4,7 @@
 // The tide binary's path comes from CMake (TIDE_CLI). Each test runs it in a fresh directory
 // under the test's temporary directory, capturing stdout, stderr and the exit status.
 #include <gtest/gtest.h>
+#include <pty.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,8 +14,11 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <tide/counting_allocator.hpp>
 #include <tide/detail/test_peer.hpp>
 #include <tide/map.hpp>
@@ -61,11 +65,11 @@ class scratch_dir {
   fs::path path_;
 };
 
-// Runs `tide <args>` in `dir`.
-outcome run_tide(const fs::path& dir, const std::string& args) {
+// Runs `tide <args>` in `dir`, with `env` ("NAME=value ..." or nothing) in its environment.
+outcome run_tide(const fs::path& dir, const std::string& args, const std::string& env = "") {
   const fs::path out = dir / ".stdout", err = dir / ".stderr";
-  const std::string command = "cd '" + dir.string() + "' && '" TIDE_CLI "' " + args + " >'" +
-                              out.string() + "' 2>'" + err.string() + "'";
+  const std::string command = "cd '" + dir.string() + "' && " + env + "'" TIDE_CLI "' " + args +
+                              " >'" + out.string() + "' 2>'" + err.string() + "'";
   const int raw = std::system(command.c_str());
   outcome o;
   o.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
@@ -261,11 +265,16 @@ TEST_F(LabRun, ReportHtmlIsWellFormedWithEveryChart) {
 
 TEST_F(LabRun, TopLevelFields) {
   const json& r = results();
-  EXPECT_EQ(r["schema_version"], 1);
+  EXPECT_EQ(r["schema_version"], 2);
   for (const char* f : {"started_at", "duration_s", "options", "machine", "runs"}) {
     EXPECT_TRUE(r.contains(f)) << f;
   }
-  EXPECT_EQ(r["options"]["n"], 3000);
+  EXPECT_EQ(r["options"]["n"], json({{"delete-all", 3000},
+                                     {"shrink", 3000},
+                                     {"churn", 3000},
+                                     {"grow", 3000},
+                                     {"pressure", 3000}}))
+      << "--n sets every scenario's N";
   EXPECT_EQ(r["options"]["keys"], "u64");
   EXPECT_EQ(r["options"]["rounds"], 5);
   EXPECT_EQ(r["options"]["scenarios"],
@@ -441,8 +450,128 @@ TEST(LabTable, ReplacesAnEarlierReport) {
   ASSERT_EQ(run_tide(dir.path(), "lab --n 500 --scenario delete-all --maps tide --out r").status, 0);
   const outcome o = run_tide(dir.path(), "lab --n 700 --scenario delete-all --maps tide --out r --json");
   ASSERT_EQ(o.status, 0) << o.err;
-  EXPECT_EQ(json::parse(slurp(dir.path() / "r" / "results.json"))["options"]["n"], 700);
+  EXPECT_EQ(json::parse(slurp(dir.path() / "r" / "results.json"))["options"]["n"],
+            json({{"delete-all", 700}}));
   EXPECT_EQ(dir.entries(), std::vector<std::string>{"r"}) << "no temporary directory left";
+}
+
+// ---- the default N, and progress within a run ------------------------------------------------
+
+TEST(LabHelp, ShowsTheDefaultNOfEachScenario) {
+  scratch_dir dir;
+  const outcome o = run_tide(dir.path(), "lab --help");
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_NE(o.out.find("default: 10000000 for grow, 3000000 for the others"), std::string::npos)
+      << o.out;
+}
+
+// Makes every lab child asked for progress send a line at every look, however short its run.
+constexpr const char* progress_at_every_look = "TIDE_LAB_PROGRESS_INTERVAL_MS=0 ";
+
+// What `tide lab-child --progress` writes: "progress F" lines with F growing from above 0 to
+// about 1, then the run's JSON.
+TEST(LabChildProgress, LinesAheadOfTheResult) {
+  scratch_dir dir;
+  for (const char* scenario : {"delete-all", "shrink", "churn", "grow", "pressure"}) {
+    const outcome o = run_tide(dir.path(),
+                               std::string("lab-child --scenario ") + scenario +
+                                   " --map tide-heap --n 3000 --rounds 3 --progress --result-fd 1",
+                               progress_at_every_look);
+    ASSERT_EQ(o.status, 0) << scenario << ": " << o.err;
+    std::istringstream lines(o.out);
+    std::string line;
+    std::vector<double> fractions;
+    while (std::getline(lines, line) && line.starts_with("progress ")) {
+      fractions.push_back(std::stod(line.substr(9)));
+    }
+    ASSERT_GE(fractions.size(), 10u) << scenario;
+    EXPECT_GT(fractions.front(), 0.0) << scenario;
+    for (std::size_t i = 1; i < fractions.size(); ++i) {
+      EXPECT_LE(fractions[i - 1], fractions[i]) << scenario << ": line " << i;
+    }
+    EXPECT_GE(fractions.back(), 0.9) << scenario;
+    EXPECT_LE(fractions.back(), 1.0) << scenario;
+    const json result = json::parse(line);  // the line after the progress lines, the last one
+    EXPECT_EQ(result["scenario"], scenario);
+    EXPECT_FALSE(std::getline(lines, line)) << scenario << ": output after the result";
+  }
+}
+
+TEST(LabChildProgress, NoneUnlessAskedFor) {
+  scratch_dir dir;
+  const outcome o =
+      run_tide(dir.path(), "lab-child --scenario grow --map tide --n 3000 --result-fd 1",
+               progress_at_every_look);
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_TRUE(o.out.starts_with("{")) << o.out.substr(0, 80);
+  EXPECT_EQ(json::parse(o.out)["scenario"], "grow");
+}
+
+// Runs `tide <args>` in `dir` with `env`, stderr on a terminal (a pseudo-terminal); returns what
+// it drew there.
+std::string run_tide_on_terminal(const fs::path& dir, const std::string& env,
+                                 const std::string& args) {
+  int terminal = -1, side = -1;
+  if (openpty(&terminal, &side, nullptr, nullptr, nullptr) != 0) {
+    ADD_FAILURE() << "no pseudo-terminal";
+    return {};
+  }
+  std::string drawn;
+  std::thread reader([&] {
+    char buffer[4096];
+    for (ssize_t n; (n = read(terminal, buffer, sizeof(buffer))) > 0;) drawn.append(buffer, n);
+  });
+  const std::string command = "cd '" + dir.string() + "' && " + env + "'" TIDE_CLI "' " + args +
+                              " >/dev/null 2>'" + ttyname(side) + "'";
+  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  close(side);  // the reader's read fails once the last writer is gone
+  reader.join();
+  close(terminal);
+  return drawn;
+}
+
+// The bar's frames "[###---] DONE/TOTAL SECONDSs  LABEL PERCENT%" that show a run part-way
+// done: their DONE, the run's percent and the bar's '#'s. The parent draws a frame for every
+// progress line, so with a line at every look the frames do not depend on timing.
+struct frame {
+  int done, percent;
+  std::size_t filled;
+};
+
+std::vector<frame> frames_within_runs(const std::string& drawn) {
+  // Each frame starts with "\r": a match stays within one.
+  static const std::regex bar(R"(\[(#*)-*\] (\d+)/\d+ +[0-9.]+s  [^\r]* +(\d+)%)");
+  std::vector<frame> frames;
+  for (std::sregex_iterator m(drawn.begin(), drawn.end(), bar), end; m != end; ++m) {
+    const int percent = std::stoi((*m)[3]);
+    if (percent > 0 && percent < 100) {
+      frames.push_back({std::stoi((*m)[2]), percent, static_cast<std::size_t>((*m)[1].length())});
+    }
+  }
+  return frames;
+}
+
+TEST(LabProgressBar, MovesWithinARun) {
+  scratch_dir dir;
+  const std::string drawn = run_tide_on_terminal(
+      dir.path(), progress_at_every_look, "lab --scenario grow --maps tide --n 20000 --out r");
+  const std::vector<frame> frames = frames_within_runs(drawn);
+  std::set<int> percents;
+  for (const frame& f : frames) {
+    EXPECT_EQ(f.done, 0) << "one run: every part-way frame is of the first";
+    percents.insert(f.percent);
+  }
+  EXPECT_GE(percents.size(), 5u) << "the bar moves within the run; it drew:\n" << drawn;
+  ASSERT_FALSE(frames.empty());
+  EXPECT_GT(frames.back().filled, frames.front().filled) << "the bar itself fills within the run";
+}
+
+TEST(LabProgressBar, NoneWithNoProgress) {
+  scratch_dir dir;
+  const std::string drawn =
+      run_tide_on_terminal(dir.path(), progress_at_every_look,
+                           "lab --scenario grow --maps tide --n 20000 --out r --no-progress");
+  EXPECT_EQ(drawn, "");
 }
 
 TEST(LabStringKeys, SmallRun) {

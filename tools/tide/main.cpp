@@ -47,7 +47,10 @@ int main(int argc, char** argv) {
   lab->add_option("--maps", options.maps,
                   "Maps to compare, comma-separated (default: all): " + joined(tide_lab::all_maps))
       ->delimiter(',');
-  lab->add_option("--n", options.n, "Entries per map")->capture_default_str();
+  lab->add_option("--n", options.n,
+                  fmt::format("Entries per map, for every scenario (default: {} for grow, {} for "
+                              "the others)",
+                              tide_lab::default_grow_n, tide_lab::default_n));
   lab->add_option("--keys", options.keys, "Key type: u64 or string (16-32 characters)")
       ->capture_default_str();
   lab->add_option("--rounds", options.rounds, "Rounds of the churn scenario")->capture_default_str();
@@ -68,6 +71,7 @@ int main(int argc, char** argv) {
   lab_child->add_option("--limit", child.limit_bytes);
   lab_child->add_option("--ballast", child.ballast_bytes);
   lab_child->add_option("--result-fd", result_fd)->required();
+  lab_child->add_flag("--progress", child.progress);
 
   tide_stats::stats_options stats_options;
   int interval_ms = 200;

@@ -4,12 +4,15 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 
+#include "lab/child_progress.hpp"
 #include "lab/maps.hpp"
 #include "lab/scenarios/churn.hpp"
 #include "lab/scenarios/delete_all.hpp"
@@ -54,11 +57,22 @@ nlohmann::json run_in_this_process(const run_request& req) {
   return result;
 }
 
+// The least time between two progress lines: TIDE_LAB_PROGRESS_INTERVAL_MS if set (the tests
+// set 0, a line at every look, so that a run of a few milliseconds reports too), else 50 ms.
+std::chrono::milliseconds progress_interval() {
+  const char* text = std::getenv("TIDE_LAB_PROGRESS_INTERVAL_MS");
+  if (text == nullptr) return default_progress_interval;
+  return std::chrono::milliseconds(std::strtol(text, nullptr, 10));
+}
+
 }  // namespace
 
 int child_main(const run_request& req, int fd) {
   try {
+    progress_sender sender(fd, progress_interval());
+    if (req.progress) active_progress_sender = &sender;
     const std::string text = run_in_this_process(req).dump();
+    active_progress_sender = nullptr;
     if (!write_all(fd, text)) {
       fmt::print(stderr, "tide lab-child: cannot write the result: {}\n", std::strerror(errno));
       return 1;

@@ -48,7 +48,9 @@ std::size_t pressure_limit(const json& calibration) {
 
 std::size_t planned_runs(const lab_plan& plan) {
   std::size_t runs = 0;
-  for (const std::string& s : plan.scenarios) runs += plan.maps.size() + (s == "pressure" ? 1 : 0);
+  for (const planned_scenario& s : plan.scenarios) {
+    runs += plan.maps.size() + (s.name == "pressure" ? 1 : 0);
+  }
   return runs;
 }
 
@@ -59,12 +61,17 @@ int run_lab(const lab_plan& plan) {
   try {
     output_dir out(plan.out);
     const auto start = std::chrono::steady_clock::now();
+    json scenarios = json::array(), n_by_scenario = json::object();
+    for (const planned_scenario& s : plan.scenarios) {
+      scenarios.push_back(s.name);
+      n_by_scenario[s.name] = s.n;
+    }
     json results = {{"schema_version", results_schema_version},
                     {"started_at", utc_now()},
                     {"options",
-                     {{"scenarios", plan.scenarios},
+                     {{"scenarios", scenarios},
                       {"maps", plan.maps},
-                      {"n", plan.n},
+                      {"n", n_by_scenario},
                       {"keys", key_kind_name(plan.keys)},
                       {"rounds", plan.rounds}}},
                     {"machine", machine()},
@@ -78,9 +85,9 @@ int run_lab(const lab_plan& plan) {
       bar.done();
       return r;
     };
-    for (const std::string& scenario : plan.scenarios) {
-      run_request req{scenario, "", plan.keys, plan.n, plan.rounds, 0, 0};
-      if (scenario == "pressure") {
+    for (const planned_scenario& scenario : plan.scenarios) {
+      run_request req{scenario.name, "", plan.keys, scenario.n, plan.rounds, 0, 0, plan.progress};
+      if (scenario.name == "pressure") {
         req.map = "tide-heap";
         const json calibration = run(req, "calibration");
         req.limit_bytes = pressure_limit(calibration);

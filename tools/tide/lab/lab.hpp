@@ -9,7 +9,7 @@
 namespace tide_lab {
 
 // Version of results.json's layout (docs/lab.md); raised when a field changes meaning.
-inline constexpr int results_schema_version = 1;
+inline constexpr int results_schema_version = 2;
 
 // Runs the lab. Returns the exit status: 0, or 1 after printing one message to stderr.
 int run_lab(const lab_plan& plan);

@@ -54,6 +54,12 @@ std::size_t available_memory_bytes() {
   return std::numeric_limits<std::size_t>::max();  // unknown: do not refuse
 }
 
+std::string human_count(std::size_t n) {
+  if (n >= 1'000'000 && n % 100'000 == 0) return fmt::format("{:g}M", static_cast<double>(n) / 1e6);
+  if (n >= 10'000 && n % 1'000 == 0) return fmt::format("{}k", n / 1'000);
+  return std::to_string(n);
+}
+
 std::string human_bytes(double bytes) {
   if (bytes < 1024) return fmt::format("{:.0f} B", bytes);
   if (bytes < 1024.0 * 1024) return fmt::format("{:.1f} KiB", bytes / 1024);
@@ -62,9 +68,14 @@ std::string human_bytes(double bytes) {
   return fmt::format("{:.1f} TiB", bytes / (1024.0 * 1024 * 1024 * 1024));
 }
 
+std::size_t default_n_for(std::string_view scenario) {
+  return scenario == "grow" ? default_grow_n : default_n;
+}
+
 lab_plan make_plan(const lab_options& options, bool stderr_is_terminal) {
   lab_plan plan;
-  plan.scenarios = checked_list(options.scenarios, all_scenarios, "scenario");
+  const std::vector<std::string> scenarios =
+      checked_list(options.scenarios, all_scenarios, "scenario");
   plan.maps = checked_list(options.maps, all_maps, "map");
   if (options.keys == "u64") {
     plan.keys = key_kind::u64;
@@ -73,17 +84,22 @@ lab_plan make_plan(const lab_options& options, bool stderr_is_terminal) {
   } else {
     throw std::invalid_argument(fmt::format("unknown key type '{}' (known: u64, string)", options.keys));
   }
-  if (options.n <= 0) {
-    throw std::invalid_argument(fmt::format("--n must be a positive number of entries; got {}", options.n));
+  if (options.n && *options.n <= 0) {
+    throw std::invalid_argument(
+        fmt::format("--n must be a positive number of entries; got {}", *options.n));
   }
-  plan.n = static_cast<std::size_t>(options.n);
-  const std::size_t needed = bytes_needed(plan.n, plan.keys);
   const std::size_t available = available_memory_bytes();
-  if (needed > available) {
-    throw std::invalid_argument(fmt::format(
-        "--n {} needs about {} of memory for {} keys; this machine has {} available",
-        plan.n, human_bytes(static_cast<double>(needed)), key_kind_name(plan.keys),
-        human_bytes(static_cast<double>(available))));
+  for (const std::string& name : scenarios) {
+    const std::size_t n = options.n ? static_cast<std::size_t>(*options.n) : default_n_for(name);
+    const std::size_t needed = bytes_needed(n, plan.keys);
+    if (needed > available) {
+      throw std::invalid_argument(fmt::format(
+          "{} with N = {} needs about {} of memory for {} keys; this machine has {} available "
+          "(--n sets a smaller N)",
+          name, n, human_bytes(static_cast<double>(needed)), key_kind_name(plan.keys),
+          human_bytes(static_cast<double>(available))));
+    }
+    plan.scenarios.push_back({name, n});
   }
   if (options.rounds == 0) throw std::invalid_argument("--rounds must be at least 1");
   plan.rounds = options.rounds;

@@ -127,7 +127,7 @@ std::string format_report(const json& results) {
   const json& o = results["options"];
   std::string html = fmt::format(
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-      "<title>tide lab: N = {0} {1} keys</title>\n<style>\n"
+      "<title>tide lab: {0} keys</title>\n<style>\n"
       "body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1160px; color: #1e293b; }}\n"
       "h1 {{ font-size: 1.6em; }} h2 {{ margin-top: 2em; border-bottom: 1px solid #cbd5e1; }}\n"
       "pre {{ background: #f8fafc; padding: 1em; overflow-x: auto; font-size: 0.85em; }}\n"
@@ -138,19 +138,20 @@ std::string format_report(const json& results) {
       "svg .axis-label {{ font-size: 12px; fill: #334155; }}\n"
       "svg .chart-title {{ font-size: 14px; font-weight: 600; fill: #0f172a; }}\n"
       "</style>\n</head>\n<body>\n"
-      "<h1>tide lab</h1>\n<p>N = {0} {1} keys &rarr; uint64, {2} churn rounds. Each scenario ran "
-      "for each map in its own child process. Started {3}, took {4:.1f} s on {5} CPUs. Map bytes "
+      "<h1>tide lab</h1>\n<p>{0} keys &rarr; uint64 (N, the entries per map, is in each "
+      "scenario's heading), {1} churn rounds. Each scenario ran "
+      "for each map in its own child process. Started {2}, took {3:.1f} s on {4} CPUs. Map bytes "
       "are what the map asked its allocator for (a counting allocator); RSS is the child "
       "process's resident memory.</p>\n",
-      o["n"].get<std::size_t>(), html_escape(o["keys"].get<std::string>()),
-      o["rounds"].get<std::size_t>(), html_escape(results["started_at"].get<std::string>()),
-      results["duration_s"].get<double>(), results["machine"]["cpus"].get<long>());
+      html_escape(o["keys"].get<std::string>()), o["rounds"].get<std::size_t>(),
+      html_escape(results["started_at"].get<std::string>()), results["duration_s"].get<double>(),
+      results["machine"]["cpus"].get<long>());
 
   for (std::string_view s : all_scenarios) {
     const std::string charts = memory_charts(results, s);
     if (charts.empty()) continue;
-    html += fmt::format("<h2 id=\"{0}\">{0}</h2>\n<p>{1}</p>\n<div class=\"charts\">\n{2}", s,
-                        scenario_text(s), charts);
+    html += fmt::format("<h2 id=\"{0}\">{0}, N = {1}</h2>\n<p>{2}</p>\n<div class=\"charts\">\n{3}",
+                        s, human_count(o["n"].at(std::string(s))), scenario_text(s), charts);
     if (s == "grow") html += latency_chart(results) + bytes_per_entry_chart(results);
     html += "</div>\n";
   }

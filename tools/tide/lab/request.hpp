@@ -16,6 +16,7 @@ struct run_request {
   std::size_t rounds = 20;        // churn: rounds
   std::size_t limit_bytes = 0;    // pressure: the memory limit (0: the unmanaged calibration run)
   std::size_t ballast_bytes = 0;  // pressure: other data the process allocates (0: twice the map's peak bytes)
+  bool progress = false;          // report progress lines ahead of the result (child_progress.hpp)
 };
 
 }  // namespace tide_lab

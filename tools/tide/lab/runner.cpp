@@ -12,7 +12,10 @@
 #include <fmt/core.h>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "lab/child_progress.hpp"
 
 namespace tide_lab {
 namespace {
@@ -24,16 +27,17 @@ volatile sig_atomic_t interrupted = 0;
 void note_interrupt(int) { interrupted = 1; }
 
 std::vector<std::string> child_arguments(const run_request& req) {
-  return {"tide",
-          "lab-child",
-          "--scenario", req.scenario,
-          "--map", req.map,
-          "--keys", std::string(key_kind_name(req.keys)),
-          "--n", std::to_string(req.n),
-          "--rounds", std::to_string(req.rounds),
-          "--limit", std::to_string(req.limit_bytes),
-          "--ballast", std::to_string(req.ballast_bytes),
-          "--result-fd", std::to_string(result_fd)};
+  std::vector<std::string> args = {"tide",        "lab-child",
+                                   "--scenario",  req.scenario,
+                                   "--map",       req.map,
+                                   "--keys",      std::string(key_kind_name(req.keys)),
+                                   "--n",         std::to_string(req.n),
+                                   "--rounds",    std::to_string(req.rounds),
+                                   "--limit",     std::to_string(req.limit_bytes),
+                                   "--ballast",   std::to_string(req.ballast_bytes),
+                                   "--result-fd", std::to_string(result_fd)};
+  if (req.progress) args.emplace_back("--progress");
+  return args;
 }
 
 std::string describe_status(int status) {
@@ -72,7 +76,7 @@ nlohmann::json run_in_child(const run_request& req, progress_bar& bar) {
   }
   close(fds[1]);
 
-  std::string output;
+  child_output output;
   char buffer[65536];
   for (bool stopped = false;;) {
     if (interrupted && !stopped) {
@@ -89,7 +93,8 @@ nlohmann::json run_in_child(const run_request& req, progress_bar& bar) {
     const ssize_t n = read(fds[0], buffer, sizeof(buffer));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    output.append(buffer, static_cast<std::size_t>(n));
+    output.feed(std::string_view(buffer, static_cast<std::size_t>(n)),
+                [&](double fraction) { bar.advance(fraction); });
   }
   close(fds[0]);
   int status = 0;
@@ -101,7 +106,7 @@ nlohmann::json run_in_child(const run_request& req, progress_bar& bar) {
     throw std::runtime_error(fmt::format("the child process running {} {}", what, describe_status(status)));
   }
   try {
-    return nlohmann::json::parse(output);
+    return nlohmann::json::parse(output.result());
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(fmt::format("the child process running {} wrote no valid result: {}", what, e.what()));
   }

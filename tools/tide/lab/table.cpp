@@ -67,7 +67,7 @@ std::string section(const json& results, std::string_view scenario) {
     if (run["scenario"] != scenario) continue;
     const std::string name = row_name(run);
     if (scenario == "delete-all") {
-      title = "delete-all: insert N keys, erase every one, release, insert them again";
+      title = "insert N keys, erase every one, release, insert them again";
       t.header = {"map", "bytes full", "after erase", "alloc held", "RSS full", "RSS after erase",
                   "RSS after release", "RSS refilled"};
       t.rows.push_back({name, bytes_at(run, "full", "map_bytes"),
@@ -77,7 +77,7 @@ std::string section(const json& results, std::string_view scenario) {
                         bytes_at(run, "after_release", "rss_bytes"),
                         bytes_at(run, "refilled", "rss_bytes")});
     } else if (scenario == "shrink") {
-      title = "shrink: erase a random 90% (fresh: a new map holding the survivors)";
+      title = "erase a random 90% (fresh: a new map holding the survivors)";
       t.header = {"map", "after erase", "fresh", "vs fresh", "after shrink", "vs fresh",
                   "RSS after erase", "RSS after release"};
       const double fresh = run["fresh"]["map_bytes"].get<double>();
@@ -88,7 +88,7 @@ std::string section(const json& results, std::string_view scenario) {
                         bytes_at(run, "after_erase", "rss_bytes"),
                         bytes_at(run, "after_release", "rss_bytes")});
     } else if (scenario == "churn") {
-      title = fmt::format("churn: {} rounds of insert 10% new, erase 10% oldest",
+      title = fmt::format("{} rounds of insert 10% new, erase 10% oldest",
                           results["options"]["rounds"].get<std::size_t>());
       t.header = {"map", "round 1", "last round", "max round", "max/round 1", "RSS last round"};
       const json& rounds = run["rounds"];
@@ -98,7 +98,7 @@ std::string section(const json& results, std::string_view scenario) {
                         human_bytes(max), ratio(max, first),
                         human_bytes(rounds.back()["rss_bytes"].get<double>())});
     } else if (scenario == "grow") {
-      title = "grow: insert N keys, each insert timed (us)";
+      title = "insert N keys, each insert timed (us)";
       t.header = {"map", "p50", "p99", "p99.9", "max", "peak bytes", "peak/final", "bytes/entry"};
       const json& lat = run["latency_ns"];
       const double final_bytes = run["final_map_bytes"].get<double>();
@@ -107,7 +107,7 @@ std::string section(const json& results, std::string_view scenario) {
                         ratio(run["peak_map_bytes"].get<double>(), final_bytes),
                         fmt::format("{:.1f}", final_bytes / run["n"].get<double>())});
     } else if (scenario == "pressure") {
-      title = "pressure: fill, erase 90%, allocate other data; limit on tide::heap";
+      title = "fill, erase 90%, allocate other data; limit on tide::heap";
       t.header = {"map", "limit", "peak held", "final held", "under limit", "compactions",
                   "RSS final"};
       const json& under = run["under_limit"];
@@ -120,15 +120,15 @@ std::string section(const json& results, std::string_view scenario) {
     }
   }
   if (t.rows.empty()) return {};
-  return title + "\n" + t.render();
+  const std::size_t n = results["options"]["n"].at(std::string(scenario));
+  return fmt::format("{}, N = {}: {}\n{}", scenario, human_count(n), title, t.render());
 }
 
 }  // namespace
 
 std::string format_table(const json& results) {
-  const json& o = results["options"];
-  std::string out = fmt::format("tide lab: N = {} {} keys -> uint64, one child process per run\n",
-                                o["n"].get<std::size_t>(), o["keys"].get<std::string>());
+  std::string out = fmt::format("tide lab: {} keys -> uint64, one child process per run\n",
+                                results["options"]["keys"].get<std::string>());
   for (std::string_view s : all_scenarios) {
     const std::string part = section(results, s);
     if (!part.empty()) out += "\n" + part;

@@ -22,7 +22,9 @@ namespace tide_lab {
 template <class Kind, class K>
 nlohmann::json run_churn(const run_request& req) {
   tide::allocation_counter counter;
-  recorder rec = recorder::for_kind<Kind>("churn", req.keys, req.n, counter);
+  const std::uint64_t step = std::max<std::uint64_t>(1, req.n / 10);
+  recorder rec =
+      recorder::for_kind<Kind>("churn", req.keys, req.n, req.n + 2 * step * req.rounds, counter);
   auto m = make_map<Kind, K>(counter);
   rec.phase("before", 0);
   std::uint64_t oldest = 0, next = 0;
@@ -31,7 +33,6 @@ nlohmann::json run_churn(const run_request& req) {
     rec.tick(m.size());
   }
   rec.phase("full", m.size());
-  const std::uint64_t step = std::max<std::uint64_t>(1, req.n / 10);
   nlohmann::json rounds = nlohmann::json::array();
   for (std::size_t round = 1; round <= req.rounds; ++round) {
     for (const std::uint64_t end = next + step; next < end; ++next) {

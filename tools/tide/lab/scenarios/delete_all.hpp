@@ -21,7 +21,7 @@ namespace tide_lab {
 template <class Kind, class K>
 nlohmann::json run_delete_all(const run_request& req) {
   tide::allocation_counter counter;
-  recorder rec = recorder::for_kind<Kind>("delete-all", req.keys, req.n, counter);
+  recorder rec = recorder::for_kind<Kind>("delete-all", req.keys, req.n, 3 * req.n, counter);
   auto m = make_map<Kind, K>(counter);
   rec.phase("before", 0);
   for (std::uint64_t i = 0; i < req.n; ++i) {

@@ -73,7 +73,7 @@ nlohmann::json run_grow(const run_request& req) {
   std::vector<std::uint64_t> ns(req.n, 1);  // touched before the first insert
   const std::vector<std::size_t> points = grow_checkpoints(req.n);
   tide::allocation_counter counter;
-  recorder rec = recorder::for_kind<Kind>("grow", req.keys, req.n, counter);
+  recorder rec = recorder::for_kind<Kind>("grow", req.keys, req.n, req.n, counter);
   auto m = make_map<Kind, K>(counter);
   rec.phase("before", 0);
   nlohmann::json bytes_per_entry = nlohmann::json::array();

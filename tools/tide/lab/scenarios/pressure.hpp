@@ -65,7 +65,11 @@ nlohmann::json run_pressure(const run_request& req) {
   }
 
   tide::allocation_counter counter;
-  recorder rec = recorder::for_kind<Kind>("pressure", req.keys, req.n, counter);
+  // Inserts, the erases of about 90%, the ballast blocks (their number is known here, except in
+  // the calibration: counted once the ballast is).
+  recorder rec = recorder::for_kind<Kind>(
+      "pressure", req.keys, req.n, req.n + req.n / 10 * 9 + req.ballast_bytes / ballast_block_bytes,
+      counter);
   auto m = make_map<Kind, K>(counter);
   std::size_t compactions = 0;
   auto answer_pressure = [&] {
@@ -91,6 +95,7 @@ nlohmann::json run_pressure(const run_request& req) {
   rec.phase("after_erase", m.size());
 
   const std::size_t ballast = req.ballast_bytes > 0 ? req.ballast_bytes : 2 * counter.peak_bytes();
+  rec.expect_ops(rec.ops() + ballast / ballast_block_bytes);
   std::vector<void*> blocks;
   blocks.reserve(ballast / ballast_block_bytes + 1);
   const std::size_t sample_every = std::max<std::size_t>(1, ballast / ballast_block_bytes / peak_samples);

@@ -26,7 +26,9 @@ inline bool erased_by_shrink(std::uint64_t i) { return random_at(0x5348524e4b, i
 template <class Kind, class K>
 nlohmann::json run_shrink(const run_request& req) {
   tide::allocation_counter counter;
-  recorder rec = recorder::for_kind<Kind>("shrink", req.keys, req.n, counter);
+  // Inserts, and the erases of about 90%.
+  recorder rec =
+      recorder::for_kind<Kind>("shrink", req.keys, req.n, req.n + req.n / 10 * 9, counter);
   {
     auto m = make_map<Kind, K>(counter);
     rec.phase("before", 0);
