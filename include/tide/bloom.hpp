@@ -161,8 +161,8 @@ inline bloom_shape bloom_shape_for(std::uint64_t items, double target) {
   const double k_classic = -std::log2(target);
   // The classic filter's size, m = -n ln p / (ln 2)^2 bits: blocked filters need at least
   // about this much, so the search starts below it.
-  const double classic_blocks = n * -std::log(target) / (std::log(2.0) * std::log(2.0)) /
-                                bloom_block_bits;
+  const double classic_blocks =
+      n * -std::log(target) / (std::log(2.0) * std::log(2.0)) / bloom_block_bits;
   const unsigned k_lo = std::max(1u, static_cast<unsigned>(k_classic * 0.5));
   const unsigned k_hi = std::min(bloom_max_hashes, static_cast<unsigned>(k_classic) + 2);
   bloom_shape best;
@@ -228,13 +228,11 @@ class bloom {
     if (!(false_positive_rate > 0 && false_positive_rate < 1))
       throw std::invalid_argument("tide::bloom: false_positive_rate must be in (0, 1), got " +
                                   std::to_string(false_positive_rate));
-    const detail::bloom_shape shape =
-        detail::bloom_shape_for(expected_items, false_positive_rate);
+    const detail::bloom_shape shape = detail::bloom_shape_for(expected_items, false_positive_rate);
     if (shape.blocks == 0 || shape.blocks > block_traits::max_size(alloc_))
-      throw std::invalid_argument(
-          "tide::bloom: expected_items " + std::to_string(expected_items) +
-          " at false_positive_rate " + std::to_string(false_positive_rate) +
-          " needs more than 2^32 blocks (256 GiB)");
+      throw std::invalid_argument("tide::bloom: expected_items " + std::to_string(expected_items) +
+                                  " at false_positive_rate " + std::to_string(false_positive_rate) +
+                                  " needs more than 2^32 blocks (256 GiB)");
     blocks_ = static_cast<std::size_t>(shape.blocks);
     k_ = shape.hashes;
     expected_items_ = expected_items;
@@ -308,10 +306,10 @@ class bloom {
   // becomes the estimate from the bits set (the overlap of the two key sets is unknown).
   void merge(const bloom& other) {
     if (other.blocks_ != blocks_ || other.k_ != k_)
-      throw std::invalid_argument(
-          "tide::bloom::merge: other has a different shape (blocks " +
-          std::to_string(other.blocks_) + " vs " + std::to_string(blocks_) + ", hashes " +
-          std::to_string(other.k_) + " vs " + std::to_string(k_) + ")");
+      throw std::invalid_argument("tide::bloom::merge: other has a different shape (blocks " +
+                                  std::to_string(other.blocks_) + " vs " + std::to_string(blocks_) +
+                                  ", hashes " + std::to_string(other.k_) + " vs " +
+                                  std::to_string(k_) + ")");
     for (std::size_t b = 0; b < blocks_; ++b)
       for (unsigned w = 0; w < detail::bloom_block_words; ++w)
         data_[b].words[w] |= other.data_[b].words[w];
@@ -331,8 +329,8 @@ class bloom {
       unsigned set = 0;
       for (std::uint64_t w : data_[b].words) set += static_cast<unsigned>(std::popcount(w));
       // A full block's estimate is infinite; count it as 512 bits minus one.
-      const double fill = std::min<double>(set, detail::bloom_block_bits - 1) /
-                          detail::bloom_block_bits;
+      const double fill =
+          std::min<double>(set, detail::bloom_block_bits - 1) / detail::bloom_block_bits;
       n += -std::log1p(-fill) * detail::bloom_block_bits / k_;
     }
     return static_cast<std::size_t>(std::llround(n));

@@ -140,12 +140,10 @@ class dense_map {
   // (which end() uses), else std::length_error.
   explicit dense_map(key_type max_key, const Allocator& alloc = Allocator())
       : alloc_(alloc), max_key_(max_key) {
-    if (max_key == npos)
-      throw std::length_error("tide::dense_map: max_key must be below SIZE_MAX");
+    if (max_key == npos) throw std::length_error("tide::dense_map: max_key must be below SIZE_MAX");
   }
   template <class InputIt>
-  dense_map(InputIt first, InputIt last, const Allocator& alloc = Allocator())
-      : alloc_(alloc) {
+  dense_map(InputIt first, InputIt last, const Allocator& alloc = Allocator()) : alloc_(alloc) {
     guarded([&] { insert(first, last); });
   }
   dense_map(std::initializer_list<value_type> init, const Allocator& alloc = Allocator())
@@ -307,11 +305,14 @@ class dense_map {
   std::pair<iterator, bool> insert(value_type&& v) {
     return try_emplace(v.first, std::move(v.second));
   }
+  // clang-format 14 mangles requires-clauses:
+  // clang-format off
   template <class P>
     requires std::is_constructible_v<value_type, P&&>
   std::pair<iterator, bool> insert(P&& v) {
     return emplace(std::forward<P>(v));
   }
+  // clang-format on
   template <class InputIt>
   void insert(InputIt first, InputIt last) {
     for (; first != last; ++first) emplace(*first);
@@ -402,6 +403,11 @@ class dense_map {
     return &ch->slots[key & (detail::dense_chunk_slots - 1)].value;
   }
 
+  // Preconditions: key is present.
+  T& present_value(key_type key) const noexcept {
+    return dir_[chunk_of(key)]->slots[key & (detail::dense_chunk_slots - 1)].value;
+  }
+
   // The smallest present key >= key, or npos.
   key_type next_key_from(key_type key) const noexcept {
     if (key == npos) return npos;  // past the highest possible key
@@ -409,11 +415,13 @@ class dense_map {
     if (c >= top_) return npos;
     if (dir_[c] != nullptr) {
       const std::uint64_t above = dir_[c]->present & ~(bit_of(key) - 1);
-      if (above != 0) return (c << detail::dense_chunk_shift) | std::countr_zero(above);
+      if (above != 0)
+        return (c << detail::dense_chunk_shift) | static_cast<key_type>(std::countr_zero(above));
     }
     for (++c; c < top_; ++c)
       if (dir_[c] != nullptr)
-        return (c << detail::dense_chunk_shift) | std::countr_zero(dir_[c]->present);
+        return (c << detail::dense_chunk_shift) |
+               static_cast<key_type>(std::countr_zero(dir_[c]->present));
     return npos;
   }
 
@@ -423,8 +431,8 @@ class dense_map {
   std::pair<T*, bool> emplace_slot(key_type key, Args&&... args) {
     if (T* v = slot_of(key)) return {v, false};
     if (key > max_key_)
-      throw std::out_of_range("tide::dense_map: key " + std::to_string(key) +
-                              " is above max_key " + std::to_string(max_key_));
+      throw std::out_of_range("tide::dense_map: key " + std::to_string(key) + " is above max_key " +
+                              std::to_string(max_key_));
     return {unchecked_emplace(key, std::forward<Args>(args)...), true};
   }
 
@@ -581,8 +589,9 @@ class dense_map {
     TIDE_CHECK(size == size_, "size_ is the number of presence bits set");
     TIDE_CHECK(top == top_, "top_ is 1 + the highest allocated chunk");
     if (top_ != 0) {
-      const key_type highest = ((top_ - 1) << detail::dense_chunk_shift) |
-                               (63 - static_cast<key_type>(std::countl_zero(dir_[top_ - 1]->present)));
+      const key_type highest =
+          ((top_ - 1) << detail::dense_chunk_shift) |
+          (63 - static_cast<key_type>(std::countl_zero(dir_[top_ - 1]->present)));
       TIDE_CHECK(highest <= max_key_, "no key above max_key_");
     }
   }
@@ -603,14 +612,16 @@ class dense_map {
     };
 
     iter() = default;
+    // clang-format off
     template <bool C = Const>
       requires C
     iter(const iter<false>& other) noexcept : map_(other.map_), key_(other.key_) {}
+    // clang-format on
 
     reference operator*() const noexcept {
       TIDE_ASSERT(map_ != nullptr && map_->slot_of(key_) != nullptr,
                   "dense_map iterator: dereferencing end() or an erased key");
-      return reference(key_, *map_->slot_of(key_));
+      return reference(key_, map_->present_value(key_));
     }
     pointer operator->() const noexcept { return pointer{**this}; }
     iter& operator++() noexcept {

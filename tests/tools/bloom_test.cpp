@@ -4,6 +4,8 @@
 // The rate test uses a fixed, unseeded hash (tide_test::scramble) so every run inserts and
 // queries the same bits; tide::hash is seeded per process and is used where only the absence
 // of false negatives is checked.
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -12,12 +14,10 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
-#include <utility>
-
-#include <gtest/gtest.h>
 #include <tide/bloom.hpp>
 #include <tide/counting_allocator.hpp>
+#include <type_traits>
+#include <utility>
 
 #include "support/random.hpp"
 #include "support/scale.hpp"
@@ -69,12 +69,12 @@ TEST_P(FalsePositiveRate, WithinTenPercentOfTheModel) {
 
   const double measured = static_cast<double>(positives) / static_cast<double>(queries);
   const double tolerance = std::max(0.10, 4 / std::sqrt(expected_positives));
-  std::printf("target %g: blocks %zu, hashes %u, %.2f bits/key, model %.4g, measured %.4g "
-              "(%llu of %llu), ratio %.3f\n",
-              target, f.blocks(), f.hashes(),
-              static_cast<double>(f.size_in_bytes() * 8) / items, f.expected_fpr(), measured,
-              static_cast<unsigned long long>(positives),
-              static_cast<unsigned long long>(queries), measured / f.expected_fpr());
+  std::printf(
+      "target %g: blocks %zu, hashes %u, %.2f bits/key, model %.4g, measured %.4g "
+      "(%llu of %llu), ratio %.3f\n",
+      target, f.blocks(), f.hashes(), static_cast<double>(f.size_in_bytes() * 8) / items,
+      f.expected_fpr(), measured, static_cast<unsigned long long>(positives),
+      static_cast<unsigned long long>(queries), measured / f.expected_fpr());
   EXPECT_NEAR(measured / f.expected_fpr(), 1.0, tolerance)
       << "measured " << measured << " model " << f.expected_fpr() << " target " << target;
 }
@@ -82,7 +82,7 @@ TEST_P(FalsePositiveRate, WithinTenPercentOfTheModel) {
 INSTANTIATE_TEST_SUITE_P(Bloom, FalsePositiveRate, ::testing::Values(1e-2, 1e-3, 1e-4),
                          [](const auto& info) {
                            return "rate_1e_minus_" + std::to_string(-static_cast<int>(
-                                                  std::lround(std::log10(info.param))));
+                                                         std::lround(std::log10(info.param))));
                          });
 
 // The classic formula (1 - e^(-kn/m))^k would promise less than the blocked filter

@@ -1,19 +1,19 @@
 // tide::dense_map: the API, a randomized differential test against std::map, exception
 // safety with throwing constructors and allocators, memory that follows the highest key
 // (with the directory's hysteresis at the boundary), and bad input.
+#include <gtest/gtest.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
 #include <map>
 #include <stdexcept>
 #include <string>
-#include <utility>
-#include <vector>
-
-#include <gtest/gtest.h>
 #include <tide/counting_allocator.hpp>
 #include <tide/dense_map.hpp>
 #include <tide/detail/test_peer.hpp>
+#include <utility>
+#include <vector>
 
 #include "support/faults.hpp"
 #include "support/map_check.hpp"
@@ -32,8 +32,7 @@ using counted_map = tide::dense_map<T, tide::counting_allocator<T>>;
 template <class M, class Ref>
 ::testing::AssertionResult same_in_order(const M& m, const Ref& ref) {
   if (m.size() != ref.size())
-    return ::testing::AssertionFailure()
-           << "size() got " << m.size() << " want " << ref.size();
+    return ::testing::AssertionFailure() << "size() got " << m.size() << " want " << ref.size();
   auto r = ref.begin();
   for (const auto& [k, v] : m) {
     if (r == ref.end()) return ::testing::AssertionFailure() << "extra key " << k;
@@ -333,10 +332,18 @@ TEST(DenseMap, ThrowingValueConstructors) {
       bool threw = false;
       try {
         switch (round % 4) {
-          case 0: m.try_emplace(k, v); break;
-          case 1: m.insert({k, throwing_value(v)}); break;
-          case 2: m.emplace(k, v); break;
-          default: m.insert_or_assign(k, throwing_value(v)); break;
+          case 0:
+            m.try_emplace(k, v);
+            break;
+          case 1:
+            m.insert({k, throwing_value(v)});
+            break;
+          case 2:
+            m.emplace(k, v);
+            break;
+          default:
+            m.insert_or_assign(k, throwing_value(v));
+            break;
         }
       } catch (const tide_test::injected_fault&) {
         threw = true;
@@ -362,8 +369,7 @@ TEST(DenseMap, ThrowingValueConstructors) {
     EXPECT_THROW({ auto copy = m; }, tide_test::injected_fault);
     construct_faults.disarm();
     EXPECT_EQ(counter.bytes_in_use(), bytes);
-    EXPECT_EQ(tide_test::value_lifetimes.live() - live_before,
-              static_cast<std::int64_t>(m.size()));
+    EXPECT_EQ(tide_test::value_lifetimes.live() - live_before, static_cast<std::int64_t>(m.size()));
   }
   EXPECT_EQ(tide_test::value_lifetimes.live(), live_before) << "values leaked";
   EXPECT_EQ(counter.bytes_in_use(), 0u);
