@@ -73,6 +73,10 @@ inline constexpr std::uint64_t bloom_max_blocks = std::uint64_t{1} << 32;
 template <class Hash>
 concept bloom_hash_avalanches =
     requires { typename Hash::is_avalanching; } && bool(Hash::is_avalanching::value);
+// A transparent Hash (tide::hash<std::string> is one) lets insert/contains take any key type
+// it hashes, e.g. std::string_view for a bloom<std::string>, without building a Key.
+template <class Hash>
+concept bloom_transparent_hash = requires { typename Hash::is_transparent; };
 // clang-format on
 
 struct alignas(bloom_block_bytes) bloom_block {
@@ -269,31 +273,32 @@ class bloom {
   ~bloom() { release(); }
 
   // Adds key. Returns true if a bit changed: the key was certainly not in the filter.
-  bool insert(const Key& key) {
-    const std::uint64_t h = hash_of(key);
-    std::uint64_t masks[detail::bloom_block_words];
-    make_masks(h, masks);
-    std::uint64_t* words = data_[block_of(h)].words;
-    std::uint64_t added = 0;
-    for (unsigned w = 0; w < detail::bloom_block_words; ++w) {
-      added |= masks[w] & ~words[w];
-      words[w] |= masks[w];
-    }
-    inserted_ += added != 0;
-    return added != 0;
+  bool insert(const Key& key) { return insert_hash(hash_of(key)); }
+  // clang-format off
+  template <class K>
+    requires detail::bloom_transparent_hash<Hash>
+  bool insert(const K& key) {
+    return insert_hash(hash_of(key));
   }
+  // clang-format on
 
   // False: key was never inserted. True: it probably was (wrong with about expected_fpr()).
-  bool contains(const Key& key) const {
-    const std::uint64_t h = hash_of(key);
-    std::uint64_t masks[detail::bloom_block_words];
-    make_masks(h, masks);
-    const std::uint64_t* words = data_[block_of(h)].words;
-    std::uint64_t missing = 0;
-    for (unsigned w = 0; w < detail::bloom_block_words; ++w) missing |= masks[w] & ~words[w];
-    return missing == 0;
+  bool contains(const Key& key) const { return contains_hash(hash_of(key)); }
+  // clang-format off
+  template <class K>
+    requires detail::bloom_transparent_hash<Hash>
+  bool contains(const K& key) const {
+    return contains_hash(hash_of(key));
   }
+  // clang-format on
   bool may_contain(const Key& key) const { return contains(key); }
+  // clang-format off
+  template <class K>
+    requires detail::bloom_transparent_hash<Hash>
+  bool may_contain(const K& key) const {
+    return contains(key);
+  }
+  // clang-format on
 
   void clear() noexcept {
     std::memset(static_cast<void*>(data_), 0, size_in_bytes());
@@ -359,7 +364,30 @@ class bloom {
   friend void swap(bloom& a, bloom& b) noexcept { a.swap(b); }
 
  private:
-  std::uint64_t hash_of(const Key& key) const {
+  bool insert_hash(std::uint64_t h) {
+    std::uint64_t masks[detail::bloom_block_words];
+    make_masks(h, masks);
+    std::uint64_t* words = data_[block_of(h)].words;
+    std::uint64_t added = 0;
+    for (unsigned w = 0; w < detail::bloom_block_words; ++w) {
+      added |= masks[w] & ~words[w];
+      words[w] |= masks[w];
+    }
+    inserted_ += added != 0;
+    return added != 0;
+  }
+
+  bool contains_hash(std::uint64_t h) const {
+    std::uint64_t masks[detail::bloom_block_words];
+    make_masks(h, masks);
+    const std::uint64_t* words = data_[block_of(h)].words;
+    std::uint64_t missing = 0;
+    for (unsigned w = 0; w < detail::bloom_block_words; ++w) missing |= masks[w] & ~words[w];
+    return missing == 0;
+  }
+
+  template <class K>
+  std::uint64_t hash_of(const K& key) const {
     auto h = static_cast<std::uint64_t>(hash_(key));
     if constexpr (!detail::bloom_hash_avalanches<Hash>) h = detail::mix(h, 0x9E3779B97F4A7C15ull);
     return h;

@@ -14,6 +14,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <tide/bloom.hpp>
 #include <tide/counting_allocator.hpp>
 #include <type_traits>
@@ -108,6 +109,12 @@ TEST(Bloom, NoFalseNegatives) {
   tide::bloom<std::string> s(1000, 1e-3);
   for (std::uint64_t i = 0; i < 2000; ++i) s.insert(tide_test::string_key(i));
   for (std::uint64_t i = 0; i < 2000; ++i) ASSERT_TRUE(s.may_contain(tide_test::string_key(i)));
+  // tide::hash<std::string> is transparent: string_view and C strings without a std::string.
+  const std::string k = tide_test::string_key(5);
+  EXPECT_TRUE(s.contains(std::string_view(k)));
+  EXPECT_TRUE(s.contains(k.c_str()));
+  s.insert(std::string_view("view"));
+  EXPECT_TRUE(s.contains(std::string("view")));
 }
 
 TEST(Bloom, NonAvalanchingHashIsMixed) {

@@ -25,6 +25,8 @@ namespace {
 using tide::detail::test_peer;
 using tide_test::describe;
 
+static_assert(std::forward_iterator<tide::dense_map<int>::iterator>);
+
 template <class T>
 using counted_map = tide::dense_map<T, tide::counting_allocator<T>>;
 
