@@ -403,11 +403,6 @@ class dense_map {
     return &ch->slots[key & (detail::dense_chunk_slots - 1)].value;
   }
 
-  // Preconditions: key is present.
-  T& present_value(key_type key) const noexcept {
-    return dir_[chunk_of(key)]->slots[key & (detail::dense_chunk_slots - 1)].value;
-  }
-
   // The smallest present key >= key, or npos.
   key_type next_key_from(key_type key) const noexcept {
     if (key == npos) return npos;  // past the highest possible key
@@ -596,6 +591,8 @@ class dense_map {
     }
   }
 
+  // An iterator names a key, and caches the chunk holding it: a chunk never moves and lives
+  // as long as any of its keys, so the pointer is good for as long as the iterator is.
   template <bool Const>
   class iter {
     using map_ptr = std::conditional_t<Const, const dense_map*, dense_map*>;
@@ -615,18 +612,31 @@ class dense_map {
     // clang-format off
     template <bool C = Const>
       requires C
-    iter(const iter<false>& other) noexcept : map_(other.map_), key_(other.key_) {}
+    iter(const iter<false>& other) noexcept
+        : map_(other.map_), chunk_(other.chunk_), key_(other.key_) {}
     // clang-format on
 
     reference operator*() const noexcept {
       TIDE_ASSERT(map_ != nullptr && map_->slot_of(key_) != nullptr,
                   "dense_map iterator: dereferencing end() or an erased key");
-      return reference(key_, map_->present_value(key_));
+      return reference(key_, chunk_->slots[key_ & (detail::dense_chunk_slots - 1)].value);
     }
     pointer operator->() const noexcept { return pointer{**this}; }
     iter& operator++() noexcept {
-      TIDE_ASSERT(key_ != npos, "dense_map iterator: incrementing end()");
-      key_ = map_->next_key_from(key_ + 1);
+      TIDE_ASSERT(map_ != nullptr && map_->slot_of(key_) != nullptr,
+                  "dense_map iterator: incrementing end() or an erased key");
+      // The keys after this one in its chunk: (bit << 1) - 1 covers this key and those
+      // below (for slot 63 the shift gives 0, and the mask covers everything).
+      const std::uint64_t later = chunk_->present & ~((bit_of(key_) << 1) - 1);
+      if (later != 0) {
+        key_ = (key_ & ~key_type{detail::dense_chunk_slots - 1}) |
+               static_cast<key_type>(std::countr_zero(later));
+      } else {
+        const size_type next = chunk_of(key_) + 1;  // <= top_: next << 6 may overflow only then
+        *this =
+            iter(map_,
+                 next < map_->top_ ? map_->next_key_from(next << detail::dense_chunk_shift) : npos);
+      }
       return *this;
     }
     iter operator++(int) noexcept {
@@ -641,9 +651,12 @@ class dense_map {
    private:
     friend class dense_map;
     friend class iter<!Const>;
-    iter(map_ptr m, key_type k) noexcept : map_(m), key_(k) {}
+    // Preconditions: k is present, or npos.
+    iter(map_ptr m, key_type k) noexcept
+        : map_(m), chunk_(k == npos ? nullptr : m->dir_[chunk_of(k)]), key_(k) {}
 
     map_ptr map_ = nullptr;
+    chunk* chunk_ = nullptr;
     key_type key_ = npos;
   };
 

@@ -66,6 +66,12 @@ TEST(DenseMap, Api) {
   EXPECT_TRUE(m.insert_or_assign(64, "sixty-four").second);
   m[65] = "sixty-five";
   m[3] += "!";
+  m[63] = "last slot of chunk 0";
+  EXPECT_EQ(m.erase(63), 1u);
+  m[127] = "last slot of chunk 1";
+  EXPECT_EQ(std::next(m.find(65))->first, 127u);
+  EXPECT_EQ(std::next(m.find(127))->first, 200u);
+  EXPECT_EQ(m.erase(127), 1u);
   EXPECT_EQ(m.size(), 5u);
   EXPECT_EQ(m[3], "three!");
   EXPECT_TRUE(m.contains(65));
