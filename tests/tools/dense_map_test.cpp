@@ -129,7 +129,7 @@ TEST(DenseMap, ReferencesAndIteratorsSurviveGrowth) {
 // Random operations mirrored into std::map; keys from a range that itself moves up and down,
 // so the directory grows and shrinks.
 TEST(DenseMap, DifferentialAgainstStdMap) {
-  for (std::uint64_t seed : {1, 2, 3}) {
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     tide_test::rng rng(seed);
     tide::allocation_counter counter;
