@@ -22,19 +22,24 @@
 //
 // Directory policy (hysteresis): an insert beyond the directory reallocates it to
 // max(needed, 2 * capacity) entries; an erase that leaves top <= capacity / 4 reallocates it
-// to 2 * top (to nothing when the map is empty). Between a grow and the next shrink the
-// highest key must fall by a factor of 4, and between a shrink and the next grow it must
-// double, so alternating insert/erase at the boundary never reallocates twice in a row and
-// the copying is amortized O(1) per directory entry. shrink_to_fit() trims to top exactly.
+// to 2 * top (to nothing when the map is empty). So the directory is always < 4 * top
+// entries, between a grow and the next shrink top must halve, and between a shrink and the
+// next grow it must double: alternating insert/erase of the highest key in a dense map (the
+// next key down within a factor of 2) reallocates the directory at most once, and growth
+// copies amortized O(1) entries per entry. A key far above all others still costs its
+// directory each time it comes and goes: the work is proportional to the memory it asks for.
+// An erase that empties the top chunk scans the directory down to the next allocated chunk
+// (O(gap / 64) reads). shrink_to_fit() trims the directory to top exactly.
 //
 // Keys above max_key() (default 2^32 - 1, configurable per map) are refused by every
 // insertion with std::out_of_range before anything is allocated: a stray 64-bit id must not
 // ask for petabytes of directory. Lookups and erases of such keys simply find nothing.
 //
-// Stability: values never move. Iterators are (map, key) pairs and references point into
-// chunks, so both stay valid through every operation except erasing that key (or clear,
-// destruction, assignment and swap, which replace the contents). end() is a key sentinel
-// and stays valid too. Iteration is in increasing key order.
+// Stability: values never move. An iterator is (map, key, the key's chunk), and a chunk
+// lives, at one address, as long as any of its keys; references point into chunks. So both
+// stay valid through every operation except erasing that key (or clear, destruction,
+// assignment and swap, which replace the contents). end() is a key sentinel and stays valid
+// too. Iteration is in increasing key order.
 //
 // Iterators yield std::pair<const key_type, T&> by value (a proxy, as the values are stored
 // without their keys): write `for (auto&& [k, v] : m)` or `for (const auto& [k, v] : m)`;
