@@ -17,6 +17,7 @@
 #include <string_view>
 #include <tide/bloom.hpp>
 #include <tide/counting_allocator.hpp>
+#include <tide/heap_allocator.hpp>
 #include <type_traits>
 #include <utility>
 
@@ -215,6 +216,16 @@ TEST(Bloom, CopyMoveSwapAndAllocator) {
   }
   EXPECT_EQ(counter.bytes_in_use(), 0u);
   EXPECT_EQ(counter.allocations(), counter.deallocations());
+}
+
+// On tide's own allocator (which honours the blocks' 64-byte alignment).
+TEST(Bloom, OnTideHeap) {
+  tide::bloom<std::uint64_t, tide::hash<std::uint64_t>, tide::heap_allocator<std::uint64_t>> f(
+      10'000, 1e-3);
+  for (std::uint64_t i = 0; i < 10'000; ++i) f.insert(i);
+  for (std::uint64_t i = 0; i < 10'000; ++i) ASSERT_TRUE(f.contains(i));
+  auto copy = f;
+  EXPECT_TRUE(copy.contains(42));
 }
 
 }  // namespace

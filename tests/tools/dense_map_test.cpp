@@ -12,6 +12,7 @@
 #include <tide/counting_allocator.hpp>
 #include <tide/dense_map.hpp>
 #include <tide/detail/test_peer.hpp>
+#include <tide/heap_allocator.hpp>
 #include <utility>
 #include <vector>
 
@@ -416,6 +417,22 @@ TEST(DenseMap, ThrowingAllocator) {
   }
   EXPECT_EQ(tide_test::value_lifetimes.live(), live_before);
   EXPECT_EQ(tide_test::throwing_allocator_live_bytes, bytes_before) << "bytes leaked";
+}
+
+TEST(DenseMap, OnTideHeap) {
+  tide::dense_map<std::string, tide::heap_allocator<std::string>> m;
+  std::map<std::size_t, std::string> ref;
+  tide_test::rng rng(5);
+  for (int i = 0; i < 20'000; ++i) {
+    const std::size_t k = rng.below(10'000);
+    if (rng.chance(1, 3)) {
+      ASSERT_EQ(m.erase(k), ref.erase(k));
+    } else {
+      m[k] = ref[k] = tide_test::string_key(k);
+    }
+  }
+  test_peer::check_invariants(m);
+  EXPECT_TRUE(same_in_order(m, ref));
 }
 
 }  // namespace
