@@ -37,8 +37,9 @@
 // blocks whose fpr meets the target, and among equal sizes the smallest k. expected_fpr()
 // is that model's rate at expected_items; the tests measure it.
 //
-// Invariants: blocks_ > 0 and <= 2^32; 1 <= k_ <= max_hashes; inserted_ counts the inserts
-// that set at least one new bit (so it never exceeds the distinct keys inserted).
+// Invariants (except in a moved-from filter, which holds nothing): 0 < blocks_ <= 2^32;
+// 1 <= k_ <= bloom_max_hashes; inserted_ counts the inserts that set at least one new bit
+// (so it never exceeds the distinct keys inserted).
 //
 // Hashing: the default tide::hash is seeded per process, so a filter's bits mean nothing to
 // another process; merge() only filters built in one process with one Hash.
