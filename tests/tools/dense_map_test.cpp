@@ -419,6 +419,34 @@ TEST(DenseMap, ThrowingAllocator) {
   EXPECT_EQ(tide_test::throwing_allocator_live_bytes, bytes_before) << "bytes leaked";
 }
 
+// Allocator-extended copy and move: with a different counter the values are copied or moved
+// one by one into memory from the new allocator; with the same counter the move steals.
+TEST(DenseMap, AllocatorExtendedCopyAndMove) {
+  tide::allocation_counter a;
+  tide::allocation_counter b;
+  using alloc = tide::counting_allocator<std::string>;
+  {
+    counted_map<std::string> m{alloc(a)};
+    for (std::size_t k = 0; k < 1000; k += 3) m[k] = tide_test::string_key(k);
+    const auto bytes = a.bytes_in_use();
+    counted_map<std::string> copy(m, alloc(b));
+    EXPECT_EQ(copy, m);
+    EXPECT_EQ(a.bytes_in_use(), bytes);
+    EXPECT_EQ(b.bytes_in_use(), copy.memory().bytes);
+    counted_map<std::string> moved(std::move(copy), alloc(a));  // different counter: moves values
+    EXPECT_EQ(moved, m);
+    EXPECT_TRUE(copy.empty());
+    EXPECT_EQ(b.bytes_in_use(), 0u);
+    const auto before = a.allocations();
+    counted_map<std::string> stolen(std::move(moved), alloc(a));  // same counter: steals
+    EXPECT_EQ(a.allocations(), before);
+    EXPECT_EQ(stolen, m);
+    test_peer::check_invariants(stolen);
+  }
+  EXPECT_EQ(a.bytes_in_use(), 0u);
+  EXPECT_EQ(b.bytes_in_use(), 0u);
+}
+
 TEST(DenseMap, OnTideHeap) {
   tide::dense_map<std::string, tide::heap_allocator<std::string>> m;
   std::map<std::size_t, std::string> ref;
