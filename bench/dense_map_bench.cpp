@@ -1,0 +1,170 @@
+// tide::dense_map against tide::map and absl::flat_hash_map on dense keys (0 .. N-1, u64
+// values). See docs/PERFORMANCE.md ("dense_map").
+//
+// Benchmarks are named BM_<Op>/<map>/<N>. One iteration is a batch of N operations timed by
+// hand (UseManualTime); ns_per_op is the figure to compare.
+//
+//   Insert   N operator[] assignments into an empty map (no reserve), keys shuffled
+//   FindHit  N finds of present keys, shuffled
+//   Iterate  one full iteration, summing the values (N entries visited)
+//   Bytes    fill N keys on a counting allocator: bytes_per_entry (no time figure)
+#include <benchmark/benchmark.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <random>
+#include <tide/counting_allocator.hpp>
+#include <tide/dense_map.hpp>
+#include <vector>
+
+#include "bench_common.hpp"
+
+namespace tide_bench {
+namespace {
+
+using u64 = std::uint64_t;
+
+struct dense_kind {
+  template <class A = std::allocator<u64>>
+  using map = tide::dense_map<u64, A>;
+  using value_alloc = tide::counting_allocator<u64>;
+};
+struct tide_map_kind {
+  template <class A = default_alloc<std::size_t, u64>>
+  using map = tide_kind::map<std::size_t, u64, A>;
+  using value_alloc = tide::counting_allocator<std::pair<const std::size_t, u64>>;
+};
+struct absl_map_kind {
+  template <class A = default_alloc<std::size_t, u64>>
+  using map = absl_kind::map<std::size_t, u64, A>;
+  using value_alloc = tide::counting_allocator<std::pair<const std::size_t, u64>>;
+};
+
+const std::vector<std::size_t>& shuffled_keys(std::size_t n) {
+  static std::map<std::size_t, std::vector<std::size_t>> cache;
+  std::vector<std::size_t>& keys = cache[n];
+  if (keys.empty()) {
+    keys.resize(n);
+    std::iota(keys.begin(), keys.end(), std::size_t{0});
+    std::shuffle(keys.begin(), keys.end(), std::mt19937_64(default_seed));
+  }
+  return keys;
+}
+
+// This thread's CPU time: on a shared machine, wall time also counts the time other
+// processes held the core; the two figures are reported side by side.
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+void finish(benchmark::State& state, double cpu, double total, std::size_t n) {
+  const double ops = static_cast<double>(state.iterations()) * static_cast<double>(n);
+  state.counters["ns_per_op"] = ops > 0 ? total * 1e9 / ops : 0.0;
+  state.counters["cpu_ns_per_op"] = ops > 0 ? cpu * 1e9 / ops : 0.0;
+}
+
+template <class Kind>
+void BM_Insert(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto& keys = shuffled_keys(n);
+  double total = 0;
+  double cpu = 0;
+  for (auto _ : state) {
+    typename Kind::template map<> m;
+    const double c0 = thread_cpu_seconds();
+    const auto t0 = bench_clock::now();
+    for (std::size_t k : keys) m[k] = k;
+    const auto t1 = bench_clock::now();
+    cpu += thread_cpu_seconds() - c0;
+    benchmark::DoNotOptimize(m.size());
+    state.SetIterationTime(seconds_between(t0, t1));
+    total += seconds_between(t0, t1);
+  }
+  finish(state, cpu, total, n);
+}
+
+template <class Kind>
+void BM_FindHit(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto& keys = shuffled_keys(n);
+  typename Kind::template map<> m;
+  for (std::size_t k = 0; k < n; ++k) m[k] = k;
+  double total = 0;
+  double cpu = 0;
+  for (auto _ : state) {
+    u64 sum = 0;
+    const double c0 = thread_cpu_seconds();
+    const auto t0 = bench_clock::now();
+    for (std::size_t k : keys) {
+      auto it = m.find(k);
+      if (it != m.end()) sum += it->second;
+    }
+    const auto t1 = bench_clock::now();
+    cpu += thread_cpu_seconds() - c0;
+    benchmark::DoNotOptimize(sum);
+    state.SetIterationTime(seconds_between(t0, t1));
+    total += seconds_between(t0, t1);
+  }
+  finish(state, cpu, total, n);
+}
+
+template <class Kind>
+void BM_Iterate(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  typename Kind::template map<> m;
+  for (std::size_t k = 0; k < n; ++k) m[k] = k;
+  double total = 0;
+  double cpu = 0;
+  for (auto _ : state) {
+    u64 sum = 0;
+    const double c0 = thread_cpu_seconds();
+    const auto t0 = bench_clock::now();
+    for (const auto& [k, v] : m) sum += v;
+    const auto t1 = bench_clock::now();
+    cpu += thread_cpu_seconds() - c0;
+    benchmark::DoNotOptimize(sum);
+    state.SetIterationTime(seconds_between(t0, t1));
+    total += seconds_between(t0, t1);
+  }
+  finish(state, cpu, total, n);
+}
+
+template <class Kind>
+void BM_Bytes(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  tide::allocation_counter counter;
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    typename Kind::template map<typename Kind::value_alloc> m{typename Kind::value_alloc(counter)};
+    for (std::size_t k = 0; k < n; ++k) m[k] = k;
+    bytes = counter.bytes_in_use();
+  }
+  state.counters["bytes_per_entry"] = static_cast<double>(bytes) / static_cast<double>(n);
+}
+
+void sizes(benchmark::internal::Benchmark* b) {
+  b->Arg(100'000)->Arg(1'000'000)->Arg(10'000'000);
+  b->UseManualTime()->Unit(benchmark::kMillisecond);
+}
+
+BENCHMARK(BM_Insert<dense_kind>)->Name("BM_Insert/dense_map")->Apply(sizes);
+BENCHMARK(BM_Insert<tide_map_kind>)->Name("BM_Insert/tide_map")->Apply(sizes);
+BENCHMARK(BM_Insert<absl_map_kind>)->Name("BM_Insert/absl")->Apply(sizes);
+BENCHMARK(BM_FindHit<dense_kind>)->Name("BM_FindHit/dense_map")->Apply(sizes);
+BENCHMARK(BM_FindHit<tide_map_kind>)->Name("BM_FindHit/tide_map")->Apply(sizes);
+BENCHMARK(BM_FindHit<absl_map_kind>)->Name("BM_FindHit/absl")->Apply(sizes);
+BENCHMARK(BM_Iterate<dense_kind>)->Name("BM_Iterate/dense_map")->Apply(sizes);
+BENCHMARK(BM_Iterate<tide_map_kind>)->Name("BM_Iterate/tide_map")->Apply(sizes);
+BENCHMARK(BM_Iterate<absl_map_kind>)->Name("BM_Iterate/absl")->Apply(sizes);
+BENCHMARK(BM_Bytes<dense_kind>)->Name("BM_Bytes/dense_map")->Arg(1'000'000)->Iterations(1);
+BENCHMARK(BM_Bytes<tide_map_kind>)->Name("BM_Bytes/tide_map")->Arg(1'000'000)->Iterations(1);
+BENCHMARK(BM_Bytes<absl_map_kind>)->Name("BM_Bytes/absl")->Arg(1'000'000)->Iterations(1);
+
+}  // namespace
+}  // namespace tide_bench
+
+BENCHMARK_MAIN();
