@@ -387,6 +387,32 @@ class dense_map {
     return true;
   }
 
+  // Recounts chunks, size and the highest key; prints the broken invariant and aborts if one
+  // does not hold (every mutation runs it in the debug-invariants build).
+  void check_invariants() const noexcept {
+    TIDE_CHECK((dir_ == nullptr) == (dir_cap_ == 0), "dir_ is null iff dir_cap_ is 0");
+    TIDE_CHECK(top_ <= dir_cap_, "top_ <= dir_cap_");
+    size_type chunks = 0;
+    size_type size = 0;
+    size_type top = 0;
+    for (size_type c = 0; c < dir_cap_; ++c) {
+      if (dir_[c] == nullptr) continue;
+      TIDE_CHECK(dir_[c]->present != 0, "an allocated chunk holds at least one key");
+      ++chunks;
+      size += static_cast<size_type>(std::popcount(dir_[c]->present));
+      top = c + 1;
+    }
+    TIDE_CHECK(chunks == chunks_, "chunks_ counts the allocated chunks");
+    TIDE_CHECK(size == size_, "size_ is the number of presence bits set");
+    TIDE_CHECK(top == top_, "top_ is 1 + the highest allocated chunk");
+    if (top_ != 0) {
+      const key_type highest =
+          ((top_ - 1) << detail::dense_chunk_shift) |
+          (63 - static_cast<key_type>(std::countl_zero(dir_[top_ - 1]->present)));
+      TIDE_CHECK(highest <= max_key_, "no key above max_key_");
+    }
+  }
+
  private:
   friend struct detail::test_peer;
 
@@ -569,30 +595,6 @@ class dense_map {
 
   void check_invariants_if_enabled() const noexcept {
     if constexpr (detail::invariant_checks) check_invariants();
-  }
-
-  void check_invariants() const noexcept {
-    TIDE_CHECK((dir_ == nullptr) == (dir_cap_ == 0), "dir_ is null iff dir_cap_ is 0");
-    TIDE_CHECK(top_ <= dir_cap_, "top_ <= dir_cap_");
-    size_type chunks = 0;
-    size_type size = 0;
-    size_type top = 0;
-    for (size_type c = 0; c < dir_cap_; ++c) {
-      if (dir_[c] == nullptr) continue;
-      TIDE_CHECK(dir_[c]->present != 0, "an allocated chunk holds at least one key");
-      ++chunks;
-      size += static_cast<size_type>(std::popcount(dir_[c]->present));
-      top = c + 1;
-    }
-    TIDE_CHECK(chunks == chunks_, "chunks_ counts the allocated chunks");
-    TIDE_CHECK(size == size_, "size_ is the number of presence bits set");
-    TIDE_CHECK(top == top_, "top_ is 1 + the highest allocated chunk");
-    if (top_ != 0) {
-      const key_type highest =
-          ((top_ - 1) << detail::dense_chunk_shift) |
-          (63 - static_cast<key_type>(std::countl_zero(dir_[top_ - 1]->present)));
-      TIDE_CHECK(highest <= max_key_, "no key above max_key_");
-    }
   }
 
   // An iterator names a key, and caches the chunk holding it: a chunk never moves and lives
