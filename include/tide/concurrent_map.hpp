@@ -1,0 +1,794 @@
+// tide::concurrent_map — a hash map for many threads: lock-free reads, writers that never block
+// readers, and memory that shrinks after erases. See docs/concurrent_map.md.
+//
+// Vocabulary:
+//   shard       one of a fixed number of independent parts, chosen by the top bits of the
+//               hash; it has a writer mutex, a table and a retire list
+//   table       one shard's open-addressing array of `capacity` slots (a power of two),
+//               probed linearly from hash & (capacity - 1); one allocation, replaced whole
+//               when the shard grows, shrinks or sheds tombstones (a rebuild)
+//   slot        an atomic pointer: null (never used in this table), a tombstone (erased;
+//               a probe goes on past it) or a node
+//   node        one heap-allocated entry: its hash and a std::pair<const Key, T>; never
+//               changed after it is published: insert_or_assign publishes a new node in the
+//               same slot and retires the old one
+//   retire      unlink a node or a table and hand it to the shard's retire list; it is freed
+//               once no reader can still hold it (epoch-based reclamation, detail/epoch.hpp)
+//
+// Layout:
+//
+//   shards_ ──> [ shard 0 | shard 1 | ... | shard S-1 ]          S = shard_count(), fixed
+//                  │ reader line: atomic<table*> current_    (written only by a rebuild)
+//                  │ writer line: mutex, size, tombstones, retire list, memory counters
+//                  v
+//               table: [ header: capacity, moved flag | slot 0 | slot 1 | ... ]
+//                                                          │
+//                                                          v
+//                                                  node: { hash, pair<const Key, T> }
+//
+// Readers (visit, find, contains, visit_all, the first look of load_or_store) pin the thread's
+// epoch record (its own cache line), load the shard's table, probe, and check the table's
+// moved flag; they take no lock and write no shared cache line. Writers lock one shard. A
+// rebuild builds the new table from the node pointers of the old one (the nodes stay where
+// they are), publishes it, then sets the old table's moved flag; a reader that finds the flag
+// set after its probe starts again on the new table, so no reader answers from a table that
+// writers have stopped updating.
+//
+// Invariants, per shard, under its mutex (check_invariants_locked):
+//   size_ == node slots in current_; tombstones_ == tombstone slots in current_
+//   size_ + tombstones_ <= capacity / 2 (max_load), so every probe meets a null slot
+//   current_ == nullptr iff the shard has no entry
+//   a key occupies at most one slot of a table; every node of current_ sits in its probe
+//     run: no null slot between its start slot and itself
+//   the retire list's epochs are non-decreasing (they are read under the mutex)
+//
+// Thresholds: a table grows at half full (size + tombstones), counting tombstones, because a
+// linear probe's expected length grows as 1/(1 - load)^2 and every probe step dereferences a
+// node; it is rebuilt with room for 3x its entries (load 1/6..1/3 afterwards). It shrinks when
+// its load falls below 1/16 and is freed when its last entry goes: after shrinking, a table is
+// at least 3x its entries away from both thresholds, so insert/erase churn does not rebuild
+// back and forth.
+//
+// Costs and limits, honestly: a rebuild copies one shard's slots (n / shard_count() of them),
+// so a writer's worst case is O(n / shards), not O(1) as in tide::map; readers never wait for
+// it. Hash, equality, Key and T constructors may run concurrently with readers of other entries
+// and must be thread-safe as const operations; the allocator is used by writers of different
+// shards at once, so it must be thread-safe (std::allocator and tide::heap_allocator are).
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "tide/detail/config.hpp"
+#include "tide/detail/directory.hpp"
+#include "tide/detail/epoch.hpp"
+#include "tide/hash.hpp"
+
+namespace tide {
+
+// A snapshot of what a concurrent_map holds (memory()). Each figure is read without locks, so
+// while writers run the figures are each recent but not one consistent state.
+struct concurrent_map_memory {
+  std::size_t bytes = 0;            // everything below
+  std::size_t shard_bytes = 0;      // the shard array (fixed) and the retire lists' storage
+  std::size_t table_bytes = 0;      // current tables
+  std::size_t node_bytes = 0;       // live entries' nodes
+  std::size_t retired_bytes = 0;    // nodes and tables erased or replaced, waiting for readers
+  std::size_t retired_objects = 0;  // how many of them
+  std::size_t shards = 0;
+  std::size_t capacity = 0;         // slots of the current tables
+  std::size_t size = 0;
+  std::size_t tombstones = 0;
+};
+
+template <class Key, class T, class Hash = tide::hash<Key>, class KeyEqual = std::equal_to<Key>,
+          class Allocator = std::allocator<std::pair<const Key, T>>>
+class concurrent_map {
+ public:
+  using key_type = Key;
+  using mapped_type = T;
+  using value_type = std::pair<const Key, T>;
+  using hasher = Hash;
+  using key_equal = KeyEqual;
+  using allocator_type = Allocator;
+  using size_type = std::size_t;
+
+  // Shards: the smallest power of two at least 4x the hardware threads (at least 16, at most
+  // 1024), so two writers rarely meet on one mutex and one shard's rebuild is a small part of
+  // the map.
+  explicit concurrent_map(const Hash& hash = Hash(), const KeyEqual& equal = KeyEqual(),
+                          const Allocator& alloc = Allocator())
+      : concurrent_map(default_shard_count(), hash, equal, alloc) {}
+
+  // Precondition: shard_count is a power of two in [1, 2^16].
+  concurrent_map(std::size_t shard_count, const Hash& hash, const KeyEqual& equal,
+                 const Allocator& alloc)
+      : hash_(hash),
+        equal_(equal),
+        node_alloc_(alloc),
+        table_alloc_(alloc),
+        shard_alloc_(alloc),
+        shard_count_(shard_count),
+        shard_shift_(63 - static_cast<unsigned>(std::countr_zero(shard_count))) {
+    TIDE_CHECK(std::has_single_bit(shard_count) && shard_count <= (std::size_t{1} << 16),
+               "concurrent_map: shard_count must be a power of two <= 65536");
+    shards_ = shard_traits::allocate(shard_alloc_, shard_count_);
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+      ::new (static_cast<void*>(shards_ + i)) shard(retired_allocator(alloc));
+    }
+  }
+
+  concurrent_map(const concurrent_map&) = delete;
+  concurrent_map& operator=(const concurrent_map&) = delete;
+
+  // Precondition: no other thread uses the map any more. Frees everything, retired or not.
+  ~concurrent_map() {
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+      shard& s = shards_[i];
+      if (table* t = s.current_.load(std::memory_order_relaxed)) {
+        for (std::size_t j = 0; j < t->capacity; ++j) {
+          node* n = t->slots()[j].load(std::memory_order_relaxed);
+          if (is_node(n)) destroy_node(n);
+        }
+        deallocate_table(t);
+      }
+      for (const retired& r : s.retired_) free_retired(r);
+      s.~shard();
+    }
+    shard_traits::deallocate(shard_alloc_, shards_, shard_count_);
+  }
+
+  // ---- readers: lock-free --------------------------------------------------------------
+
+  // Calls f(const T&) with the value of `key` if present, and says whether it was. The value
+  // stays valid while f runs, even if another thread erases or replaces it meanwhile (f then
+  // sees the value as it was). f runs with the thread's epoch pinned: a long f delays the
+  // freeing of every map's retired entries. f may call any member of any concurrent_map.
+  template <class F>
+  bool visit(const Key& key, F&& f) const {
+    const std::size_t h = hash_of(key);
+    detail::epoch_guard guard;
+    const node* n = find_node(shard_of(h), key, h);
+    if (n == nullptr) return false;
+    std::forward<F>(f)(std::as_const(n->entry.second));
+    return true;
+  }
+
+  std::optional<T> find(const Key& key) const {
+    std::optional<T> result;
+    visit(key, [&](const T& value) { result.emplace(value); });
+    return result;
+  }
+
+  bool contains(const Key& key) const {
+    const std::size_t h = hash_of(key);
+    detail::epoch_guard guard;
+    return find_node(shard_of(h), key, h) != nullptr;
+  }
+
+  // Calls f(const Key&, const T&) for entries of the map, shard by shard. Weakly consistent:
+  //   - an entry present for the whole call is visited exactly once;
+  //   - an entry inserted or erased during the call is visited at most once;
+  //   - each value seen is one its key held at some moment during the call.
+  // It is not a snapshot: two entries seen may never have been in the map at the same time.
+  // Each shard is read from the table current when its turn came (entries changed in that
+  // shard after a rebuild during its turn are seen as they were at the rebuild). Lock-free;
+  // f may call writers (a write to a shard not yet visited is seen or not).
+  template <class F>
+  void visit_all(F&& f) const {
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+      detail::epoch_guard guard;
+      const table* t = shards_[i].current_.load(std::memory_order_acquire);
+      if (t == nullptr) continue;
+      for (std::size_t j = 0; j < t->capacity; ++j) {
+        const node* n = t->slots()[j].load(std::memory_order_acquire);
+        if (is_node(n)) f(n->entry.first, std::as_const(n->entry.second));
+      }
+    }
+  }
+
+  // The sum of the shards' sizes, each read once without locks: exact when no writer runs;
+  // while writers run, a value the map's size had or will have within the call, give or take
+  // the writes that overlap it (shards are read one after another, not at once).
+  size_type size() const noexcept {
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+      total += shards_[i].size_.load(std::memory_order_relaxed);
+    }
+    return total;
+  }
+  bool empty() const noexcept { return size() == 0; }
+
+  // ---- writers: one shard's mutex ------------------------------------------------------
+
+  bool insert(const value_type& value) { return try_emplace(value.first, value.second); }
+  bool insert(value_type&& value) {
+    return try_emplace(value.first, std::move(value.second));
+  }
+
+  // Constructs value_type from args (before taking the lock, to learn the key) and inserts it
+  // if its key is absent. Returns whether it was inserted.
+  template <class... Args>
+  bool emplace(Args&&... args) {
+    node* fresh = make_node(0, std::forward<Args>(args)...);
+    try {
+      fresh->hash = hash_of(fresh->entry.first);
+      shard& s = shard_of(fresh->hash);
+      std::lock_guard lock(s.mutex_);
+      if (insert_locked(s, fresh->entry.first, fresh->hash, [&] { return fresh; }).second) {
+        return true;
+      }
+    } catch (...) {
+      destroy_node(fresh);
+      throw;
+    }
+    destroy_node(fresh);
+    return false;
+  }
+
+  // Inserts (key, T(args...)) if key is absent; constructs nothing otherwise.
+  template <class K = Key, class... Args>
+  bool try_emplace(K&& key, Args&&... args) {
+    const std::size_t h = hash_of(key);
+    shard& s = shard_of(h);
+    std::lock_guard lock(s.mutex_);
+    return insert_locked(s, key, h, [&] {
+             return make_node(h, std::piecewise_construct,
+                              std::forward_as_tuple(std::forward<K>(key)),
+                              std::forward_as_tuple(std::forward<Args>(args)...));
+           })
+        .second;
+  }
+
+  // Inserts or replaces. Returns true if it inserted. A replaced value is retired, so readers
+  // in visit() keep seeing the old one until they return.
+  template <class K = Key, class V>
+  bool insert_or_assign(K&& key, V&& value) {
+    const std::size_t h = hash_of(key);
+    shard& s = shard_of(h);
+    std::lock_guard lock(s.mutex_);
+    table* t = s.current_.load(std::memory_order_relaxed);
+    if (t != nullptr) {
+      if (std::atomic<node*>* slot = locate(t, key, h).match) {
+        reserve_retire_locked(s, 1);
+        node* fresh = make_node(h, std::piecewise_construct,
+                                std::forward_as_tuple(std::forward<K>(key)),
+                                std::forward_as_tuple(std::forward<V>(value)));
+        node* old = slot->load(std::memory_order_relaxed);
+        slot->store(fresh, std::memory_order_release);
+        retire_node_locked(s, old);
+        after_mutation_locked(s);
+        return false;
+      }
+    }
+    return insert_locked(s, key, h, [&] {
+             return make_node(h, std::piecewise_construct,
+                              std::forward_as_tuple(std::forward<K>(key)),
+                              std::forward_as_tuple(std::forward<V>(value)));
+           })
+        .second;
+  }
+
+  // sync.Map's LoadOrStore: if key is present, returns (its value, true); otherwise inserts
+  // (key, value) and returns (value, false). A hit takes no lock.
+  std::pair<T, bool> load_or_store(const Key& key, const T& value) {
+    const std::size_t h = hash_of(key);
+    shard& s = shard_of(h);
+    {
+      detail::epoch_guard guard;
+      if (const node* n = find_node(s, key, h)) return {n->entry.second, true};
+    }
+    std::lock_guard lock(s.mutex_);
+    auto [n, inserted] = insert_locked(s, key, h, [&] {
+      return make_node(h, std::piecewise_construct, std::forward_as_tuple(key),
+                       std::forward_as_tuple(value));
+    });
+    return {n->entry.second, !inserted};
+  }
+
+  // Returns the number of entries erased (0 or 1). The node is retired, not freed.
+  size_type erase(const Key& key) {
+    const std::size_t h = hash_of(key);
+    shard& s = shard_of(h);
+    std::lock_guard lock(s.mutex_);
+    table* t = s.current_.load(std::memory_order_relaxed);
+    if (t == nullptr) return 0;
+    std::atomic<node*>* slot = locate(t, key, h).match;
+    if (slot == nullptr) return 0;
+    reserve_retire_locked(s, 2);  // the node, and the table if it was the last entry
+    erase_slot_locked(s, slot);
+    shrink_if_sparse_locked(s);
+    after_mutation_locked(s);
+    return 1;
+  }
+
+  // Erases every entry for which pred(const Key&, const T&) is true, one shard at a time under
+  // its mutex; returns how many. Entries inserted into a shard already passed are not seen. If
+  // pred throws, the entries erased so far stay erased (the map stays valid).
+  template <class Pred>
+  size_type erase_if(Pred pred) {
+    size_type erased = 0;
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+      shard& s = shards_[i];
+      std::lock_guard lock(s.mutex_);
+      table* t = s.current_.load(std::memory_order_relaxed);
+      if (t == nullptr) continue;
+      reserve_retire_locked(s, s.size_.load(std::memory_order_relaxed) + 1);
+      for (std::size_t j = 0; j < t->capacity; ++j) {
+        std::atomic<node*>& slot = t->slots()[j];
+        const node* n = slot.load(std::memory_order_relaxed);
+        if (!is_node(n) || !pred(n->entry.first, std::as_const(n->entry.second))) continue;
+        erase_slot_locked(s, &slot);
+        ++erased;
+      }
+      shrink_if_sparse_locked(s);
+      after_mutation_locked(s);
+    }
+    return erased;
+  }
+
+  // Erases everything, shard by shard (not atomically: a reader may see some shards cleared
+  // and others not). Tables and nodes are retired.
+  void clear() {
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+      shard& s = shards_[i];
+      std::lock_guard lock(s.mutex_);
+      table* t = s.current_.load(std::memory_order_relaxed);
+      if (t == nullptr) continue;
+      reserve_retire_locked(s, s.size_.load(std::memory_order_relaxed) + 1);
+      for (std::size_t j = 0; j < t->capacity; ++j) {
+        node* n = t->slots()[j].load(std::memory_order_relaxed);
+        if (is_node(n)) retire_node_locked(s, n);
+      }
+      publish_locked(s, nullptr);
+      s.size_.store(0, std::memory_order_relaxed);
+      s.tombstones_ = 0;
+      after_mutation_locked(s);
+    }
+  }
+
+  // Makes room for n entries spread evenly over the shards (each shard gets room for n /
+  // shards plus half again, for uneven hashing), so inserting them rebuilds no table. Erases
+  // may shrink the tables again.
+  void reserve(size_type n) {
+    const std::size_t per_shard = n / shard_count_ + n / shard_count_ / 2 + 1;
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+      shard& s = shards_[i];
+      std::lock_guard lock(s.mutex_);
+      const table* t = s.current_.load(std::memory_order_relaxed);
+      const std::size_t want = capacity_for(per_shard);
+      if (t == nullptr || t->capacity < want) rebuild_locked(s, want);
+    }
+  }
+
+  // Frees every retired node and table that no reader can hold any more, advancing the global
+  // epoch if the pinned threads allow it. Writers do this by themselves every few retirements;
+  // call it to bring memory().retired_bytes down when the map has gone quiet.
+  void reclaim() {
+    auto& domain = detail::epoch_domain::instance();
+    domain.try_advance();
+    domain.try_advance();
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+      shard& s = shards_[i];
+      std::lock_guard lock(s.mutex_);
+      free_reclaimable_locked(s, domain.global_epoch());
+    }
+  }
+
+  concurrent_map_memory memory() const noexcept {
+    concurrent_map_memory m;
+    m.shards = shard_count_;
+    m.shard_bytes = shard_count_ * sizeof(shard);
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+      const shard& s = shards_[i];
+      const std::size_t size = s.size_.load(std::memory_order_relaxed);
+      const std::size_t capacity = s.capacity_.load(std::memory_order_relaxed);
+      m.size += size;
+      m.capacity += capacity;
+      m.tombstones += s.tombstones_count_.load(std::memory_order_relaxed);
+      m.node_bytes += size * sizeof(node);
+      m.table_bytes += capacity == 0 ? 0 : table_bytes(capacity);
+      m.retired_bytes += s.retired_bytes_.load(std::memory_order_relaxed);
+      m.retired_objects += s.retired_count_.load(std::memory_order_relaxed);
+      m.shard_bytes += s.retire_list_bytes_.load(std::memory_order_relaxed);
+    }
+    m.bytes = m.shard_bytes + m.table_bytes + m.node_bytes + m.retired_bytes;
+    return m;
+  }
+
+  std::size_t shard_count() const noexcept { return shard_count_; }
+  hasher hash_function() const { return hash_; }
+  key_equal key_eq() const { return equal_; }
+  allocator_type get_allocator() const { return allocator_type(node_alloc_); }
+
+  // Recomputes each shard's counts and probe runs under its mutex; aborts naming the broken
+  // invariant. O(capacity). Runs after every mutation in the invariant-check build.
+  void check_invariants() const {
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+      std::lock_guard lock(shards_[i].mutex_);
+      check_invariants_locked(shards_[i]);
+    }
+  }
+
+  static std::size_t default_shard_count() noexcept {
+    const std::size_t threads = std::max(1u, std::thread::hardware_concurrency());
+    return std::clamp<std::size_t>(std::bit_ceil(4 * threads), 16, 1024);
+  }
+
+ private:
+  struct node {
+    std::size_t hash;
+    value_type entry;
+    template <class... Args>
+    explicit node(std::size_t h, Args&&... args) : hash(h), entry(std::forward<Args>(args)...) {}
+  };
+
+  // A table's header, one cache line, followed by its slots (allocated in header-sized units).
+  struct alignas(detail::cache_line_bytes) table {
+    std::size_t capacity;
+    std::atomic<bool> moved{false};  // set (after the successor is published) by a rebuild
+    explicit table(std::size_t c) noexcept : capacity(c) {}
+    std::atomic<node*>* slots() noexcept {
+      return std::launder(reinterpret_cast<std::atomic<node*>*>(this + 1));
+    }
+    const std::atomic<node*>* slots() const noexcept {
+      return std::launder(reinterpret_cast<const std::atomic<node*>*>(this + 1));
+    }
+  };
+  static_assert(sizeof(table) == detail::cache_line_bytes, "the header is one cache line");
+  static_assert(detail::cache_line_bytes % sizeof(std::atomic<node*>) == 0,
+                "slots fill whole header-sized units");
+
+  struct retired {
+    void* object;
+    std::uint64_t epoch;
+    std::size_t table_capacity;  // 0 for a node
+  };
+
+  using node_alloc_type = typename std::allocator_traits<Allocator>::template rebind_alloc<node>;
+  using node_traits = std::allocator_traits<node_alloc_type>;
+  using table_alloc_type = typename std::allocator_traits<Allocator>::template rebind_alloc<table>;
+  using table_traits = std::allocator_traits<table_alloc_type>;
+  using retired_allocator =
+      typename std::allocator_traits<Allocator>::template rebind_alloc<retired>;
+
+  struct shard {
+    // The reader's line: only a rebuild writes it.
+    alignas(detail::cache_line_bytes) std::atomic<table*> current_{nullptr};
+
+    // The writers' line(s). Counters that memory() and size() read without the mutex are
+    // atomics written (relaxed) only under it.
+    alignas(detail::cache_line_bytes) mutable std::mutex mutex_;
+    std::atomic<std::size_t> size_{0};
+    std::size_t tombstones_ = 0;
+    std::atomic<std::size_t> tombstones_count_{0};  // tombstones_, for memory()
+    std::atomic<std::size_t> capacity_{0};
+    std::atomic<std::size_t> retired_bytes_{0};
+    std::atomic<std::size_t> retired_count_{0};
+    std::atomic<std::size_t> retire_list_bytes_{0};
+    std::vector<retired, retired_allocator> retired_;
+
+    explicit shard(const retired_allocator& alloc) : retired_(alloc) {}
+  };
+  using shard_alloc_type = typename std::allocator_traits<Allocator>::template rebind_alloc<shard>;
+  using shard_traits = std::allocator_traits<shard_alloc_type>;
+
+  // Slot markers other than null and a node. Their addresses are never dereferenced.
+  static node* tombstone() noexcept { return reinterpret_cast<node*>(&tombstone_marker); }
+  static bool is_node(const node* n) noexcept { return n != nullptr && n != tombstone(); }
+  alignas(node) static inline unsigned char tombstone_marker = 0;
+
+  static constexpr std::size_t min_capacity = 8;
+  // Rebuild as soon as more than this many retired objects wait in one shard.
+  static constexpr std::size_t reclaim_batch = 32;
+
+  static std::size_t capacity_for(std::size_t entries) noexcept {
+    return std::max(min_capacity, std::bit_ceil(3 * entries));
+  }
+  static std::size_t table_units(std::size_t capacity) noexcept {
+    return 1 + capacity * sizeof(std::atomic<node*>) / sizeof(table);
+  }
+  static std::size_t table_bytes(std::size_t capacity) noexcept {
+    return table_units(capacity) * sizeof(table);
+  }
+
+  template <class K>
+  std::size_t hash_of(const K& key) const {
+    std::size_t h = hash_(key);
+    if constexpr (!detail::avalanching_hash<Hash>) h = detail::mix(h, 0x9E3779B97F4A7C15ull);
+    return h;
+  }
+  // The top log2(shard_count_) bits of h; two shifts, so one shard needs no shift by 64.
+  shard& shard_of(std::size_t h) const noexcept { return shards_[(h >> 1) >> shard_shift_]; }
+
+  // ---- probing -------------------------------------------------------------------------
+
+  // Precondition: the caller is pinned. Returns the node of key, or nullptr.
+  template <class K>
+  const node* find_node(const shard& s, const K& key, std::size_t h) const {
+    for (;;) {
+      const table* t = s.current_.load(std::memory_order_acquire);
+      if (t == nullptr) return nullptr;
+      const node* found = probe(t, key, h);
+      if (!t->moved.load(std::memory_order_acquire)) return found;
+    }
+  }
+
+  template <class K>
+  const node* probe(const table* t, const K& key, std::size_t h) const {
+    const std::size_t mask = t->capacity - 1;
+    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+      const node* n = t->slots()[i].load(std::memory_order_acquire);
+      if (n == nullptr) return nullptr;
+      if (n != tombstone() && n->hash == h && equal_(n->entry.first, key)) return n;
+    }
+  }
+
+  struct located {
+    std::atomic<node*>* match = nullptr;  // the slot holding key
+    std::atomic<node*>* free = nullptr;   // where key would go: the first tombstone or null
+  };
+
+  // Precondition: the shard's mutex is held and t is its current table.
+  template <class K>
+  located locate(table* t, const K& key, std::size_t h) const {
+    located result;
+    const std::size_t mask = t->capacity - 1;
+    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+      std::atomic<node*>& slot = t->slots()[i];
+      node* n = slot.load(std::memory_order_relaxed);
+      if (n == nullptr) {
+        if (result.free == nullptr) result.free = &slot;
+        return result;
+      }
+      if (n == tombstone()) {
+        if (result.free == nullptr) result.free = &slot;
+      } else if (n->hash == h && equal_(n->entry.first, key)) {
+        result.match = &slot;
+        return result;
+      }
+    }
+  }
+
+  // ---- mutations (the shard's mutex held) ----------------------------------------------
+
+  // Returns (the node of key, whether make() was called to insert it). Strong guarantee: if
+  // make, hash, equality or an allocation throws, the shard is unchanged but for a rebuild.
+  template <class K, class Make>
+  std::pair<node*, bool> insert_locked(shard& s, const K& key, std::size_t h, Make&& make) {
+    table* t = s.current_.load(std::memory_order_relaxed);
+    located at;
+    if (t != nullptr) {
+      at = locate(t, key, h);
+      if (at.match != nullptr) return {at.match->load(std::memory_order_relaxed), false};
+    }
+    const std::size_t size = s.size_.load(std::memory_order_relaxed);
+    if (t == nullptr || 2 * (size + s.tombstones_ + 1) > t->capacity) {
+      rebuild_locked(s, capacity_for(size + 1));
+      t = s.current_.load(std::memory_order_relaxed);
+      at = locate(t, key, h);
+    }
+    node* fresh = make();
+    if (at.free->load(std::memory_order_relaxed) == tombstone()) set_tombstones_locked(s, -1);
+    at.free->store(fresh, std::memory_order_release);
+    s.size_.store(size + 1, std::memory_order_relaxed);
+    after_mutation_locked(s);
+    return {fresh, true};
+  }
+
+  // Precondition: slot holds a node and the retire list has room for one more.
+  void erase_slot_locked(shard& s, std::atomic<node*>* slot) noexcept {
+    node* n = slot->load(std::memory_order_relaxed);
+    slot->store(tombstone(), std::memory_order_release);
+    retire_node_locked(s, n);
+    s.size_.store(s.size_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    set_tombstones_locked(s, +1);
+  }
+
+  void set_tombstones_locked(shard& s, int delta) noexcept {
+    s.tombstones_ = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(s.tombstones_) + delta);
+    s.tombstones_count_.store(s.tombstones_, std::memory_order_relaxed);
+  }
+
+  // Rebuilds a table whose load fell below 1/16, or frees the last one. A failed allocation
+  // leaves the larger table in place (shrinking is never needed for correctness).
+  // Precondition: when the shard is empty, the retire list has room for the table.
+  void shrink_if_sparse_locked(shard& s) noexcept {
+    const table* t = s.current_.load(std::memory_order_relaxed);
+    const std::size_t size = s.size_.load(std::memory_order_relaxed);
+    if (size == 0) {
+      s.tombstones_ = 0;
+      s.tombstones_count_.store(0, std::memory_order_relaxed);
+      publish_locked(s, nullptr);
+      return;
+    }
+    if (t->capacity <= min_capacity || 16 * size >= t->capacity) return;
+    try {
+      rebuild_locked(s, capacity_for(size));
+    } catch (...) {  // keep the larger table
+    }
+  }
+
+  // Replaces the shard's table by one of `capacity` slots holding the same nodes. The nodes
+  // are not copied; the old table is retired. Strong guarantee (only allocations can throw).
+  void rebuild_locked(shard& s, std::size_t capacity) {
+    reserve_retire_locked(s, 1);
+    table* fresh = allocate_table(capacity);
+    const std::size_t mask = capacity - 1;
+    if (const table* old = s.current_.load(std::memory_order_relaxed)) {
+      for (std::size_t i = 0; i < old->capacity; ++i) {
+        node* n = old->slots()[i].load(std::memory_order_relaxed);
+        if (!is_node(n)) continue;
+        std::size_t j = n->hash & mask;
+        while (fresh->slots()[j].load(std::memory_order_relaxed) != nullptr) j = (j + 1) & mask;
+        fresh->slots()[j].store(n, std::memory_order_relaxed);
+      }
+    }
+    s.tombstones_ = 0;
+    s.tombstones_count_.store(0, std::memory_order_relaxed);
+    publish_locked(s, fresh);
+  }
+
+  // Makes `fresh` (possibly null) the shard's table and retires the old one, after setting its
+  // moved flag so readers still probing it start again. Precondition: room for one retirement.
+  void publish_locked(shard& s, table* fresh) noexcept {
+    table* old = s.current_.load(std::memory_order_relaxed);
+    s.current_.store(fresh, std::memory_order_release);
+    s.capacity_.store(fresh == nullptr ? 0 : fresh->capacity, std::memory_order_relaxed);
+    if (old == nullptr) return;
+    old->moved.store(true, std::memory_order_release);
+    retire_locked(s, {old, 0, old->capacity}, table_bytes(old->capacity));
+  }
+
+  // ---- retirement and reclamation ------------------------------------------------------
+
+  void reserve_retire_locked(shard& s, std::size_t more) {
+    const std::size_t before = s.retired_.capacity();
+    s.retired_.reserve(s.retired_.size() + more);
+    if (s.retired_.capacity() != before) {
+      s.retire_list_bytes_.store(s.retired_.capacity() * sizeof(retired),
+                                 std::memory_order_relaxed);
+    }
+  }
+
+  void retire_node_locked(shard& s, node* n) noexcept {
+    retire_locked(s, {n, 0, 0}, sizeof(node));
+  }
+
+  // Precondition: the object is unlinked (no table reachable by a new reader points to it) and
+  // the retire list has room.
+  void retire_locked(shard& s, retired r, std::size_t bytes) noexcept {
+    r.epoch = detail::epoch_domain::instance().global_epoch();
+    TIDE_ASSERT(s.retired_.size() < s.retired_.capacity(), "retire list reserved");
+    s.retired_.push_back(r);
+    s.retired_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+    s.retired_count_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // After every mutation: reclaim once a batch has piled up; check invariants if asked to.
+  void after_mutation_locked(shard& s) noexcept {
+    if (s.retired_.size() >= reclaim_batch) {
+      free_reclaimable_locked(s, detail::epoch_domain::instance().try_advance());
+    }
+    if constexpr (detail::invariant_checks) check_invariants_locked(s);
+  }
+
+  void free_reclaimable_locked(shard& s, std::uint64_t global_epoch) noexcept {
+    std::size_t freed = 0;
+    std::size_t bytes = 0;
+    while (freed < s.retired_.size() && detail::reclaimable(s.retired_[freed].epoch, global_epoch)) {
+      const retired& r = s.retired_[freed];
+      bytes += r.table_capacity == 0 ? sizeof(node) : table_bytes(r.table_capacity);
+      free_retired(r);
+      ++freed;
+    }
+    if (freed == 0) return;
+    s.retired_.erase(s.retired_.begin(), s.retired_.begin() + static_cast<std::ptrdiff_t>(freed));
+    if (s.retired_.empty()) {  // give the list's storage back too
+      std::vector<retired, retired_allocator>(s.retired_.get_allocator()).swap(s.retired_);
+      s.retire_list_bytes_.store(0, std::memory_order_relaxed);
+    }
+    s.retired_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+    s.retired_count_.fetch_sub(freed, std::memory_order_relaxed);
+  }
+
+  void free_retired(const retired& r) noexcept {
+    if (r.table_capacity == 0) {
+      destroy_node(static_cast<node*>(r.object));
+    } else {
+      deallocate_table(static_cast<table*>(r.object));
+    }
+  }
+
+  // ---- allocation ----------------------------------------------------------------------
+
+  template <class... Args>
+  node* make_node(std::size_t h, Args&&... args) {
+    node* n = node_traits::allocate(node_alloc_, 1);
+    try {
+      node_traits::construct(node_alloc_, n, h, std::forward<Args>(args)...);
+    } catch (...) {
+      node_traits::deallocate(node_alloc_, n, 1);
+      throw;
+    }
+    return n;
+  }
+
+  void destroy_node(node* n) noexcept {
+    node_traits::destroy(node_alloc_, n);
+    node_traits::deallocate(node_alloc_, n, 1);
+  }
+
+  table* allocate_table(std::size_t capacity) {
+    TIDE_ASSERT(std::has_single_bit(capacity) && capacity >= min_capacity, "table capacity");
+    table* t = table_traits::allocate(table_alloc_, table_units(capacity));
+    ::new (static_cast<void*>(t)) table(capacity);
+    auto* slots = reinterpret_cast<unsigned char*>(t + 1);
+    for (std::size_t i = 0; i < capacity; ++i) {
+      ::new (static_cast<void*>(slots + i * sizeof(std::atomic<node*>))) std::atomic<node*>(nullptr);
+    }
+    return t;
+  }
+
+  void deallocate_table(table* t) noexcept {
+    const std::size_t units = table_units(t->capacity);
+    t->~table();
+    table_traits::deallocate(table_alloc_, t, units);
+  }
+
+  // ---- invariants ----------------------------------------------------------------------
+
+  void check_invariants_locked(const shard& s) const {
+    const table* t = s.current_.load(std::memory_order_relaxed);
+    const std::size_t size = s.size_.load(std::memory_order_relaxed);
+    if (t == nullptr) {
+      TIDE_CHECK(size == 0 && s.tombstones_ == 0, "a shard without a table has no entries");
+      return;
+    }
+    TIDE_CHECK(2 * (size + s.tombstones_) <= t->capacity, "size + tombstones <= max_load");
+    TIDE_CHECK(!t->moved.load(std::memory_order_relaxed), "the current table is not moved");
+    std::size_t nodes = 0;
+    std::size_t tombstones = 0;
+    const std::size_t mask = t->capacity - 1;
+    for (std::size_t i = 0; i < t->capacity; ++i) {
+      const node* n = t->slots()[i].load(std::memory_order_relaxed);
+      if (n == tombstone()) ++tombstones;
+      if (!is_node(n)) continue;
+      ++nodes;
+      TIDE_CHECK(&shard_of(n->hash) == &s, "a node sits in the shard of its hash");
+      for (std::size_t j = n->hash & mask; j != i; j = (j + 1) & mask) {
+        TIDE_CHECK(t->slots()[j].load(std::memory_order_relaxed) != nullptr,
+                   "no null slot between a node's start slot and the node");
+      }
+    }
+    TIDE_CHECK(nodes == size, "size == node slots");
+    TIDE_CHECK(tombstones == s.tombstones_, "tombstones == tombstone slots");
+    for (std::size_t i = 1; i < s.retired_.size(); ++i) {
+      TIDE_CHECK(s.retired_[i - 1].epoch <= s.retired_[i].epoch, "retire epochs non-decreasing");
+    }
+  }
+
+  [[no_unique_address]] Hash hash_;
+  [[no_unique_address]] KeyEqual equal_;
+  [[no_unique_address]] mutable node_alloc_type node_alloc_;
+  [[no_unique_address]] table_alloc_type table_alloc_;
+  [[no_unique_address]] shard_alloc_type shard_alloc_;
+  std::size_t shard_count_;
+  unsigned shard_shift_;
+  shard* shards_ = nullptr;
+};
+
+}  // namespace tide

@@ -1,0 +1,268 @@
+// tide::concurrent_map on one thread: the API, a randomized differential run against
+// std::unordered_map, memory after erases and reclamation, and exception safety.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <tide/concurrent_map.hpp>
+#include <tide/counting_allocator.hpp>
+
+#include "support/faults.hpp"
+#include "support/scale.hpp"
+
+namespace {
+
+using u64_map = tide::concurrent_map<std::uint64_t, std::uint64_t>;
+
+TEST(ConcurrentMapApi, InsertFindErase) {
+  u64_map m;
+  EXPECT_TRUE(m.empty());
+  EXPECT_TRUE(m.insert({1, 10}));
+  EXPECT_FALSE(m.insert({1, 11})) << "insert of a present key must not replace";
+  EXPECT_TRUE(m.try_emplace(2, 20));
+  EXPECT_FALSE(m.try_emplace(2, 21));
+  EXPECT_TRUE(m.emplace(3, 30));
+  EXPECT_FALSE(m.emplace(3, 31));
+  EXPECT_EQ(m.size(), 3u);
+  EXPECT_EQ(m.find(1), std::optional<std::uint64_t>(10));
+  EXPECT_EQ(m.find(2), std::optional<std::uint64_t>(20));
+  EXPECT_EQ(m.find(3), std::optional<std::uint64_t>(30));
+  EXPECT_EQ(m.find(4), std::nullopt);
+  EXPECT_TRUE(m.contains(1));
+  EXPECT_FALSE(m.contains(4));
+
+  EXPECT_FALSE(m.insert_or_assign(1, 100));
+  EXPECT_TRUE(m.insert_or_assign(4, 40));
+  EXPECT_EQ(m.find(1), std::optional<std::uint64_t>(100));
+  EXPECT_EQ(m.find(4), std::optional<std::uint64_t>(40));
+
+  std::uint64_t seen = 0;
+  EXPECT_TRUE(m.visit(4, [&](const std::uint64_t& v) { seen = v; }));
+  EXPECT_EQ(seen, 40u);
+  EXPECT_FALSE(m.visit(5, [&](const std::uint64_t&) { FAIL() << "visit(5) called f"; }));
+
+  EXPECT_EQ(m.erase(4), 1u);
+  EXPECT_EQ(m.erase(4), 0u);
+  EXPECT_EQ(m.size(), 3u);
+  m.check_invariants();
+}
+
+TEST(ConcurrentMapApi, LoadOrStore) {
+  u64_map m;
+  EXPECT_EQ(m.load_or_store(7, 70), std::make_pair(std::uint64_t{70}, false));
+  EXPECT_EQ(m.load_or_store(7, 71), std::make_pair(std::uint64_t{70}, true));
+  EXPECT_EQ(m.find(7), std::optional<std::uint64_t>(70));
+}
+
+TEST(ConcurrentMapApi, StringKeysAndValues) {
+  tide::concurrent_map<std::string, std::string> m;
+  for (int i = 0; i < 1000; ++i) m.try_emplace("key" + std::to_string(i), std::string(i % 50, 'x'));
+  EXPECT_EQ(m.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) {
+    auto v = m.find("key" + std::to_string(i));
+    ASSERT_TRUE(v.has_value()) << "find(key" << i << ") got nullopt";
+    EXPECT_EQ(*v, std::string(i % 50, 'x'));
+  }
+  m.check_invariants();
+}
+
+TEST(ConcurrentMapApi, VisitAllEraseIfClear) {
+  u64_map m;
+  for (std::uint64_t i = 0; i < 500; ++i) m.insert({i, i * 2});
+  std::uint64_t count = 0;
+  std::uint64_t sum = 0;
+  m.visit_all([&](const std::uint64_t& k, const std::uint64_t& v) {
+    ++count;
+    sum += v;
+    EXPECT_EQ(v, 2 * k);
+  });
+  EXPECT_EQ(count, 500u);
+  EXPECT_EQ(sum, 2u * (499u * 500u / 2));
+
+  EXPECT_EQ(m.erase_if([](const std::uint64_t& k, const std::uint64_t&) { return k % 2 == 0; }),
+            250u);
+  EXPECT_EQ(m.size(), 250u);
+  for (std::uint64_t i = 0; i < 500; ++i) EXPECT_EQ(m.contains(i), i % 2 == 1) << "key " << i;
+  m.check_invariants();
+
+  m.clear();
+  EXPECT_EQ(m.size(), 0u);
+  EXPECT_FALSE(m.contains(1));
+  m.check_invariants();
+  EXPECT_TRUE(m.insert({1, 1}));
+}
+
+TEST(ConcurrentMapApi, ReserveAvoidsRebuildsAndKeepsEntries) {
+  u64_map m;
+  m.insert({5, 5});
+  m.reserve(10000);
+  const std::size_t capacity = m.memory().capacity;
+  EXPECT_GE(capacity, 2u * 10000);
+  for (std::uint64_t i = 0; i < 10000; ++i) m.insert({i, i});
+  EXPECT_EQ(m.memory().capacity, capacity) << "inserting the reserved count rebuilt a table";
+  EXPECT_EQ(m.find(5), std::optional<std::uint64_t>(5));
+  m.check_invariants();
+}
+
+// Random operations mirrored into std::unordered_map, compared after each op and in full at
+// the end, with a small key range so inserts, erases, tombstones and rebuilds all recur.
+TEST(ConcurrentMapDifferential, RandomOpsMatchUnorderedMap) {
+  tide::concurrent_map<std::uint64_t, std::uint64_t> m(4, {}, {}, {});
+  std::unordered_map<std::uint64_t, std::uint64_t> ref;
+  std::mt19937_64 rng(42);
+  const std::size_t ops = tide_test::scaled(200000, 2000);
+  for (std::size_t i = 0; i < ops; ++i) {
+    // The key range breathes, so tables grow and shrink back.
+    const std::uint64_t range = 1 + (i / 5000 % 2 == 0 ? 2000 : 50);
+    const std::uint64_t key = rng() % range;
+    const std::uint64_t value = rng();
+    switch (rng() % 6) {
+      case 0:
+        ASSERT_EQ(m.insert({key, value}), ref.emplace(key, value).second) << "insert " << key;
+        break;
+      case 1:
+        ASSERT_EQ(m.insert_or_assign(key, value), ref.insert_or_assign(key, value).second);
+        break;
+      case 2:
+      case 3:
+        ASSERT_EQ(m.erase(key), ref.erase(key)) << "erase " << key;
+        break;
+      case 4: {
+        const auto [v, loaded] = m.load_or_store(key, value);
+        const auto [it, inserted] = ref.emplace(key, value);
+        ASSERT_EQ(loaded, !inserted);
+        ASSERT_EQ(v, it->second);
+        break;
+      }
+      default: {
+        const auto it = ref.find(key);
+        const auto got = m.find(key);
+        ASSERT_EQ(got.has_value(), it != ref.end()) << "find(" << key << ")";
+        if (got) {
+          ASSERT_EQ(*got, it->second) << "find(" << key << ") value";
+        }
+      }
+    }
+    ASSERT_EQ(m.size(), ref.size());
+  }
+  m.check_invariants();
+  std::size_t seen = 0;
+  m.visit_all([&](const std::uint64_t& k, const std::uint64_t& v) {
+    ++seen;
+    const auto it = ref.find(k);
+    ASSERT_NE(it, ref.end()) << "visit_all saw " << k << ", not in the reference";
+    EXPECT_EQ(v, it->second);
+  });
+  EXPECT_EQ(seen, ref.size());
+}
+
+// Erasing shrinks the tables; once no thread is pinned, reclaim() empties the retire lists, and
+// what the map holds falls back to the shard array. A counting allocator checks memory().
+TEST(ConcurrentMapMemory, ShrinksAfterEraseAndReclaimsBacklog) {
+  tide::allocation_counter counter;
+  using alloc = tide::counting_allocator<std::pair<const std::uint64_t, std::uint64_t>>;
+  tide::concurrent_map<std::uint64_t, std::uint64_t, tide::hash<std::uint64_t>,
+                       std::equal_to<std::uint64_t>, alloc>
+      m(16, {}, {}, alloc(counter));
+  const std::size_t empty_bytes = counter.bytes_in_use();
+  const std::uint64_t n = tide_test::scaled(100000, 5000);
+  for (std::uint64_t i = 0; i < n; ++i) m.insert({i, i});
+  const std::size_t full_bytes = m.memory().table_bytes + m.memory().node_bytes;
+
+  for (std::uint64_t i = 0; i < n; ++i) {
+    if (i % 10 != 0) m.erase(i);
+  }
+  auto after = m.memory();
+  EXPECT_EQ(after.size, (n + 9) / 10);
+  EXPECT_GT(after.retired_objects, 0u) << "erased nodes wait for the epoch";
+  m.reclaim();
+  after = m.memory();
+  EXPECT_EQ(after.retired_objects, 0u);
+  EXPECT_EQ(after.retired_bytes, 0u);
+  EXPECT_LT(after.table_bytes + after.node_bytes, full_bytes / 5)
+      << "erasing 90% should shrink the tables";
+  EXPECT_EQ(after.bytes, counter.bytes_in_use()) << "memory() agrees with the allocator";
+
+  for (std::uint64_t i = 0; i < n; i += 10) m.erase(i);
+  m.reclaim();
+  after = m.memory();
+  EXPECT_EQ(after.size, 0u);
+  EXPECT_EQ(after.table_bytes, 0u) << "an empty shard keeps no table";
+  EXPECT_EQ(after.retired_bytes, 0u);
+  EXPECT_EQ(counter.bytes_in_use(), empty_bytes) << "everything but the shard array returned";
+}
+
+TEST(ConcurrentMapMemory, ReplacedValuesAreRetiredThenFreed) {
+  tide_test::value_lifetimes = {};
+  {
+    tide::concurrent_map<int, tide_test::counted_value> m;
+    for (int round = 0; round < 100; ++round) {
+      for (int k = 0; k < 20; ++k) m.insert_or_assign(k, tide_test::counted_value(round));
+    }
+    m.reclaim();
+    EXPECT_EQ(m.memory().retired_objects, 0u);
+    EXPECT_EQ(tide_test::value_lifetimes.live(), 20) << "old values were not freed";
+  }
+  EXPECT_EQ(tide_test::value_lifetimes.live(), 0);
+}
+
+// A throwing hash, equality, constructor or allocator leaves the map valid with nothing lost.
+TEST(ConcurrentMapExceptions, ThrowingHashEqualConstructorAllocator) {
+  using namespace tide_test;
+  disarm_all_on_exit disarm;
+  value_lifetimes = {};
+  {
+    tide::concurrent_map<int, throwing_value, throwing_hash<int>, throwing_equal<int>,
+                         throwing_allocator<std::pair<const int, throwing_value>>>
+        m(4, {}, {}, {});
+    std::unordered_map<int, int> ref;
+    std::mt19937 rng(7);
+    int faults = 0;
+    for (int i = 0; i < 4000; ++i) {
+      fault_point* points[] = {&hash_faults, &equal_faults, &construct_faults, &alloc_faults};
+      points[rng() % 4]->arm(1 + rng() % 3);
+      const int key = static_cast<int>(rng() % 300);
+      try {
+        switch (rng() % 4) {
+          case 0:
+            if (m.try_emplace(key, i)) ref.emplace(key, i);
+            break;
+          case 1:
+            m.insert_or_assign(key, throwing_value(i));
+            ref.insert_or_assign(key, i);
+            break;
+          case 2:
+            if (m.erase(key) == 1) ref.erase(key);
+            break;
+          default:
+            if (m.emplace(std::piecewise_construct, std::forward_as_tuple(key),
+                          std::forward_as_tuple(i))) {
+              ref.emplace(key, i);
+            }
+        }
+      } catch (const injected_fault&) {
+        ++faults;
+      }
+      disarm_all_on_exit{};
+      ASSERT_EQ(m.size(), ref.size()) << "after op " << i;
+    }
+    EXPECT_GT(faults, 100);
+    m.check_invariants();
+    for (const auto& [k, v] : ref) {
+      bool found = false;
+      m.visit(k, [&](const throwing_value& got) {
+        found = true;
+        EXPECT_EQ(got.get(), v) << "find(" << k << ")";
+      });
+      EXPECT_TRUE(found) << "find(" << k << ") got nothing want " << v;
+    }
+  }
+  EXPECT_EQ(value_lifetimes.live(), 0) << "a value leaked or was destroyed twice";
+  EXPECT_EQ(throwing_allocator_live_bytes, 0) << "bytes leaked";
+}
+
+}  // namespace
