@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <barrier>
 #include <cstdio>
 #include <cstdint>
 #include <functional>
@@ -309,18 +308,20 @@ TEST(ConcurrentMapLinearizability, SmallHistoriesAreLinearizable) {
   constexpr int ops_per_thread = 6;
   const std::size_t rounds = tide_test::scaled(2000, 100);
   // Two shards and a key set that moves every round: tables grow, shrink and are rebuilt while
-  // the recorded operations run. The threads meet at a barrier before each round, so their
-  // operations overlap; every history is checked after the run.
+  // the recorded operations run. The threads meet before each round, spinning (not sleeping
+  // at a barrier, whose wake-ups come one by one), so their operations overlap; every history
+  // is checked after the run.
   tide::concurrent_map<std::uint64_t, std::int64_t> m(2, {}, {}, {});
   std::atomic<std::uint64_t> clock{0};
   std::vector<std::vector<recorded_op>> logs(threads);
-  std::barrier round_start(threads);
+  std::atomic<std::size_t> arrivals{0};
 
   run_threads(threads, [&](int t) {
     std::mt19937_64 rng(31 + static_cast<std::uint64_t>(t));
     std::vector<recorded_op>& log = logs[static_cast<std::size_t>(t)];
     for (std::size_t round = 0; round < rounds; ++round) {
-      round_start.arrive_and_wait();
+      arrivals.fetch_add(1);
+      while (arrivals.load() < (round + 1) * threads) std::this_thread::yield();
       for (int i = 0; i < ops_per_thread; ++i) {
         recorded_op op{};
         op.kind = static_cast<op_kind>(rng() % 5);
@@ -328,6 +329,10 @@ TEST(ConcurrentMapLinearizability, SmallHistoriesAreLinearizable) {
         op.argument = static_cast<std::int64_t>(t * 1000 + i);
         op.result = -1;
         op.invoked = clock.fetch_add(1);
+        // A quarter of the calls yield between invocation and the call itself, so the other
+        // threads' operations fall inside their interval even when the machine is busy and
+        // threads would otherwise run their rounds one after another.
+        if (rng() % 4 == 0) std::this_thread::yield();
         switch (op.kind) {
           case op_kind::insert:
             op.flag = m.insert({op.key, op.argument});

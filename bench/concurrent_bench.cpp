@@ -1,0 +1,243 @@
+// tide::concurrent_map against tbb::concurrent_hash_map, libcuckoo's cuckoohash_map,
+// std::shared_mutex over absl::flat_hash_map and striped mutexes over tide::map: operations per
+// second at 1, 2, 4 and 8 threads for 99%, 90% and 50% reads. See docs/PERFORMANCE.md.
+//
+// A plain program (not Google Benchmark: every run needs its threads started together and
+// stopped by one clock). Each map is filled with --keys random u64 keys (values = keys); the key
+// space is twice that, so about half the reads hit. A thread draws from its own fixed-seed
+// stream: a read is find(key) (the value is summed); a write is insert_or_assign or erase with
+// equal odds, so the size stays near --keys. Threads run for --seconds, then each reports its
+// count; the figure is the median of --reps runs, in million operations per second (Mops/s).
+//
+//   concurrent_bench [--keys=N] [--seconds=S] [--reps=R]
+#include <absl/container/flat_hash_map.h>
+#include <tbb/concurrent_hash_map.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <latch>
+#include <libcuckoo/cuckoohash_map.hh>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <tide/concurrent_map.hpp>
+#include <tide/map.hpp>
+
+namespace {
+
+using u64 = std::uint64_t;
+
+// ---- The competitors, one interface: find (returns whether found, adds the value to sum),
+// assign (insert_or_assign) and erase. ----
+
+struct tide_concurrent {
+  static constexpr const char* name = "tide::concurrent_map";
+  tide::concurrent_map<u64, u64> map;
+  bool find(u64 k, u64& sum) {
+    return map.visit(k, [&](const u64& v) { sum += v; });
+  }
+  void assign(u64 k, u64 v) { map.insert_or_assign(k, v); }
+  void erase(u64 k) { map.erase(k); }
+};
+
+struct tbb_map {
+  static constexpr const char* name = "tbb::concurrent_hash_map";
+  tbb::concurrent_hash_map<u64, u64> map;
+  bool find(u64 k, u64& sum) {
+    tbb::concurrent_hash_map<u64, u64>::const_accessor a;
+    if (!map.find(a, k)) return false;
+    sum += a->second;
+    return true;
+  }
+  void assign(u64 k, u64 v) {
+    tbb::concurrent_hash_map<u64, u64>::accessor a;
+    map.insert(a, k);
+    a->second = v;
+  }
+  void erase(u64 k) { map.erase(k); }
+};
+
+struct cuckoo_map {
+  static constexpr const char* name = "libcuckoo";
+  libcuckoo::cuckoohash_map<u64, u64> map;
+  bool find(u64 k, u64& sum) {
+    return map.find_fn(k, [&](const u64& v) { sum += v; });
+  }
+  void assign(u64 k, u64 v) { map.insert_or_assign(k, v); }
+  void erase(u64 k) { map.erase(k); }
+};
+
+struct shared_mutex_absl {
+  static constexpr const char* name = "shared_mutex+absl";
+  std::shared_mutex mutex;
+  absl::flat_hash_map<u64, u64> map;
+  bool find(u64 k, u64& sum) {
+    std::shared_lock lock(mutex);
+    const auto it = map.find(k);
+    if (it == map.end()) return false;
+    sum += it->second;
+    return true;
+  }
+  void assign(u64 k, u64 v) {
+    std::unique_lock lock(mutex);
+    map.insert_or_assign(k, v);
+  }
+  void erase(u64 k) {
+    std::unique_lock lock(mutex);
+    map.erase(k);
+  }
+};
+
+// 64 stripes, each a mutex and a tide::map on its own cache lines, chosen by the hash's top bits.
+struct striped_tide {
+  static constexpr const char* name = "striped mutex+tide::map";
+  struct alignas(64) stripe {
+    std::mutex mutex;
+    tide::map<u64, u64> map;
+  };
+  std::array<stripe, 64> stripes;
+  stripe& of(u64 k) { return stripes[tide::hash<u64>{}(k) >> 58]; }
+  bool find(u64 k, u64& sum) {
+    stripe& s = of(k);
+    std::lock_guard lock(s.mutex);
+    const auto it = s.map.find(k);
+    if (it == s.map.end()) return false;
+    sum += it->second;
+    return true;
+  }
+  void assign(u64 k, u64 v) {
+    stripe& s = of(k);
+    std::lock_guard lock(s.mutex);
+    s.map.insert_or_assign(k, v);
+  }
+  void erase(u64 k) {
+    stripe& s = of(k);
+    std::lock_guard lock(s.mutex);
+    s.map.erase(k);
+  }
+};
+
+struct options {
+  std::size_t keys = 100'000;
+  double seconds = 0.4;
+  int reps = 3;
+};
+
+// One timed run: `threads` threads, `read_percent` reads. Returns operations per second.
+template <class Map>
+double run_once(const std::vector<u64>& key_space, const options& opt, int threads,
+                int read_percent) {
+  auto m = std::make_unique<Map>();
+  for (std::size_t i = 0; i < opt.keys; ++i) m->assign(key_space[i], key_space[i]);
+
+  std::atomic<bool> stop{false};
+  std::latch ready(threads + 1);
+  std::vector<u64> counts(static_cast<std::size_t>(threads) * 8, 0);  // a cache line apart
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      std::mt19937_64 rng(7919 * static_cast<u64>(t + 1));
+      const u64 space = key_space.size();
+      u64 sum = 0;
+      u64 ops = 0;
+      ready.arrive_and_wait();
+      while (!stop.load(std::memory_order_relaxed)) {
+        for (int i = 0; i < 64; ++i) {  // check the flag every 64 operations
+          const u64 r = rng();
+          const u64 k = key_space[(r >> 16) % space];
+          const int dice = static_cast<int>((r & 0xFFFF) % 100);
+          if (dice < read_percent) {
+            m->find(k, sum);
+          } else if (dice % 2 == 0) {
+            m->assign(k, r);
+          } else {
+            m->erase(k);
+          }
+        }
+        ops += 64;
+      }
+      counts[static_cast<std::size_t>(t) * 8] = ops + (sum == 42 ? 1 : 0);
+    });
+  }
+  ready.arrive_and_wait();
+  const auto start = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(opt.seconds));
+  stop.store(true);
+  for (auto& th : pool) th.join();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  u64 total = 0;
+  for (u64 c : counts) total += c;
+  return static_cast<double>(total) / elapsed;
+}
+
+template <class Map>
+double median_run(const std::vector<u64>& key_space, const options& opt, int threads,
+                  int read_percent) {
+  std::vector<double> runs;
+  for (int r = 0; r < opt.reps; ++r) runs.push_back(run_once<Map>(key_space, opt, threads, read_percent));
+  std::sort(runs.begin(), runs.end());
+  return runs[runs.size() / 2];
+}
+
+options parse(int argc, char** argv) {
+  options opt;
+  for (int i = 1; i < argc; ++i) {
+    const char* a = argv[i];
+    if (std::strncmp(a, "--keys=", 7) == 0) {
+      opt.keys = std::strtoull(a + 7, nullptr, 10);
+    } else if (std::strncmp(a, "--seconds=", 10) == 0) {
+      opt.seconds = std::strtod(a + 10, nullptr);
+    } else if (std::strncmp(a, "--reps=", 7) == 0) {
+      opt.reps = std::max(1, std::atoi(a + 7));
+    } else {
+      std::fprintf(stderr, "usage: %s [--keys=N] [--seconds=S] [--reps=R]\n", argv[0]);
+      std::exit(2);
+    }
+  }
+  return opt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const options opt = parse(argc, argv);
+  std::vector<u64> key_space(2 * opt.keys);
+  std::mt19937_64 rng(2026);
+  for (u64& k : key_space) k = rng();
+
+  std::printf("concurrent_bench: %zu keys (key space %zu), %.2f s per run, median of %d; %u "
+              "hardware threads (more threads than that are oversubscribed)\n",
+              opt.keys, key_space.size(), opt.seconds, opt.reps,
+              std::thread::hardware_concurrency());
+  std::printf("%-6s %-8s %14s %14s %14s %14s %14s   %s\n", "reads", "threads", "tide", "tbb",
+              "libcuckoo", "shmutex+absl", "striped+tide", "tide / best other");
+  for (int reads : {99, 90, 50}) {
+    for (int threads : {1, 2, 4, 8}) {
+      const double results[] = {
+          median_run<tide_concurrent>(key_space, opt, threads, reads),
+          median_run<tbb_map>(key_space, opt, threads, reads),
+          median_run<cuckoo_map>(key_space, opt, threads, reads),
+          median_run<shared_mutex_absl>(key_space, opt, threads, reads),
+          median_run<striped_tide>(key_space, opt, threads, reads),
+      };
+      const double best_other = *std::max_element(std::begin(results) + 1, std::end(results));
+      std::printf("%-6d %-8d", reads, threads);
+      for (double r : results) std::printf(" %9.2f Mop/s", r / 1e6);
+      std::printf("   %.2fx\n", results[0] / best_other);
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}
