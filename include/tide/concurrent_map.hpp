@@ -9,6 +9,8 @@
 //               when the shard grows, shrinks or sheds tombstones (a rebuild)
 //   slot        an atomic pointer: null (never used in this table), a tombstone (erased;
 //               a probe goes on past it) or a node
+//   tag         one byte per slot, 8 bits of the hash of the node last stored there: a probe
+//               dereferences only nodes whose tag matches (misses touch no node)
 //   node        one heap-allocated entry: its hash and a std::pair<const Key, T>; never
 //               changed after it is published: insert_or_assign publishes a new node in the
 //               same slot and retires the old one
@@ -21,7 +23,7 @@
 //                  │ reader line: atomic<table*> current_    (written only by a rebuild)
 //                  │ writer line: mutex, size, tombstones, retire list, memory counters
 //                  v
-//               table: [ header: capacity, moved flag | slot 0 | slot 1 | ... ]
+//               table: [ header: capacity, moved flag | slot 0 | ... | slot c-1 | tag 0 ... tag c-1 ]
 //                                                          │
 //                                                          v
 //                                                  node: { hash, pair<const Key, T> }
@@ -140,7 +142,7 @@ class concurrent_map {
       shard& s = shards_[i];
       if (table* t = s.current_.load(std::memory_order_relaxed)) {
         for (std::size_t j = 0; j < t->capacity; ++j) {
-          node* n = t->slots()[j].load(std::memory_order_relaxed);
+          node* n = t->slot(j).load(std::memory_order_relaxed);
           if (is_node(n)) destroy_node(n);
         }
         deallocate_table(t);
@@ -194,7 +196,7 @@ class concurrent_map {
       const table* t = shards_[i].current_.load(std::memory_order_acquire);
       if (t == nullptr) continue;
       for (std::size_t j = 0; j < t->capacity; ++j) {
-        const node* n = t->slots()[j].load(std::memory_order_acquire);
+        const node* n = t->slot(j).load(std::memory_order_acquire);
         if (is_node(n)) f(n->entry.first, std::as_const(n->entry.second));
       }
     }
@@ -328,7 +330,7 @@ class concurrent_map {
       if (t == nullptr) continue;
       reserve_retire_locked(s, s.size_.load(std::memory_order_relaxed) + 1);
       for (std::size_t j = 0; j < t->capacity; ++j) {
-        std::atomic<node*>& slot = t->slots()[j];
+        std::atomic<node*>& slot = t->slot(j);
         const node* n = slot.load(std::memory_order_relaxed);
         if (!is_node(n) || !pred(n->entry.first, std::as_const(n->entry.second))) continue;
         erase_slot_locked(s, &slot);
@@ -350,7 +352,7 @@ class concurrent_map {
       if (t == nullptr) continue;
       reserve_retire_locked(s, s.size_.load(std::memory_order_relaxed) + 1);
       for (std::size_t j = 0; j < t->capacity; ++j) {
-        node* n = t->slots()[j].load(std::memory_order_relaxed);
+        node* n = t->slot(j).load(std::memory_order_relaxed);
         if (is_node(n)) retire_node_locked(s, n);
       }
       publish_locked(s, nullptr);
@@ -369,8 +371,8 @@ class concurrent_map {
       shard& s = shards_[i];
       std::lock_guard lock(s.mutex_);
       const table* t = s.current_.load(std::memory_order_relaxed);
-      const std::size_t want = capacity_for(per_shard);
-      if (t == nullptr || t->capacity < want) rebuild_locked(s, want);
+      const std::size_t want = groups_for(per_shard);
+      if (t == nullptr || t->group_count() < want) rebuild_locked(s, want);
     }
   }
 
@@ -400,7 +402,7 @@ class concurrent_map {
       m.capacity += capacity;
       m.tombstones += s.tombstones_count_.load(std::memory_order_relaxed);
       m.node_bytes += size * sizeof(node);
-      m.table_bytes += capacity == 0 ? 0 : table_bytes(capacity);
+      m.table_bytes += capacity == 0 ? 0 : table_bytes(capacity / group_slots);
       m.retired_bytes += s.retired_bytes_.load(std::memory_order_relaxed);
       m.retired_objects += s.retired_count_.load(std::memory_order_relaxed);
       m.shard_bytes += s.retire_list_bytes_.load(std::memory_order_relaxed);
@@ -429,6 +431,9 @@ class concurrent_map {
   }
 
  private:
+  // Slots per group: seven 8-byte pointers and their tag bytes fill one cache line.
+  static constexpr std::size_t group_slots = 7;
+
   struct node {
     std::size_t hash;
     value_type entry;
@@ -436,26 +441,46 @@ class concurrent_map {
     explicit node(std::size_t h, Args&&... args) : hash(h), entry(std::forward<Args>(args)...) {}
   };
 
-  // A table's header, one cache line, followed by its slots (allocated in header-sized units).
+  // Seven slots and their tags in one cache line: a probe reads one line per group, and a
+  // miss usually ends in its first group without touching a node.
+  //
+  //   byte:  0 ... 6    7     8 ........ 63
+  //        [ tag 0..6 | pad | slot 0 .. slot 6 ]      tag 0: never used; else tag_of(hash)
+  struct alignas(detail::cache_line_bytes) group {
+    std::atomic<std::uint8_t> tags[8]{};
+    std::atomic<node*> slots[group_slots]{};
+  };
+  static_assert(sizeof(group) == detail::cache_line_bytes, "a group is one cache line");
+
+  // A table's header, one cache line, followed by its groups (a power of two of them).
   struct alignas(detail::cache_line_bytes) table {
-    std::size_t capacity;
+    std::size_t capacity;    // slots: groups * group_slots
+    std::size_t group_mask;  // groups - 1
     std::atomic<bool> moved{false};  // set (after the successor is published) by a rebuild
-    explicit table(std::size_t c) noexcept : capacity(c) {}
-    std::atomic<node*>* slots() noexcept {
-      return std::launder(reinterpret_cast<std::atomic<node*>*>(this + 1));
+    explicit table(std::size_t groups) noexcept
+        : capacity(groups * group_slots), group_mask(groups - 1) {}
+    std::size_t group_count() const noexcept { return group_mask + 1; }
+    group* groups() noexcept { return std::launder(reinterpret_cast<group*>(this + 1)); }
+    const group* groups() const noexcept {
+      return std::launder(reinterpret_cast<const group*>(this + 1));
     }
-    const std::atomic<node*>* slots() const noexcept {
-      return std::launder(reinterpret_cast<const std::atomic<node*>*>(this + 1));
+    // Slot and tag by position 0..capacity-1 (for full scans; probes walk groups).
+    std::atomic<node*>& slot(std::size_t p) noexcept {
+      return groups()[p / group_slots].slots[p % group_slots];
+    }
+    const std::atomic<node*>& slot(std::size_t p) const noexcept {
+      return groups()[p / group_slots].slots[p % group_slots];
+    }
+    const std::atomic<std::uint8_t>& tag(std::size_t p) const noexcept {
+      return groups()[p / group_slots].tags[p % group_slots];
     }
   };
   static_assert(sizeof(table) == detail::cache_line_bytes, "the header is one cache line");
-  static_assert(detail::cache_line_bytes % sizeof(std::atomic<node*>) == 0,
-                "slots fill whole header-sized units");
 
   struct retired {
     void* object;
     std::uint64_t epoch;
-    std::size_t table_capacity;  // 0 for a node
+    std::size_t table_groups;  // 0 for a node
   };
 
   using node_alloc_type = typename std::allocator_traits<Allocator>::template rebind_alloc<node>;
@@ -491,18 +516,22 @@ class concurrent_map {
   static bool is_node(const node* n) noexcept { return n != nullptr && n != tombstone(); }
   alignas(node) static inline unsigned char tombstone_marker = 0;
 
-  static constexpr std::size_t min_capacity = 8;
+
   // Rebuild as soon as more than this many retired objects wait in one shard.
   static constexpr std::size_t reclaim_batch = 32;
 
-  static std::size_t capacity_for(std::size_t entries) noexcept {
-    return std::max(min_capacity, std::bit_ceil(3 * entries));
+  // Groups for a table of `entries`: a power of two with room for 3x the entries.
+  static std::size_t groups_for(std::size_t entries) noexcept {
+    return std::bit_ceil(std::max<std::size_t>(1, (3 * entries + group_slots - 1) / group_slots));
   }
-  static std::size_t table_units(std::size_t capacity) noexcept {
-    return 1 + capacity * sizeof(std::atomic<node*>) / sizeof(table);
+  static std::size_t table_bytes(std::size_t groups) noexcept {
+    return sizeof(table) + groups * sizeof(group);
   }
-  static std::size_t table_bytes(std::size_t capacity) noexcept {
-    return table_units(capacity) * sizeof(table);
+  // Bits 40..47 of the hash, never 0 (0 marks a slot never used): not the shard's top bits,
+  // and not the group index's low bits unless a table had 2^40 groups.
+  static std::uint8_t tag_of(std::size_t h) noexcept {
+    const auto tag = static_cast<std::uint8_t>(h >> 40);
+    return tag == 0 ? 1 : tag;
   }
 
   template <class K>
@@ -527,38 +556,53 @@ class concurrent_map {
     }
   }
 
+  // A slot's tag is stored before its node is published (release), and slots never return to
+  // "never used" within a table. Reading the tag first: 0 means nothing was ever stored at or
+  // after this slot along the probe; a tag set over a null slot is an insert not yet published
+  // (the key is not there yet); a tag that does not match may be stale only if the slot was
+  // refilled during the probe (skipping it then is a valid answer).
   template <class K>
   const node* probe(const table* t, const K& key, std::size_t h) const {
-    const std::size_t mask = t->capacity - 1;
-    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
-      const node* n = t->slots()[i].load(std::memory_order_acquire);
-      if (n == nullptr) return nullptr;
-      if (n != tombstone() && n->hash == h && equal_(n->entry.first, key)) return n;
+    const std::uint8_t want = tag_of(h);
+    for (std::size_t g = h & t->group_mask;; g = (g + 1) & t->group_mask) {
+      const group& grp = t->groups()[g];
+      for (std::size_t lane = 0; lane < group_slots; ++lane) {
+        const std::uint8_t tag = grp.tags[lane].load(std::memory_order_acquire);
+        if (tag == 0) return nullptr;
+        if (tag != want) continue;
+        const node* n = grp.slots[lane].load(std::memory_order_acquire);
+        if (n == nullptr) return nullptr;
+        if (n != tombstone() && n->hash == h && equal_(n->entry.first, key)) return n;
+      }
     }
   }
 
   struct located {
-    std::atomic<node*>* match = nullptr;  // the slot holding key
-    std::atomic<node*>* free = nullptr;   // where key would go: the first tombstone or null
+    std::atomic<node*>* match = nullptr;         // the slot holding key
+    std::atomic<node*>* free = nullptr;          // where key would go: first tombstone or unused
+    std::atomic<std::uint8_t>* free_tag = nullptr;
   };
 
   // Precondition: the shard's mutex is held and t is its current table.
   template <class K>
   located locate(table* t, const K& key, std::size_t h) const {
     located result;
-    const std::size_t mask = t->capacity - 1;
-    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
-      std::atomic<node*>& slot = t->slots()[i];
-      node* n = slot.load(std::memory_order_relaxed);
-      if (n == nullptr) {
-        if (result.free == nullptr) result.free = &slot;
-        return result;
-      }
-      if (n == tombstone()) {
-        if (result.free == nullptr) result.free = &slot;
-      } else if (n->hash == h && equal_(n->entry.first, key)) {
-        result.match = &slot;
-        return result;
+    const std::uint8_t want = tag_of(h);
+    for (std::size_t g = h & t->group_mask;; g = (g + 1) & t->group_mask) {
+      group& grp = t->groups()[g];
+      for (std::size_t lane = 0; lane < group_slots; ++lane) {
+        const std::uint8_t tag = grp.tags[lane].load(std::memory_order_relaxed);
+        node* n = grp.slots[lane].load(std::memory_order_relaxed);
+        if (tag == 0 || n == tombstone()) {
+          if (result.free == nullptr) {
+            result.free = &grp.slots[lane];
+            result.free_tag = &grp.tags[lane];
+          }
+          if (tag == 0) return result;
+        } else if (tag == want && n->hash == h && equal_(n->entry.first, key)) {
+          result.match = &grp.slots[lane];
+          return result;
+        }
       }
     }
   }
@@ -577,12 +621,13 @@ class concurrent_map {
     }
     const std::size_t size = s.size_.load(std::memory_order_relaxed);
     if (t == nullptr || 2 * (size + s.tombstones_ + 1) > t->capacity) {
-      rebuild_locked(s, capacity_for(size + 1));
+      rebuild_locked(s, groups_for(size + 1));
       t = s.current_.load(std::memory_order_relaxed);
       at = locate(t, key, h);
     }
     node* fresh = make();
     if (at.free->load(std::memory_order_relaxed) == tombstone()) set_tombstones_locked(s, -1);
+    at.free_tag->store(tag_of(h), std::memory_order_relaxed);
     at.free->store(fresh, std::memory_order_release);
     s.size_.store(size + 1, std::memory_order_relaxed);
     after_mutation_locked(s);
@@ -615,31 +660,41 @@ class concurrent_map {
       publish_locked(s, nullptr);
       return;
     }
-    if (t->capacity <= min_capacity || 16 * size >= t->capacity) return;
+    if (t->group_count() == 1 || 16 * size >= t->capacity) return;
     try {
-      rebuild_locked(s, capacity_for(size));
+      rebuild_locked(s, groups_for(size));
     } catch (...) {  // keep the larger table
     }
   }
 
-  // Replaces the shard's table by one of `capacity` slots holding the same nodes. The nodes
+  // Replaces the shard's table by one of `groups` groups holding the same nodes. The nodes
   // are not copied; the old table is retired. Strong guarantee (only allocations can throw).
-  void rebuild_locked(shard& s, std::size_t capacity) {
+  void rebuild_locked(shard& s, std::size_t groups) {
     reserve_retire_locked(s, 1);
-    table* fresh = allocate_table(capacity);
-    const std::size_t mask = capacity - 1;
+    table* fresh = allocate_table(groups);
     if (const table* old = s.current_.load(std::memory_order_relaxed)) {
-      for (std::size_t i = 0; i < old->capacity; ++i) {
-        node* n = old->slots()[i].load(std::memory_order_relaxed);
-        if (!is_node(n)) continue;
-        std::size_t j = n->hash & mask;
-        while (fresh->slots()[j].load(std::memory_order_relaxed) != nullptr) j = (j + 1) & mask;
-        fresh->slots()[j].store(n, std::memory_order_relaxed);
+      for (std::size_t p = 0; p < old->capacity; ++p) {
+        node* n = old->slot(p).load(std::memory_order_relaxed);
+        if (is_node(n)) unchecked_place(fresh, n);
       }
     }
     s.tombstones_ = 0;
     s.tombstones_count_.store(0, std::memory_order_relaxed);
     publish_locked(s, fresh);
+  }
+
+  // Puts n in the first unused slot of its probe. Precondition: t is not yet published, has
+  // room, and does not hold n's key.
+  static void unchecked_place(table* t, node* n) noexcept {
+    for (std::size_t g = n->hash & t->group_mask;; g = (g + 1) & t->group_mask) {
+      group& grp = t->groups()[g];
+      for (std::size_t lane = 0; lane < group_slots; ++lane) {
+        if (grp.tags[lane].load(std::memory_order_relaxed) != 0) continue;
+        grp.tags[lane].store(tag_of(n->hash), std::memory_order_relaxed);
+        grp.slots[lane].store(n, std::memory_order_relaxed);
+        return;
+      }
+    }
   }
 
   // Makes `fresh` (possibly null) the shard's table and retires the old one, after setting its
@@ -650,7 +705,7 @@ class concurrent_map {
     s.capacity_.store(fresh == nullptr ? 0 : fresh->capacity, std::memory_order_relaxed);
     if (old == nullptr) return;
     old->moved.store(true, std::memory_order_release);
-    retire_locked(s, {old, 0, old->capacity}, table_bytes(old->capacity));
+    retire_locked(s, {old, 0, old->group_count()}, table_bytes(old->group_count()));
   }
 
   // ---- retirement and reclamation ------------------------------------------------------
@@ -691,7 +746,7 @@ class concurrent_map {
     std::size_t bytes = 0;
     while (freed < s.retired_.size() && detail::reclaimable(s.retired_[freed].epoch, global_epoch)) {
       const retired& r = s.retired_[freed];
-      bytes += r.table_capacity == 0 ? sizeof(node) : table_bytes(r.table_capacity);
+      bytes += r.table_groups == 0 ? sizeof(node) : table_bytes(r.table_groups);
       free_retired(r);
       ++freed;
     }
@@ -706,7 +761,7 @@ class concurrent_map {
   }
 
   void free_retired(const retired& r) noexcept {
-    if (r.table_capacity == 0) {
+    if (r.table_groups == 0) {
       destroy_node(static_cast<node*>(r.object));
     } else {
       deallocate_table(static_cast<table*>(r.object));
@@ -732,19 +787,16 @@ class concurrent_map {
     node_traits::deallocate(node_alloc_, n, 1);
   }
 
-  table* allocate_table(std::size_t capacity) {
-    TIDE_ASSERT(std::has_single_bit(capacity) && capacity >= min_capacity, "table capacity");
-    table* t = table_traits::allocate(table_alloc_, table_units(capacity));
-    ::new (static_cast<void*>(t)) table(capacity);
-    auto* slots = reinterpret_cast<unsigned char*>(t + 1);
-    for (std::size_t i = 0; i < capacity; ++i) {
-      ::new (static_cast<void*>(slots + i * sizeof(std::atomic<node*>))) std::atomic<node*>(nullptr);
-    }
+  table* allocate_table(std::size_t groups) {
+    TIDE_ASSERT(std::has_single_bit(groups), "a table has a power of two of groups");
+    table* t = table_traits::allocate(table_alloc_, 1 + groups);
+    ::new (static_cast<void*>(t)) table(groups);
+    for (std::size_t g = 0; g < groups; ++g) ::new (static_cast<void*>(t->groups() + g)) group;
     return t;
   }
 
   void deallocate_table(table* t) noexcept {
-    const std::size_t units = table_units(t->capacity);
+    const std::size_t units = 1 + t->group_count();
     t->~table();
     table_traits::deallocate(table_alloc_, t, units);
   }
@@ -762,16 +814,20 @@ class concurrent_map {
     TIDE_CHECK(!t->moved.load(std::memory_order_relaxed), "the current table is not moved");
     std::size_t nodes = 0;
     std::size_t tombstones = 0;
-    const std::size_t mask = t->capacity - 1;
-    for (std::size_t i = 0; i < t->capacity; ++i) {
-      const node* n = t->slots()[i].load(std::memory_order_relaxed);
+    for (std::size_t p = 0; p < t->capacity; ++p) {
+      const node* n = t->slot(p).load(std::memory_order_relaxed);
+      const std::uint8_t tag = t->tag(p).load(std::memory_order_relaxed);
+      TIDE_CHECK((tag == 0) == (n == nullptr), "a slot is unused iff its tag is 0");
       if (n == tombstone()) ++tombstones;
       if (!is_node(n)) continue;
       ++nodes;
       TIDE_CHECK(&shard_of(n->hash) == &s, "a node sits in the shard of its hash");
-      for (std::size_t j = n->hash & mask; j != i; j = (j + 1) & mask) {
-        TIDE_CHECK(t->slots()[j].load(std::memory_order_relaxed) != nullptr,
-                   "no null slot between a node's start slot and the node");
+      TIDE_CHECK(tag == tag_of(n->hash), "a node's slot holds its tag");
+      // Every slot from the first of the node's start group up to the node has been used.
+      for (std::size_t q = (n->hash & t->group_mask) * group_slots; q != p;
+           q = (q + 1) % t->capacity) {
+        TIDE_CHECK(t->tag(q).load(std::memory_order_relaxed) != 0,
+                   "no unused slot between a node's start group and the node");
       }
     }
     TIDE_CHECK(nodes == size, "size == node slots");
