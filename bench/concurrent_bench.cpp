@@ -221,6 +221,8 @@ int main(int argc, char** argv) {
               "hardware threads (more threads than that are oversubscribed)\n",
               opt.keys, key_space.size(), opt.seconds, opt.reps,
               std::thread::hardware_concurrency());
+  std::printf("columns: %s | %s | %s | %s | %s\n", tide_concurrent::name, tbb_map::name,
+              cuckoo_map::name, shared_mutex_absl::name, striped_tide::name);
   std::printf("%-6s %-8s %14s %14s %14s %14s %14s   %s\n", "reads", "threads", "tide", "tbb",
               "libcuckoo", "shmutex+absl", "striped+tide", "tide / best other");
   for (int reads : {99, 90, 50}) {

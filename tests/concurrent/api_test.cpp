@@ -247,12 +247,14 @@ TEST(ConcurrentMapExceptions, ThrowingHashEqualConstructorAllocator) {
       } catch (const injected_fault&) {
         ++faults;
       }
-      disarm_all_on_exit{};
+      for (fault_point* point : points) point->disarm();
       ASSERT_EQ(m.size(), ref.size()) << "after op " << i;
     }
     EXPECT_GT(faults, 100);
     m.check_invariants();
-    for (const auto& [k, v] : ref) {
+    for (const auto& entry : ref) {
+      const int k = entry.first;
+      const int v = entry.second;
       bool found = false;
       m.visit(k, [&](const throwing_value& got) {
         found = true;

@@ -90,15 +90,6 @@ class epoch_domain {
     slot.owned->word.store(0, std::memory_order_release);
   }
 
-  // Threads whose record is taken (pinned or not): for tests and memory reports.
-  std::size_t records_in_use() const noexcept {
-    std::size_t n = 0;
-    for (record* r = records_.load(std::memory_order_acquire); r != nullptr; r = r->next) {
-      n += r->in_use.load(std::memory_order_relaxed) ? 1 : 0;
-    }
-    return n;
-  }
-
   epoch_domain(const epoch_domain&) = delete;
   epoch_domain& operator=(const epoch_domain&) = delete;
 
