@@ -90,6 +90,14 @@ class epoch_domain {
     slot.owned->word.store(0, std::memory_order_release);
   }
 
+  // Records ever created: at most the number of threads that were ever pinned at once
+  // (records of exited threads are reused).
+  std::size_t record_count() const noexcept {
+    std::size_t n = 0;
+    for (record* r = records_.load(std::memory_order_acquire); r != nullptr; r = r->next) ++n;
+    return n;
+  }
+
   epoch_domain(const epoch_domain&) = delete;
   epoch_domain& operator=(const epoch_domain&) = delete;
 
