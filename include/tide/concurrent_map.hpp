@@ -4,13 +4,16 @@
 // Vocabulary:
 //   shard       one of a fixed number of independent parts, chosen by the top bits of the
 //               hash; it has a writer mutex, a table and a retire list
-//   table       one shard's open-addressing array of `capacity` slots (a power of two),
-//               probed linearly from hash & (capacity - 1); one allocation, replaced whole
-//               when the shard grows, shrinks or sheds tombstones (a rebuild)
+//   group       one cache line: 7 slots and their 7 tags
+//   table       one shard's open-addressing array of groups (a power of two of them),
+//               probed slot by slot from the first slot of group hash & (groups - 1),
+//               wrapping at the end; one allocation, replaced whole when the shard grows,
+//               shrinks or sheds tombstones (a rebuild)
 //   slot        an atomic pointer: null (never used in this table), a tombstone (erased;
 //               a probe goes on past it) or a node
-//   tag         one byte per slot, 8 bits of the hash of the node last stored there: a probe
-//               dereferences only nodes whose tag matches (misses touch no node)
+//   tag         one byte per slot: 0 while the slot was never used, else 8 bits of the hash
+//               of the node last stored there (never 0); a probe ends at a tag of 0 and
+//               dereferences only nodes whose tag matches, so a miss touches no node
 //   node        one heap-allocated entry: its hash and a std::pair<const Key, T>; never
 //               changed after it is published: insert_or_assign publishes a new node in the
 //               same slot and retires the old one
@@ -23,10 +26,12 @@
 //                  │ reader line: atomic<table*> current_    (written only by a rebuild)
 //                  │ writer line: mutex, size, tombstones, retire list, memory counters
 //                  v
-//               table: [ header: capacity, moved flag | slot 0 | ... | slot c-1 | tag 0 ... tag c-1 ]
-//                                                          │
-//                                                          v
-//                                                  node: { hash, pair<const Key, T> }
+//               table: [ header: capacity, group_mask, moved | group 0 | group 1 | ... ]
+//                                                                │
+//               group (64 bytes): [ tag 0..6 | pad | slot 0 .. slot 6 ]
+//                                                         │
+//                                                         v
+//                                            node: { hash, pair<const Key, T> }
 //
 // Readers (visit, find, contains, visit_all, the first look of load_or_store) pin the thread's
 // epoch record (its own cache line), load the shard's table, probe, and check the table's
@@ -38,18 +43,18 @@
 //
 // Invariants, per shard, under its mutex (check_invariants_locked):
 //   size_ == node slots in current_; tombstones_ == tombstone slots in current_
-//   size_ + tombstones_ <= capacity / 2 (max_load), so every probe meets a null slot
+//   size_ + tombstones_ <= capacity / 2 (max_load), so every probe meets an unused slot
 //   current_ == nullptr iff the shard has no entry
+//   a slot's tag is 0 iff the slot is null; a node's slot holds the node's tag
 //   a key occupies at most one slot of a table; every node of current_ sits in its probe
-//     run: no null slot between its start slot and itself
+//     run: no unused slot between the first slot of its start group and itself
 //   the retire list's epochs are non-decreasing (they are read under the mutex)
 //
-// Thresholds: a table grows at half full (size + tombstones), counting tombstones, because a
-// linear probe's expected length grows as 1/(1 - load)^2 and every probe step dereferences a
-// node; it is rebuilt with room for 3x its entries (load 1/6..1/3 afterwards). It shrinks when
-// its load falls below 1/16 and is freed when its last entry goes: after shrinking, a table is
-// at least 3x its entries away from both thresholds, so insert/erase churn does not rebuild
-// back and forth.
+// Thresholds: a table grows at half full, counting tombstones, because a linear probe's
+// expected length grows as 1/(1 - load)^2; it is rebuilt with room for 3x its entries (load
+// 1/6..1/3 afterwards, rounded to a power of two of groups). It shrinks when its load falls
+// below 1/16 and is freed when its last entry goes: after a rebuild, a table is well away from
+// both thresholds, so insert/erase churn does not rebuild back and forth.
 //
 // Costs and limits, honestly: a rebuild copies one shard's slots (n / shard_count() of them),
 // so a writer's worst case is O(n / shards), not O(1) as in tide::map; readers never wait for
