@@ -158,14 +158,21 @@ class concurrent_map {
     shard_traits::deallocate(shard_alloc_, shards_, shard_count_);
   }
 
+  // Lookups (visit, find, contains, erase) take any K the hash and equality accept when both
+  // are transparent (tide::hash<std::string> with std::equal_to<>: a string_view finds a
+  // std::string key without building one); otherwise Key.
+  template <class K>
+  using key_arg = typename detail::key_arg_impl<
+      detail::transparent_lookup<Hash, KeyEqual>>::template type<K, Key>;
+
   // ---- readers: lock-free --------------------------------------------------------------
 
   // Calls f(const T&) with the value of `key` if present, and says whether it was. The value
   // stays valid while f runs, even if another thread erases or replaces it meanwhile (f then
   // sees the value as it was). f runs with the thread's epoch pinned: a long f delays the
   // freeing of every map's retired entries. f may call any member of any concurrent_map.
-  template <class F>
-  bool visit(const Key& key, F&& f) const {
+  template <class K = key_type, class F>
+  bool visit(const key_arg<K>& key, F&& f) const {
     const std::size_t h = hash_of(key);
     detail::epoch_guard guard;
     const node* n = find_node(shard_of(h), key, h);
@@ -174,13 +181,15 @@ class concurrent_map {
     return true;
   }
 
-  std::optional<T> find(const Key& key) const {
+  template <class K = key_type>
+  std::optional<T> find(const key_arg<K>& key) const {
     std::optional<T> result;
-    visit(key, [&](const T& value) { result.emplace(value); });
+    visit<K>(key, [&](const T& value) { result.emplace(value); });
     return result;
   }
 
-  bool contains(const Key& key) const {
+  template <class K = key_type>
+  bool contains(const key_arg<K>& key) const {
     const std::size_t h = hash_of(key);
     detail::epoch_guard guard;
     return find_node(shard_of(h), key, h) != nullptr;
@@ -307,7 +316,8 @@ class concurrent_map {
   }
 
   // Returns the number of entries erased (0 or 1). The node is retired, not freed.
-  size_type erase(const Key& key) {
+  template <class K = key_type>
+  size_type erase(const key_arg<K>& key) {
     const std::size_t h = hash_of(key);
     shard& s = shard_of(h);
     std::lock_guard lock(s.mutex_);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -68,6 +69,20 @@ TEST(ConcurrentMapApi, StringKeysAndValues) {
     EXPECT_EQ(*v, std::string(i % 50, 'x'));
   }
   m.check_invariants();
+}
+
+// With a transparent hash and equality, a std::string_view finds, visits and erases a
+// std::string key without building a std::string.
+TEST(ConcurrentMapApi, HeterogeneousLookup) {
+  tide::concurrent_map<std::string, int, tide::hash<std::string>, std::equal_to<>> m;
+  m.try_emplace("alpha", 1);
+  const std::string_view alpha = "alpha";
+  EXPECT_TRUE(m.contains(alpha));
+  EXPECT_EQ(m.find(alpha), std::optional<int>(1));
+  EXPECT_TRUE(m.visit(alpha, [](const int& v) { EXPECT_EQ(v, 1); }));
+  EXPECT_FALSE(m.contains(std::string_view("beta")));
+  EXPECT_EQ(m.erase(alpha), 1u);
+  EXPECT_FALSE(m.contains(alpha));
 }
 
 TEST(ConcurrentMapApi, VisitAllEraseIfClear) {
