@@ -53,8 +53,10 @@
 // Thresholds: a table grows at half full, counting tombstones, because a linear probe's
 // expected length grows as 1/(1 - load)^2; it is rebuilt with room for 3x its entries (load
 // 1/6..1/3 afterwards, rounded to a power of two of groups). It shrinks when its load falls
-// below 1/16 and is freed when its last entry goes: after a rebuild, a table is well away from
-// both thresholds, so insert/erase churn does not rebuild back and forth.
+// below 1/8 (if that gives fewer groups) and is freed when its last entry goes; after erasing
+// 90% a table is at most about 2x one built fresh for the survivors. After a rebuild a table is
+// a third of its entries or more away from both thresholds, so insert/erase churn does not
+// rebuild back and forth.
 //
 // Costs and limits, honestly: a rebuild copies one shard's slots (n / shard_count() of them),
 // so a writer's worst case is O(n / shards), not O(1) as in tide::map; readers never wait for
@@ -68,6 +70,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -100,6 +103,20 @@ struct concurrent_map_memory {
   std::size_t size = 0;
   std::size_t tombstones = 0;
 };
+
+namespace detail {
+
+// Entries a concurrent_map stores in its groups instead of in nodes: a key that is an integer,
+// enum or pointer compared with std::equal_to (equal exactly when the bits are), and a
+// trivially copyable value; each at most one 8-byte word, so a reader copies either with one
+// atomic load.
+template <class Key, class T, class KeyEqual>
+inline constexpr bool concurrent_inline_entry =
+    (std::is_integral_v<Key> || std::is_enum_v<Key> || std::is_pointer_v<Key>) &&
+    sizeof(Key) <= 8 && std::is_same_v<KeyEqual, std::equal_to<Key>> &&
+    std::is_trivially_copyable_v<T> && sizeof(T) <= 8;
+
+}  // namespace detail
 
 template <class Key, class T, class Hash = tide::hash<Key>, class KeyEqual = std::equal_to<Key>,
           class Allocator = std::allocator<std::pair<const Key, T>>>
@@ -146,9 +163,11 @@ class concurrent_map {
     for (std::size_t i = 0; i < shard_count_; ++i) {
       shard& s = shards_[i];
       if (table* t = s.current_.load(std::memory_order_relaxed)) {
-        for (std::size_t j = 0; j < t->capacity; ++j) {
-          node* n = t->slot(j).load(std::memory_order_relaxed);
-          if (is_node(n)) destroy_node(n);
+        if constexpr (!inline_entries) {
+          for (std::size_t p = 0; p < t->capacity; ++p) {
+            node* n = t->slot(p).load(std::memory_order_relaxed);
+            if (is_node(n)) destroy_node(n);
+          }
         }
         deallocate_table(t);
       }
@@ -169,16 +188,14 @@ class concurrent_map {
 
   // Calls f(const T&) with the value of `key` if present, and says whether it was. The value
   // stays valid while f runs, even if another thread erases or replaces it meanwhile (f then
-  // sees the value as it was). f runs with the thread's epoch pinned: a long f delays the
-  // freeing of every map's retired entries. f may call any member of any concurrent_map.
+  // sees the value as it was: for node entries the node itself, for inline entries a copy).
+  // f runs with the thread's epoch pinned: a long f delays the freeing of every map's retired
+  // memory. f may call any member of any concurrent_map.
   template <class K = key_type, class F>
   bool visit(const key_arg<K>& key, F&& f) const {
     const std::size_t h = hash_of(key);
     detail::epoch_guard guard;
-    const node* n = find_node(shard_of(h), key, h);
-    if (n == nullptr) return false;
-    std::forward<F>(f)(std::as_const(n->entry.second));
-    return true;
+    return read(shard_of(h), key, h, std::forward<F>(f));
   }
 
   template <class K = key_type>
@@ -190,14 +207,13 @@ class concurrent_map {
 
   template <class K = key_type>
   bool contains(const key_arg<K>& key) const {
-    const std::size_t h = hash_of(key);
-    detail::epoch_guard guard;
-    return find_node(shard_of(h), key, h) != nullptr;
+    return visit<K>(key, [](const T&) {});
   }
 
   // Calls f(const Key&, const T&) for entries of the map, shard by shard. Weakly consistent:
   //   - an entry present for the whole call is visited exactly once;
-  //   - an entry inserted or erased during the call is visited at most once;
+  //   - an entry inserted or erased during the call is visited at most once (a key erased
+  //     and inserted again during the call is two entries, and may be seen twice);
   //   - each value seen is one its key held at some moment during the call.
   // It is not a snapshot: two entries seen may never have been in the map at the same time.
   // Each shard is read from the table current when its turn came (entries changed in that
@@ -209,9 +225,19 @@ class concurrent_map {
       detail::epoch_guard guard;
       const table* t = shards_[i].current_.load(std::memory_order_acquire);
       if (t == nullptr) continue;
-      for (std::size_t j = 0; j < t->capacity; ++j) {
-        const node* n = t->slot(j).load(std::memory_order_acquire);
-        if (is_node(n)) f(n->entry.first, std::as_const(n->entry.second));
+      for (std::size_t g = 0; g < t->group_count(); ++g) {
+        const group& grp = t->groups()[g];
+        for (std::size_t lane = 0; lane < group_slots; ++lane) {
+          if (grp.tags[lane].load(std::memory_order_acquire) < first_live_tag) continue;
+          if constexpr (inline_entries) {
+            const Key key = from_word<Key>(grp.keys[lane].load(std::memory_order_relaxed));
+            const T value = from_word<T>(grp.values[lane].load(std::memory_order_acquire));
+            f(key, value);
+          } else {
+            const node* n = grp.slots[lane].load(std::memory_order_acquire);
+            if (is_node(n)) f(n->entry.first, std::as_const(n->entry.second));
+          }
+        }
       }
     }
   }
@@ -239,20 +265,25 @@ class concurrent_map {
   // if its key is absent. Returns whether it was inserted.
   template <class... Args>
   bool emplace(Args&&... args) {
-    node* fresh = make_node(0, std::forward<Args>(args)...);
-    try {
-      fresh->hash = hash_of(fresh->entry.first);
-      shard& s = shard_of(fresh->hash);
-      std::lock_guard lock(s.mutex_);
-      if (insert_locked(s, fresh->entry.first, fresh->hash, [&] { return fresh; }).second) {
-        return true;
+    if constexpr (inline_entries) {
+      value_type entry(std::forward<Args>(args)...);
+      return try_emplace(entry.first, entry.second);
+    } else {
+      node* fresh = make_node(0, std::forward<Args>(args)...);
+      try {
+        fresh->hash = hash_of(fresh->entry.first);
+        shard& s = shard_of(fresh->hash);
+        std::lock_guard lock(s.mutex_);
+        if (insert_locked(s, fresh->entry.first, fresh->hash, [&] { return fresh; }).second) {
+          return true;
+        }
+      } catch (...) {
+        destroy_node(fresh);
+        throw;
       }
-    } catch (...) {
       destroy_node(fresh);
-      throw;
+      return false;
     }
-    destroy_node(fresh);
-    return false;
   }
 
   // Inserts (key, T(args...)) if key is absent; constructs nothing otherwise.
@@ -262,38 +293,36 @@ class concurrent_map {
     shard& s = shard_of(h);
     std::lock_guard lock(s.mutex_);
     return insert_locked(s, key, h, [&] {
-             return make_node(h, std::piecewise_construct,
-                              std::forward_as_tuple(std::forward<K>(key)),
-                              std::forward_as_tuple(std::forward<Args>(args)...));
+             return make_entry(h, std::forward<K>(key), std::forward<Args>(args)...);
            })
         .second;
   }
 
-  // Inserts or replaces. Returns true if it inserted. A replaced value is retired, so readers
-  // in visit() keep seeing the old one until they return.
+  // Inserts or replaces. Returns true if it inserted. A replaced node is retired, so readers
+  // in visit() keep seeing the old value until they return.
   template <class K = Key, class V>
   bool insert_or_assign(K&& key, V&& value) {
     const std::size_t h = hash_of(key);
     shard& s = shard_of(h);
     std::lock_guard lock(s.mutex_);
-    table* t = s.current_.load(std::memory_order_relaxed);
-    if (t != nullptr) {
-      if (std::atomic<node*>* slot = locate(t, key, h).match) {
-        reserve_retire_locked(s, 1);
-        node* fresh = make_node(h, std::piecewise_construct,
-                                std::forward_as_tuple(std::forward<K>(key)),
-                                std::forward_as_tuple(std::forward<V>(value)));
-        node* old = slot->load(std::memory_order_relaxed);
-        slot->store(fresh, std::memory_order_release);
-        retire_node_locked(s, old);
+    if (table* t = s.current_.load(std::memory_order_relaxed)) {
+      if (const slot_ref at = locate(t, key, h).match; at.grp != nullptr) {
+        if constexpr (inline_entries) {
+          at.grp->values[at.lane].store(to_word(make_entry(h, key, std::forward<V>(value))),
+                                        std::memory_order_release);
+        } else {
+          reserve_retire_locked(s, 1);
+          node* fresh = make_entry(h, std::forward<K>(key), std::forward<V>(value));
+          node* old = at.grp->slots[at.lane].load(std::memory_order_relaxed);
+          at.grp->slots[at.lane].store(fresh, std::memory_order_release);
+          retire_node_locked(s, old);
+        }
         after_mutation_locked(s);
         return false;
       }
     }
     return insert_locked(s, key, h, [&] {
-             return make_node(h, std::piecewise_construct,
-                              std::forward_as_tuple(std::forward<K>(key)),
-                              std::forward_as_tuple(std::forward<V>(value)));
+             return make_entry(h, std::forward<K>(key), std::forward<V>(value));
            })
         .second;
   }
@@ -303,19 +332,23 @@ class concurrent_map {
   std::pair<T, bool> load_or_store(const Key& key, const T& value) {
     const std::size_t h = hash_of(key);
     shard& s = shard_of(h);
+    std::optional<T> present;
     {
       detail::epoch_guard guard;
-      if (const node* n = find_node(s, key, h)) return {n->entry.second, true};
+      read(s, key, h, [&](const T& v) { present.emplace(v); });
     }
+    if (present) return {std::move(*present), true};
     std::lock_guard lock(s.mutex_);
-    auto [n, inserted] = insert_locked(s, key, h, [&] {
-      return make_node(h, std::piecewise_construct, std::forward_as_tuple(key),
-                       std::forward_as_tuple(value));
-    });
-    return {n->entry.second, !inserted};
+    const auto [at, inserted] =
+        insert_locked(s, key, h, [&] { return make_entry(h, key, value); });
+    if constexpr (inline_entries) {
+      return {from_word<T>(at.grp->values[at.lane].load(std::memory_order_relaxed)), !inserted};
+    } else {
+      return {at.grp->slots[at.lane].load(std::memory_order_relaxed)->entry.second, !inserted};
+    }
   }
 
-  // Returns the number of entries erased (0 or 1). The node is retired, not freed.
+  // Returns the number of entries erased (0 or 1). A node is retired, not freed.
   template <class K = key_type>
   size_type erase(const key_arg<K>& key) {
     const std::size_t h = hash_of(key);
@@ -323,10 +356,10 @@ class concurrent_map {
     std::lock_guard lock(s.mutex_);
     table* t = s.current_.load(std::memory_order_relaxed);
     if (t == nullptr) return 0;
-    std::atomic<node*>* slot = locate(t, key, h).match;
-    if (slot == nullptr) return 0;
+    const slot_ref at = locate(t, key, h).match;
+    if (at.grp == nullptr) return 0;
     reserve_retire_locked(s, 2);  // the node, and the table if it was the last entry
-    erase_slot_locked(s, slot);
+    erase_slot_locked(s, at);
     shrink_if_sparse_locked(s);
     after_mutation_locked(s);
     return 1;
@@ -344,12 +377,22 @@ class concurrent_map {
       table* t = s.current_.load(std::memory_order_relaxed);
       if (t == nullptr) continue;
       reserve_retire_locked(s, s.size_.load(std::memory_order_relaxed) + 1);
-      for (std::size_t j = 0; j < t->capacity; ++j) {
-        std::atomic<node*>& slot = t->slot(j);
-        const node* n = slot.load(std::memory_order_relaxed);
-        if (!is_node(n) || !pred(n->entry.first, std::as_const(n->entry.second))) continue;
-        erase_slot_locked(s, &slot);
-        ++erased;
+      for (std::size_t g = 0; g < t->group_count(); ++g) {
+        group& grp = t->groups()[g];
+        for (std::size_t lane = 0; lane < group_slots; ++lane) {
+          if (grp.tags[lane].load(std::memory_order_relaxed) < first_live_tag) continue;
+          bool matches = false;
+          if constexpr (inline_entries) {
+            matches = pred(from_word<Key>(grp.keys[lane].load(std::memory_order_relaxed)),
+                           from_word<T>(grp.values[lane].load(std::memory_order_relaxed)));
+          } else {
+            const node* n = grp.slots[lane].load(std::memory_order_relaxed);
+            matches = pred(n->entry.first, std::as_const(n->entry.second));
+          }
+          if (!matches) continue;
+          erase_slot_locked(s, {&grp, lane});
+          ++erased;
+        }
       }
       shrink_if_sparse_locked(s);
       after_mutation_locked(s);
@@ -366,13 +409,16 @@ class concurrent_map {
       table* t = s.current_.load(std::memory_order_relaxed);
       if (t == nullptr) continue;
       reserve_retire_locked(s, s.size_.load(std::memory_order_relaxed) + 1);
-      for (std::size_t j = 0; j < t->capacity; ++j) {
-        node* n = t->slot(j).load(std::memory_order_relaxed);
-        if (is_node(n)) retire_node_locked(s, n);
+      if constexpr (!inline_entries) {
+        for (std::size_t p = 0; p < t->capacity; ++p) {
+          node* n = t->slot(p).load(std::memory_order_relaxed);
+          if (is_node(n)) retire_node_locked(s, n);
+        }
       }
       publish_locked(s, nullptr);
       s.size_.store(0, std::memory_order_relaxed);
       s.tombstones_ = 0;
+      s.tombstones_count_.store(0, std::memory_order_relaxed);
       after_mutation_locked(s);
     }
   }
@@ -416,7 +462,7 @@ class concurrent_map {
       m.size += size;
       m.capacity += capacity;
       m.tombstones += s.tombstones_count_.load(std::memory_order_relaxed);
-      m.node_bytes += size * sizeof(node);
+      m.node_bytes += inline_entries ? 0 : size * sizeof(node);
       m.table_bytes += capacity == 0 ? 0 : table_bytes(capacity / group_slots);
       m.retired_bytes += s.retired_bytes_.load(std::memory_order_relaxed);
       m.retired_objects += s.retired_count_.load(std::memory_order_relaxed);
@@ -446,8 +492,17 @@ class concurrent_map {
   }
 
  private:
-  // Slots per group: seven 8-byte pointers and their tag bytes fill one cache line.
-  static constexpr std::size_t group_slots = 7;
+  // Entries in the groups (keys and values as words) or in nodes (see the design comment).
+  static constexpr bool inline_entries = detail::concurrent_inline_entry<Key, T, KeyEqual>;
+
+  // Slots per group: one cache line holds 8 tag bytes and either seven node pointers or three
+  // (key, value) word pairs.
+  static constexpr std::size_t group_slots = inline_entries ? 3 : 7;
+
+  // Tag bytes. Tags 2..255 are tag_of(hash) of a live entry.
+  static constexpr std::uint8_t tag_unused = 0;  // never used in this table: a probe ends
+  static constexpr std::uint8_t tag_erased = 1;  // a tombstone: a probe goes on
+  static constexpr std::uint8_t first_live_tag = 2;
 
   struct node {
     std::size_t hash;
@@ -456,15 +511,18 @@ class concurrent_map {
     explicit node(std::size_t h, Args&&... args) : hash(h), entry(std::forward<Args>(args)...) {}
   };
 
-  // Seven slots and their tags in one cache line: a probe reads one line per group, and a
-  // miss usually ends in its first group without touching a node.
-  //
-  //   byte:  0 ... 6    7     8 ........ 63
-  //        [ tag 0..6 | pad | slot 0 .. slot 6 ]      tag 0: never used; else tag_of(hash)
-  struct alignas(detail::cache_line_bytes) group {
+  //   node group:    [ tag 0..6 | pad | slot 0 .. slot 6 ]                    (8 + 56 bytes)
+  //   inline group:  [ tag 0..2 | pad | key 0 .. key 2 | value 0 .. value 2 ]  (8 + 48 + 8 pad)
+  struct alignas(detail::cache_line_bytes) node_group {
     std::atomic<std::uint8_t> tags[8]{};
-    std::atomic<node*> slots[group_slots]{};
+    std::atomic<node*> slots[7]{};
   };
+  struct alignas(detail::cache_line_bytes) inline_group {
+    std::atomic<std::uint8_t> tags[8]{};
+    std::atomic<std::uint64_t> keys[3]{};
+    std::atomic<std::uint64_t> values[3]{};
+  };
+  using group = std::conditional_t<inline_entries, inline_group, node_group>;
   static_assert(sizeof(group) == detail::cache_line_bytes, "a group is one cache line");
 
   // A table's header, one cache line, followed by its groups (a power of two of them).
@@ -479,7 +537,7 @@ class concurrent_map {
     const group* groups() const noexcept {
       return std::launder(reinterpret_cast<const group*>(this + 1));
     }
-    // Slot and tag by position 0..capacity-1 (for full scans; probes walk groups).
+    // Slot and tag by position 0..capacity-1 (for full scans of node tables).
     std::atomic<node*>& slot(std::size_t p) noexcept {
       return groups()[p / group_slots].slots[p % group_slots];
     }
@@ -491,6 +549,12 @@ class concurrent_map {
     }
   };
   static_assert(sizeof(table) == detail::cache_line_bytes, "the header is one cache line");
+
+  // One slot, for writers.
+  struct slot_ref {
+    group* grp = nullptr;
+    std::size_t lane = 0;
+  };
 
   struct retired {
     void* object;
@@ -526,13 +590,12 @@ class concurrent_map {
   using shard_alloc_type = typename std::allocator_traits<Allocator>::template rebind_alloc<shard>;
   using shard_traits = std::allocator_traits<shard_alloc_type>;
 
-  // Slot markers other than null and a node. Their addresses are never dereferenced.
+  // The slot pointer of an erased node (its tag is tag_erased). Never dereferenced.
   static node* tombstone() noexcept { return reinterpret_cast<node*>(&tombstone_marker); }
   static bool is_node(const node* n) noexcept { return n != nullptr && n != tombstone(); }
   alignas(node) static inline unsigned char tombstone_marker = 0;
 
-
-  // Rebuild as soon as more than this many retired objects wait in one shard.
+  // Reclaim as soon as this many retired objects wait in one shard.
   static constexpr std::size_t reclaim_batch = 32;
 
   // Groups for a table of `entries`: a power of two with room for 3x the entries.
@@ -542,11 +605,25 @@ class concurrent_map {
   static std::size_t table_bytes(std::size_t groups) noexcept {
     return sizeof(table) + groups * sizeof(group);
   }
-  // Bits 40..47 of the hash, never 0 (0 marks a slot never used): not the shard's top bits,
-  // and not the group index's low bits unless a table had 2^40 groups.
+  // Bits 40..47 of the hash moved off 0 and 1: not the shard's top bits, and not the group
+  // index's low bits unless a table had 2^40 groups.
   static std::uint8_t tag_of(std::size_t h) noexcept {
     const auto tag = static_cast<std::uint8_t>(h >> 40);
-    return tag == 0 ? 1 : tag;
+    return tag < first_live_tag ? static_cast<std::uint8_t>(tag + first_live_tag) : tag;
+  }
+
+  // Inline keys and values as words (zero-extended bits) and back.
+  template <class X>
+  static std::uint64_t to_word(const X& x) noexcept {
+    std::uint64_t word = 0;
+    std::memcpy(&word, &x, sizeof(X));
+    return word;
+  }
+  template <class X>
+  static X from_word(std::uint64_t word) noexcept {
+    alignas(X) unsigned char bytes[sizeof(X)];
+    std::memcpy(bytes, &word, sizeof(X));
+    return *std::launder(reinterpret_cast<X*>(bytes));
   }
 
   template <class K>
@@ -560,30 +637,44 @@ class concurrent_map {
 
   // ---- probing -------------------------------------------------------------------------
 
-  // Precondition: the caller is pinned. Returns the node of key, or nullptr.
-  template <class K>
-  const node* find_node(const shard& s, const K& key, std::size_t h) const {
+  // Precondition: the caller is pinned. Calls found(const T&) if key is present; returns
+  // whether it was. A probe that ran on a table a rebuild replaced meanwhile starts again.
+  template <class K, class F>
+  bool read(const shard& s, const K& key, std::size_t h, F&& found) const {
     for (;;) {
       const table* t = s.current_.load(std::memory_order_acquire);
-      if (t == nullptr) return nullptr;
-      const node* found = probe(t, key, h);
-      if (!t->moved.load(std::memory_order_acquire)) return found;
+      if (t == nullptr) return false;
+      if constexpr (inline_entries) {
+        std::uint64_t value_word = 0;
+        const bool hit = probe_inline(t, key, h, value_word);
+        if (t->moved.load(std::memory_order_acquire)) continue;
+        if (hit) {
+          const T value = from_word<T>(value_word);
+          std::forward<F>(found)(value);
+        }
+        return hit;
+      } else {
+        const node* n = probe_nodes(t, key, h);
+        if (t->moved.load(std::memory_order_acquire)) continue;
+        if (n != nullptr) std::forward<F>(found)(std::as_const(n->entry.second));
+        return n != nullptr;
+      }
     }
   }
 
-  // A slot's tag is stored before its node is published (release), and slots never return to
-  // "never used" within a table. Reading the tag first: 0 means nothing was ever stored at or
-  // after this slot along the probe; a tag set over a null slot is an insert not yet published
-  // (the key is not there yet); a tag that does not match may be stale only if the slot was
-  // refilled during the probe (skipping it then is a valid answer).
+  // Node tables. A slot's tag is stored before its node is published (release), and a slot
+  // never returns to unused within a table. Reading the tag first: tag_unused means nothing
+  // was ever stored at or after this slot along the probe; a live tag over a null slot is an
+  // insert not yet published (the key is not there yet); a tag that does not match may be stale
+  // only if the slot was refilled during the probe (skipping it then is a valid answer).
   template <class K>
-  const node* probe(const table* t, const K& key, std::size_t h) const {
+  const node* probe_nodes(const table* t, const K& key, std::size_t h) const {
     const std::uint8_t want = tag_of(h);
     for (std::size_t g = h & t->group_mask;; g = (g + 1) & t->group_mask) {
       const group& grp = t->groups()[g];
       for (std::size_t lane = 0; lane < group_slots; ++lane) {
         const std::uint8_t tag = grp.tags[lane].load(std::memory_order_acquire);
-        if (tag == 0) return nullptr;
+        if (tag == tag_unused) return nullptr;
         if (tag != want) continue;
         const node* n = grp.slots[lane].load(std::memory_order_acquire);
         if (n == nullptr) return nullptr;
@@ -592,10 +683,31 @@ class concurrent_map {
     }
   }
 
+  // Inline tables. A slot's key is written before its tag is published (release) and never
+  // changes afterwards: an erased slot keeps its tag_erased until the table is rebuilt, and is
+  // not reused, so a reader that saw a live tag reads the right key. The value word is replaced
+  // whole by insert_or_assign; after an erase it no longer changes, so a reader that saw the
+  // entry live reads a value the key held while the reader ran.
+  template <class K>
+  bool probe_inline(const table* t, const K& key, std::size_t h,
+                    std::uint64_t& value_word) const {
+    const std::uint8_t want = tag_of(h);
+    const std::uint64_t key_word = to_word(static_cast<Key>(key));
+    for (std::size_t g = h & t->group_mask;; g = (g + 1) & t->group_mask) {
+      const group& grp = t->groups()[g];
+      for (std::size_t lane = 0; lane < group_slots; ++lane) {
+        const std::uint8_t tag = grp.tags[lane].load(std::memory_order_acquire);
+        if (tag == tag_unused) return false;
+        if (tag != want || grp.keys[lane].load(std::memory_order_relaxed) != key_word) continue;
+        value_word = grp.values[lane].load(std::memory_order_acquire);
+        return true;
+      }
+    }
+  }
+
   struct located {
-    std::atomic<node*>* match = nullptr;         // the slot holding key
-    std::atomic<node*>* free = nullptr;          // where key would go: first tombstone or unused
-    std::atomic<std::uint8_t>* free_tag = nullptr;
+    slot_ref match;  // the slot holding key
+    slot_ref free;   // where key would go: an unused slot, or (node tables) a tombstone
   };
 
   // Precondition: the shard's mutex is held and t is its current table.
@@ -607,32 +719,53 @@ class concurrent_map {
       group& grp = t->groups()[g];
       for (std::size_t lane = 0; lane < group_slots; ++lane) {
         const std::uint8_t tag = grp.tags[lane].load(std::memory_order_relaxed);
-        node* n = grp.slots[lane].load(std::memory_order_relaxed);
-        if (tag == 0 || n == tombstone()) {
-          if (result.free == nullptr) {
-            result.free = &grp.slots[lane];
-            result.free_tag = &grp.tags[lane];
-          }
-          if (tag == 0) return result;
-        } else if (tag == want && n->hash == h && equal_(n->entry.first, key)) {
-          result.match = &grp.slots[lane];
+        if (tag == tag_unused || (tag == tag_erased && !inline_entries)) {
+          if (result.free.grp == nullptr) result.free = {&grp, lane};
+          if (tag == tag_unused) return result;
+        } else if (tag == want && holds_key_locked(grp, lane, key, h)) {
+          result.match = {&grp, lane};
           return result;
         }
       }
     }
   }
 
+  template <class K>
+  bool holds_key_locked(const group& grp, std::size_t lane, const K& key, std::size_t h) const {
+    if constexpr (inline_entries) {
+      return grp.keys[lane].load(std::memory_order_relaxed) == to_word(static_cast<Key>(key));
+    } else {
+      const node* n = grp.slots[lane].load(std::memory_order_relaxed);
+      return n->hash == h && equal_(n->entry.first, key);
+    }
+  }
+
   // ---- mutations (the shard's mutex held) ----------------------------------------------
 
-  // Returns (the node of key, whether make() was called to insert it). Strong guarantee: if
+  // Builds what a slot holds: a node, or (inline tables) the value; the key goes in the slot.
+  template <class K, class... Args>
+  auto make_entry(std::size_t h, K&& key, Args&&... args) {
+    if constexpr (inline_entries) {
+      if constexpr (std::is_constructible_v<T, Args&&...>) {
+        return T(std::forward<Args>(args)...);
+      } else {
+        return T{std::forward<Args>(args)...};
+      }
+    } else {
+      return make_node(h, std::piecewise_construct, std::forward_as_tuple(std::forward<K>(key)),
+                       std::forward_as_tuple(std::forward<Args>(args)...));
+    }
+  }
+
+  // Returns (the slot of key, whether make() was called to insert it). Strong guarantee: if
   // make, hash, equality or an allocation throws, the shard is unchanged but for a rebuild.
   template <class K, class Make>
-  std::pair<node*, bool> insert_locked(shard& s, const K& key, std::size_t h, Make&& make) {
+  std::pair<slot_ref, bool> insert_locked(shard& s, const K& key, std::size_t h, Make&& make) {
     table* t = s.current_.load(std::memory_order_relaxed);
     located at;
     if (t != nullptr) {
       at = locate(t, key, h);
-      if (at.match != nullptr) return {at.match->load(std::memory_order_relaxed), false};
+      if (at.match.grp != nullptr) return {at.match, false};
     }
     const std::size_t size = s.size_.load(std::memory_order_relaxed);
     if (t == nullptr || 2 * (size + s.tombstones_ + 1) > t->capacity) {
@@ -640,20 +773,31 @@ class concurrent_map {
       t = s.current_.load(std::memory_order_relaxed);
       at = locate(t, key, h);
     }
-    node* fresh = make();
-    if (at.free->load(std::memory_order_relaxed) == tombstone()) set_tombstones_locked(s, -1);
-    at.free_tag->store(tag_of(h), std::memory_order_relaxed);
-    at.free->store(fresh, std::memory_order_release);
+    auto entry = make();
+    group& grp = *at.free.grp;
+    const std::size_t lane = at.free.lane;
+    if (grp.tags[lane].load(std::memory_order_relaxed) == tag_erased) set_tombstones_locked(s, -1);
+    if constexpr (inline_entries) {
+      grp.keys[lane].store(to_word(static_cast<Key>(key)), std::memory_order_relaxed);
+      grp.values[lane].store(to_word(entry), std::memory_order_relaxed);
+      grp.tags[lane].store(tag_of(h), std::memory_order_release);
+    } else {
+      grp.tags[lane].store(tag_of(h), std::memory_order_relaxed);
+      grp.slots[lane].store(entry, std::memory_order_release);
+    }
     s.size_.store(size + 1, std::memory_order_relaxed);
     after_mutation_locked(s);
-    return {fresh, true};
+    return {at.free, true};
   }
 
-  // Precondition: slot holds a node and the retire list has room for one more.
-  void erase_slot_locked(shard& s, std::atomic<node*>* slot) noexcept {
-    node* n = slot->load(std::memory_order_relaxed);
-    slot->store(tombstone(), std::memory_order_release);
-    retire_node_locked(s, n);
+  // Precondition: the slot holds an entry and the retire list has room for one more.
+  void erase_slot_locked(shard& s, slot_ref at) noexcept {
+    at.grp->tags[at.lane].store(tag_erased, std::memory_order_release);
+    if constexpr (!inline_entries) {
+      node* n = at.grp->slots[at.lane].load(std::memory_order_relaxed);
+      at.grp->slots[at.lane].store(tombstone(), std::memory_order_release);
+      retire_node_locked(s, n);
+    }
     s.size_.store(s.size_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     set_tombstones_locked(s, +1);
   }
@@ -663,7 +807,7 @@ class concurrent_map {
     s.tombstones_count_.store(s.tombstones_, std::memory_order_relaxed);
   }
 
-  // Rebuilds a table whose load fell below 1/16, or frees the last one. A failed allocation
+  // Rebuilds a table whose load fell below 1/8 into fewer groups, or frees the last one. A failed allocation
   // leaves the larger table in place (shrinking is never needed for correctness).
   // Precondition: when the shard is empty, the retire list has room for the table.
   void shrink_if_sparse_locked(shard& s) noexcept {
@@ -675,22 +819,31 @@ class concurrent_map {
       publish_locked(s, nullptr);
       return;
     }
-    if (t->group_count() == 1 || 16 * size >= t->capacity) return;
+    if (8 * size >= t->capacity || groups_for(size) >= t->group_count()) return;
     try {
       rebuild_locked(s, groups_for(size));
     } catch (...) {  // keep the larger table
     }
   }
 
-  // Replaces the shard's table by one of `groups` groups holding the same nodes. The nodes
-  // are not copied; the old table is retired. Strong guarantee (only allocations can throw).
+  // Replaces the shard's table by one of `groups` groups holding the same entries (node
+  // pointers or inline words; nodes are not copied); the old table is retired. Strong
+  // guarantee (an allocation, or for inline entries the hash, can throw).
   void rebuild_locked(shard& s, std::size_t groups) {
     reserve_retire_locked(s, 1);
     table* fresh = allocate_table(groups);
     if (const table* old = s.current_.load(std::memory_order_relaxed)) {
-      for (std::size_t p = 0; p < old->capacity; ++p) {
-        node* n = old->slot(p).load(std::memory_order_relaxed);
-        if (is_node(n)) unchecked_place(fresh, n);
+      try {
+        for (std::size_t g = 0; g < old->group_count(); ++g) {
+          const group& grp = old->groups()[g];
+          for (std::size_t lane = 0; lane < group_slots; ++lane) {
+            if (grp.tags[lane].load(std::memory_order_relaxed) < first_live_tag) continue;
+            unchecked_place(fresh, grp, lane);
+          }
+        }
+      } catch (...) {
+        deallocate_table(fresh);
+        throw;
       }
     }
     s.tombstones_ = 0;
@@ -698,15 +851,29 @@ class concurrent_map {
     publish_locked(s, fresh);
   }
 
-  // Puts n in the first unused slot of its probe. Precondition: t is not yet published, has
-  // room, and does not hold n's key.
-  static void unchecked_place(table* t, node* n) noexcept {
-    for (std::size_t g = n->hash & t->group_mask;; g = (g + 1) & t->group_mask) {
+  // Copies the live entry at (from, lane) into the first unused slot of its probe in t.
+  // Precondition: t is not yet published, has room, and does not hold the entry's key.
+  void unchecked_place(table* t, const group& from, std::size_t lane) const {
+    std::size_t h = 0;
+    if constexpr (inline_entries) {
+      h = hash_of(from_word<Key>(from.keys[lane].load(std::memory_order_relaxed)));
+    } else {
+      h = from.slots[lane].load(std::memory_order_relaxed)->hash;
+    }
+    for (std::size_t g = h & t->group_mask;; g = (g + 1) & t->group_mask) {
       group& grp = t->groups()[g];
-      for (std::size_t lane = 0; lane < group_slots; ++lane) {
-        if (grp.tags[lane].load(std::memory_order_relaxed) != 0) continue;
-        grp.tags[lane].store(tag_of(n->hash), std::memory_order_relaxed);
-        grp.slots[lane].store(n, std::memory_order_relaxed);
+      for (std::size_t to = 0; to < group_slots; ++to) {
+        if (grp.tags[to].load(std::memory_order_relaxed) != tag_unused) continue;
+        if constexpr (inline_entries) {
+          grp.keys[to].store(from.keys[lane].load(std::memory_order_relaxed),
+                             std::memory_order_relaxed);
+          grp.values[to].store(from.values[lane].load(std::memory_order_relaxed),
+                               std::memory_order_relaxed);
+        } else {
+          grp.slots[to].store(from.slots[lane].load(std::memory_order_relaxed),
+                              std::memory_order_relaxed);
+        }
+        grp.tags[to].store(tag_of(h), std::memory_order_relaxed);
         return;
       }
     }
@@ -827,26 +994,36 @@ class concurrent_map {
     }
     TIDE_CHECK(2 * (size + s.tombstones_) <= t->capacity, "size + tombstones <= max_load");
     TIDE_CHECK(!t->moved.load(std::memory_order_relaxed), "the current table is not moved");
-    std::size_t nodes = 0;
+    std::size_t live = 0;
     std::size_t tombstones = 0;
     for (std::size_t p = 0; p < t->capacity; ++p) {
-      const node* n = t->slot(p).load(std::memory_order_relaxed);
-      const std::uint8_t tag = t->tag(p).load(std::memory_order_relaxed);
-      TIDE_CHECK((tag == 0) == (n == nullptr), "a slot is unused iff its tag is 0");
-      if (n == tombstone()) ++tombstones;
-      if (!is_node(n)) continue;
-      ++nodes;
-      TIDE_CHECK(&shard_of(n->hash) == &s, "a node sits in the shard of its hash");
-      TIDE_CHECK(tag == tag_of(n->hash), "a node's slot holds its tag");
-      // Every slot from the first of the node's start group up to the node has been used.
-      for (std::size_t q = (n->hash & t->group_mask) * group_slots; q != p;
-           q = (q + 1) % t->capacity) {
-        TIDE_CHECK(t->tag(q).load(std::memory_order_relaxed) != 0,
-                   "no unused slot between a node's start group and the node");
+      const group& grp = t->groups()[p / group_slots];
+      const std::size_t lane = p % group_slots;
+      const std::uint8_t tag = grp.tags[lane].load(std::memory_order_relaxed);
+      std::size_t h = 0;
+      if constexpr (inline_entries) {
+        if (tag == tag_erased) ++tombstones;
+        if (tag < first_live_tag) continue;
+        h = hash_of(from_word<Key>(grp.keys[lane].load(std::memory_order_relaxed)));
+      } else {
+        const node* n = grp.slots[lane].load(std::memory_order_relaxed);
+        TIDE_CHECK((tag == tag_unused) == (n == nullptr), "a slot is unused iff its tag says so");
+        TIDE_CHECK((tag == tag_erased) == (n == tombstone()), "a tombstone's tag says erased");
+        if (tag == tag_erased) ++tombstones;
+        if (!is_node(n)) continue;
+        h = n->hash;
+      }
+      ++live;
+      TIDE_CHECK(&shard_of(h) == &s, "an entry sits in the shard of its hash");
+      TIDE_CHECK(tag == tag_of(h), "an entry's slot holds its tag");
+      // Every slot from the first of the entry's start group up to the entry has been used.
+      for (std::size_t q = (h & t->group_mask) * group_slots; q != p; q = (q + 1) % t->capacity) {
+        TIDE_CHECK(t->tag(q).load(std::memory_order_relaxed) != tag_unused,
+                   "no unused slot between an entry's start group and the entry");
       }
     }
-    TIDE_CHECK(nodes == size, "size == node slots");
-    TIDE_CHECK(tombstones == s.tombstones_, "tombstones == tombstone slots");
+    TIDE_CHECK(live == size, "size == live slots");
+    TIDE_CHECK(tombstones == s.tombstones_, "tombstones == erased slots");
     for (std::size_t i = 1; i < s.retired_.size(); ++i) {
       TIDE_CHECK(s.retired_[i - 1].epoch <= s.retired_[i].epoch, "retire epochs non-decreasing");
     }

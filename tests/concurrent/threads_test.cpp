@@ -47,9 +47,19 @@ class ConcurrentMapThreads : public ::testing::TestWithParam<int> {};
 // keys change only under its own hand, so they behave as on one thread). Every thread reads
 // every key and checks that the value it sees belongs to that key. At the end the two maps
 // hold the same entries.
-TEST_P(ConcurrentMapThreads, StressMatchesLockedUnorderedMap) {
-  const int threads = GetParam();
-  tide::concurrent_map<std::uint64_t, std::uint64_t> m(8, {}, {}, {});
+// A u64 that is not trivially copyable, so a map of it keeps its entries in nodes (a map of
+// plain u64 keeps them in its groups).
+struct boxed_u64 {
+  std::uint64_t v;
+  boxed_u64(std::uint64_t x) : v(x) {}  // NOLINT: converts like the u64 it boxes
+  boxed_u64(const boxed_u64& other) : v(other.v) {}
+  boxed_u64& operator=(const boxed_u64&) = default;
+  operator std::uint64_t() const { return v; }  // NOLINT
+};
+
+template <class Value>
+void stress_against_locked_map(int threads) {
+  tide::concurrent_map<std::uint64_t, Value> m(8, {}, {}, {});
   std::mutex ref_mutex;
   std::unordered_map<std::uint64_t, std::uint64_t> ref;
   const std::uint64_t keys = 512;
@@ -94,23 +104,23 @@ TEST_P(ConcurrentMapThreads, StressMatchesLockedUnorderedMap) {
           const auto it = ref.find(k);
           ASSERT_EQ(got.has_value(), it != ref.end()) << "find(" << k << ") on own key";
           if (got) {
-            ASSERT_EQ(*got, it->second) << "find(" << k << ") value";
+            ASSERT_EQ(std::uint64_t(*got), it->second) << "find(" << k << ") value";
           }
           break;
         }
         case 4: {
           std::uint64_t seen = 0;
-          m.visit_all([&](const std::uint64_t& k, const std::uint64_t& v) {
+          m.visit_all([&](const std::uint64_t& k, const Value& v) {
             ++seen;
-            ASSERT_EQ(v / value_stride, k) << "visit_all: value of another key";
+            ASSERT_EQ(std::uint64_t(v) / value_stride, k) << "visit_all: value of another key";
           });
           ASSERT_LE(seen, keys);
           break;
         }
         default: {
           const std::uint64_t k = rng() % keys;
-          m.visit(k, [&](const std::uint64_t& v) {
-            ASSERT_EQ(v / value_stride, k) << "visit(" << k << "): value of another key";
+          m.visit(k, [&](const Value& v) {
+            ASSERT_EQ(std::uint64_t(v) / value_stride, k) << "visit(" << k << "): value of another key";
           });
         }
       }
@@ -120,10 +130,18 @@ TEST_P(ConcurrentMapThreads, StressMatchesLockedUnorderedMap) {
   m.check_invariants();
   EXPECT_EQ(m.size(), ref.size());
   for (const auto& [k, v] : ref) {
-    EXPECT_EQ(m.find(k), std::optional<std::uint64_t>(v)) << "find(" << k << ") at the end";
+    const auto got = m.find(k);
+    EXPECT_TRUE(got.has_value() && std::uint64_t(*got) == v) << "find(" << k << ") at the end";
   }
   m.reclaim();
   EXPECT_EQ(m.memory().retired_objects, 0u) << "backlog after quiescence";
+}
+
+TEST_P(ConcurrentMapThreads, StressMatchesLockedUnorderedMapInline) {
+  stress_against_locked_map<std::uint64_t>(GetParam());
+}
+TEST_P(ConcurrentMapThreads, StressMatchesLockedUnorderedMapNodes) {
+  stress_against_locked_map<boxed_u64>(GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(Threads, ConcurrentMapThreads, ::testing::Values(2, 4, 8));
@@ -302,7 +320,18 @@ TEST(ConcurrentMapLinearizability, CheckerRejectsAStaleRead) {
   EXPECT_TRUE(linearizable(overlapping));
 }
 
-TEST(ConcurrentMapLinearizability, SmallHistoriesAreLinearizable) {
+// An int64 that is not trivially copyable, so a map of it keeps its entries in nodes (a map of
+// plain int64 keeps them in its groups): the two layouts have different read paths.
+struct boxed_i64 {
+  std::int64_t v;
+  boxed_i64(std::int64_t x) : v(x) {}  // NOLINT: converts like the int64 it boxes
+  boxed_i64(const boxed_i64& other) : v(other.v) {}
+  boxed_i64& operator=(const boxed_i64&) = default;
+  operator std::int64_t() const { return v; }  // NOLINT
+};
+
+template <class Value>
+void check_small_histories() {
   constexpr int threads = 3;
   constexpr std::uint64_t keys_per_round = 2;
   constexpr int ops_per_thread = 6;
@@ -311,7 +340,7 @@ TEST(ConcurrentMapLinearizability, SmallHistoriesAreLinearizable) {
   // the recorded operations run. The threads meet before each round, spinning (not sleeping
   // at a barrier, whose wake-ups come one by one), so their operations overlap; every history
   // is checked after the run.
-  tide::concurrent_map<std::uint64_t, std::int64_t> m(2, {}, {}, {});
+  tide::concurrent_map<std::uint64_t, Value> m(2, {}, {}, {});
   std::atomic<std::uint64_t> clock{0};
   std::vector<std::vector<recorded_op>> logs(threads);
   std::atomic<std::size_t> arrivals{0};
@@ -335,7 +364,7 @@ TEST(ConcurrentMapLinearizability, SmallHistoriesAreLinearizable) {
         if (rng() % 4 == 0) std::this_thread::yield();
         switch (op.kind) {
           case op_kind::insert:
-            op.flag = m.insert({op.key, op.argument});
+            op.flag = m.insert({op.key, Value(op.argument)});
             break;
           case op_kind::insert_or_assign:
             op.flag = m.insert_or_assign(op.key, op.argument);
@@ -344,10 +373,10 @@ TEST(ConcurrentMapLinearizability, SmallHistoriesAreLinearizable) {
             op.flag = m.erase(op.key) == 1;
             break;
           case op_kind::find:
-            op.result = m.find(op.key).value_or(-1);
+            op.result = m.find(op.key).value_or(Value(-1));
             break;
           case op_kind::load_or_store: {
-            const auto [value, loaded] = m.load_or_store(op.key, op.argument);
+            const auto [value, loaded] = m.load_or_store(op.key, Value(op.argument));
             op.result = value;
             op.flag = loaded;
           }
@@ -377,10 +406,16 @@ TEST(ConcurrentMapLinearizability, SmallHistoriesAreLinearizable) {
         << "key " << key << " is not linearizable:\n" << describe(history);
   }
   EXPECT_GT(overlapping, 0u) << "no two operations overlapped: the check checked nothing";
-  RecordProperty("overlapping_ops", static_cast<int>(overlapping));
   std::printf("linearizability: %zu of %zu operations overlapped another\n", overlapping,
               rounds * threads * ops_per_thread);
   m.check_invariants();
+}
+
+TEST(ConcurrentMapLinearizability, SmallHistoriesAreLinearizableInline) {
+  check_small_histories<std::int64_t>();
+}
+TEST(ConcurrentMapLinearizability, SmallHistoriesAreLinearizableNodes) {
+  check_small_histories<boxed_i64>();
 }
 
 }  // namespace
