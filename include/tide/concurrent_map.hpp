@@ -165,7 +165,7 @@ class concurrent_map {
       if (table* t = s.current_.load(std::memory_order_relaxed)) {
         if constexpr (!inline_entries) {
           for (std::size_t p = 0; p < t->capacity; ++p) {
-            node* n = t->slot(p).load(std::memory_order_relaxed);
+            node* n = node_slot(t, p).load(std::memory_order_relaxed);
             if (is_node(n)) destroy_node(n);
           }
         }
@@ -411,7 +411,7 @@ class concurrent_map {
       reserve_retire_locked(s, s.size_.load(std::memory_order_relaxed) + 1);
       if constexpr (!inline_entries) {
         for (std::size_t p = 0; p < t->capacity; ++p) {
-          node* n = t->slot(p).load(std::memory_order_relaxed);
+          node* n = node_slot(t, p).load(std::memory_order_relaxed);
           if (is_node(n)) retire_node_locked(s, n);
         }
       }
@@ -537,18 +537,19 @@ class concurrent_map {
     const group* groups() const noexcept {
       return std::launder(reinterpret_cast<const group*>(this + 1));
     }
-    // Slot and tag by position 0..capacity-1 (for full scans of node tables).
-    std::atomic<node*>& slot(std::size_t p) noexcept {
-      return groups()[p / group_slots].slots[p % group_slots];
-    }
-    const std::atomic<node*>& slot(std::size_t p) const noexcept {
-      return groups()[p / group_slots].slots[p % group_slots];
-    }
+    // The tag at position 0..capacity-1 (for full scans).
     const std::atomic<std::uint8_t>& tag(std::size_t p) const noexcept {
       return groups()[p / group_slots].tags[p % group_slots];
     }
   };
   static_assert(sizeof(table) == detail::cache_line_bytes, "the header is one cache line");
+
+  // The node slot at position 0..capacity-1 of a node table (for full scans). A template, so
+  // that tables of inline entries, which have no node slots, never instantiate it.
+  template <class Table>
+  static auto& node_slot(Table* t, std::size_t p) noexcept {
+    return t->groups()[p / group_slots].slots[p % group_slots];
+  }
 
   // One slot, for writers.
   struct slot_ref {

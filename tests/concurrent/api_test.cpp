@@ -182,7 +182,6 @@ struct boxed_u64 {
   boxed_u64(std::uint64_t x) : v(x) {}  // NOLINT: converts like the u64 it boxes
   boxed_u64(const boxed_u64& other) : v(other.v) {}
   boxed_u64& operator=(const boxed_u64&) = default;
-  friend bool operator==(const boxed_u64& a, const boxed_u64& b) { return a.v == b.v; }
 };
 
 // Erasing shrinks the tables; once no thread is pinned, reclaim() empties the retire lists, and
