@@ -3,7 +3,7 @@
 // second at 1, 2, 4 and 8 threads for 99%, 90% and 50% reads. See docs/PERFORMANCE.md.
 //
 // A plain program (not Google Benchmark: every run needs its threads started together and
-// stopped by one clock). Each map is filled with --keys random u64 keys (values = keys); the key
+// stopped by one clock; the maps take turns within each repetition). Each map is filled with --keys random u64 keys (values = keys); the key
 // space is twice that, so about half the reads hit. A thread draws from its own fixed-seed
 // stream: a read is find(key) (the value is summed); a write is insert_or_assign or erase with
 // equal odds, so the size stays near --keys. Threads run for --seconds, then each reports its
@@ -182,11 +182,7 @@ double run_once(const std::vector<u64>& key_space, const options& opt, int threa
   return static_cast<double>(total) / elapsed;
 }
 
-template <class Map>
-double median_run(const std::vector<u64>& key_space, const options& opt, int threads,
-                  int read_percent) {
-  std::vector<double> runs;
-  for (int r = 0; r < opt.reps; ++r) runs.push_back(run_once<Map>(key_space, opt, threads, read_percent));
+double median(std::vector<double> runs) {
   std::sort(runs.begin(), runs.end());
   return runs[runs.size() / 2];
 }
@@ -227,13 +223,18 @@ int main(int argc, char** argv) {
               "libcuckoo", "shmutex+absl", "striped+tide", "tide / best other");
   for (int reads : {99, 90, 50}) {
     for (int threads : {1, 2, 4, 8}) {
-      const double results[] = {
-          median_run<tide_concurrent>(key_space, opt, threads, reads),
-          median_run<tbb_map>(key_space, opt, threads, reads),
-          median_run<cuckoo_map>(key_space, opt, threads, reads),
-          median_run<shared_mutex_absl>(key_space, opt, threads, reads),
-          median_run<striped_tide>(key_space, opt, threads, reads),
-      };
+      // The maps take turns within each repetition, so a change in the machine's load between
+      // repetitions reaches every map alike.
+      std::vector<double> runs[5];
+      for (int r = 0; r < opt.reps; ++r) {
+        runs[0].push_back(run_once<tide_concurrent>(key_space, opt, threads, reads));
+        runs[1].push_back(run_once<tbb_map>(key_space, opt, threads, reads));
+        runs[2].push_back(run_once<cuckoo_map>(key_space, opt, threads, reads));
+        runs[3].push_back(run_once<shared_mutex_absl>(key_space, opt, threads, reads));
+        runs[4].push_back(run_once<striped_tide>(key_space, opt, threads, reads));
+      }
+      double results[5];
+      for (int m = 0; m < 5; ++m) results[m] = median(runs[m]);
       const double best_other = *std::max_element(std::begin(results) + 1, std::end(results));
       std::printf("%-6d %-8d", reads, threads);
       for (double r : results) std::printf(" %9.2f Mop/s", r / 1e6);
