@@ -4,16 +4,20 @@
 // Vocabulary:
 //   shard       one of a fixed number of independent parts, chosen by the top bits of the
 //               hash; it has a writer mutex, a table and a retire list
-//   group       one cache line: 7 slots and their 7 tags
+//   layout      where entries live, chosen by type: *inline* when the key is an integer, enum
+//               or pointer compared with std::equal_to and the value is trivially copyable,
+//               each at most 8 bytes (the entry's words sit in the group); *node* otherwise
+//   group       one cache line: 8 tag bytes and 7 node slots, or 3 inline key/value pairs
 //   table       one shard's open-addressing array of groups (a power of two of them),
 //               probed slot by slot from the first slot of group hash & (groups - 1),
 //               wrapping at the end; one allocation, replaced whole when the shard grows,
 //               shrinks or sheds tombstones (a rebuild)
-//   slot        an atomic pointer: null (never used in this table), a tombstone (erased;
-//               a probe goes on past it) or a node
-//   tag         one byte per slot: 0 while the slot was never used, else 8 bits of the hash
-//               of the node last stored there (never 0); a probe ends at a tag of 0 and
-//               dereferences only nodes whose tag matches, so a miss touches no node
+//   slot        node layout: an atomic node pointer (null, a node, or the tombstone marker);
+//               inline layout: an atomic key word and an atomic value word
+//   tag         one byte per slot: tag_unused (0) while the slot was never used in this
+//               table, tag_erased (1) for a tombstone, else tag_of(hash) of the live entry; a
+//               probe ends at tag_unused, goes on past tag_erased, and looks at a key (or
+//               node) only when the tag matches, so a miss touches no node
 //   node        one heap-allocated entry: its hash and a std::pair<const Key, T>; never
 //               changed after it is published: insert_or_assign publishes a new node in the
 //               same slot and retires the old one
@@ -27,27 +31,33 @@
 //                  │ writer line: mutex, size, tombstones, retire list, memory counters
 //                  v
 //               table: [ header: capacity, group_mask, moved | group 0 | group 1 | ... ]
-//                                                                │
-//               group (64 bytes): [ tag 0..6 | pad | slot 0 .. slot 6 ]
-//                                                         │
-//                                                         v
-//                                            node: { hash, pair<const Key, T> }
+//
+//               node group (64 bytes):   [ tag 0..6 | pad | slot 0 .. slot 6 ]
+//                                                              │
+//                                                              v
+//                                                 node: { hash, pair<const Key, T> }
+//               inline group (64 bytes): [ tag 0..2 | pad | key 0..2 | value 0..2 | pad ]
 //
 // Readers (visit, find, contains, visit_all, the first look of load_or_store) pin the thread's
 // epoch record (its own cache line), load the shard's table, probe, and check the table's
-// moved flag; they take no lock and write no shared cache line. Writers lock one shard. A
-// rebuild builds the new table from the node pointers of the old one (the nodes stay where
-// they are), publishes it, then sets the old table's moved flag; a reader that finds the flag
-// set after its probe starts again on the new table, so no reader answers from a table that
-// writers have stopped updating.
+// moved flag; they take no lock, write no shared cache line and never wait for a writer.
+// Writers lock one shard. A node reader reads the immutable node in place; an inline reader
+// copies the value word: an inline slot's key is written before its tag is published and never
+// changes while the table lives (tombstones are not reused until a rebuild), and its value is
+// replaced whole by one atomic store. A rebuild builds the new table from the old one's entries
+// (node pointers or words; nodes stay where they are), publishes it, then sets the old table's
+// moved flag; a reader that finds the flag set after its probe starts again on the new table,
+// so no reader answers from a table that writers have stopped updating.
 //
 // Invariants, per shard, under its mutex (check_invariants_locked):
-//   size_ == node slots in current_; tombstones_ == tombstone slots in current_
+//   size_ == live slots in current_; tombstones_ == erased slots in current_
 //   size_ + tombstones_ <= 3/4 capacity (max_load), so every probe meets an unused slot
 //   current_ == nullptr iff the shard has no entry
-//   a slot's tag is 0 iff the slot is null; a node's slot holds the node's tag
-//   a key occupies at most one slot of a table; every node of current_ sits in its probe
-//     run: no unused slot between the first slot of its start group and itself
+//   node layout: a slot's tag is tag_unused iff the slot is null, tag_erased iff it holds the
+//     tombstone marker
+//   a live slot's tag is tag_of(its entry's hash), and the entry belongs to this shard
+//   a key occupies at most one live slot of a table; every live entry sits in its probe run:
+//     no unused slot between the first slot of its start group and itself
 //   the retire list's epochs are non-decreasing (they are read under the mutex)
 //
 // Thresholds: a table grows at 3/4 full, counting tombstones; it is rebuilt with room for 1.5x
