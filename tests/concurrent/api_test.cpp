@@ -302,4 +302,48 @@ TEST(ConcurrentMapExceptions, ThrowingHashEqualConstructorAllocator) {
   EXPECT_EQ(throwing_allocator_live_bytes, 0) << "bytes leaked";
 }
 
+// The same for inline entries (int -> int): a rebuild there rehashes keys, so a throwing hash
+// can fail it half way; the new table is dropped and the old one stays.
+TEST(ConcurrentMapExceptions, ThrowingHashAndAllocatorInline) {
+  using namespace tide_test;
+  disarm_all_on_exit disarm;
+  {
+    tide::concurrent_map<int, int, throwing_hash<int>, std::equal_to<int>,
+                         throwing_allocator<std::pair<const int, int>>>
+        m(4, {}, {}, {});
+    std::unordered_map<int, int> ref;
+    std::mt19937 rng(11);
+    int faults = 0;
+    for (int i = 0; i < 4000; ++i) {
+      fault_point* points[] = {&hash_faults, &alloc_faults};
+      points[rng() % 2]->arm(1 + rng() % 40);
+      const int key = static_cast<int>(rng() % 600);
+      try {
+        switch (rng() % 3) {
+          case 0:
+            if (m.try_emplace(key, i)) ref.emplace(key, i);
+            break;
+          case 1:
+            m.insert_or_assign(key, i);
+            ref.insert_or_assign(key, i);
+            break;
+          default:
+            if (m.erase(key) == 1) ref.erase(key);
+        }
+      } catch (const injected_fault&) {
+        ++faults;
+      }
+      for (fault_point* point : points) point->disarm();
+      ASSERT_EQ(m.size(), ref.size()) << "after op " << i;
+    }
+    EXPECT_GT(faults, 50);
+    m.check_invariants();
+    for (const auto& entry : ref) {
+      EXPECT_EQ(m.find(entry.first), std::optional<int>(entry.second))
+          << "find(" << entry.first << ")";
+    }
+  }
+  EXPECT_EQ(throwing_allocator_live_bytes, 0) << "bytes leaked";
+}
+
 }  // namespace
