@@ -1017,6 +1017,10 @@ class concurrent_map {
       if constexpr (inline_entries) {
         if (tag == tag_erased) ++tombstones;
         if (tag < first_live_tag) continue;
+        ++live;
+        // Placement needs the key's hash; a hasher that may throw is not called here (the
+        // check runs after mutations that have already succeeded).
+        if constexpr (!noexcept(std::declval<const Hash&>()(std::declval<const Key&>()))) continue;
         h = hash_of(from_word<Key>(grp.keys[lane].load(std::memory_order_relaxed)));
       } else {
         const node* n = grp.slots[lane].load(std::memory_order_relaxed);
@@ -1024,9 +1028,9 @@ class concurrent_map {
         TIDE_CHECK((tag == tag_erased) == (n == tombstone()), "a tombstone's tag says erased");
         if (tag == tag_erased) ++tombstones;
         if (!is_node(n)) continue;
+        ++live;
         h = n->hash;
       }
-      ++live;
       TIDE_CHECK(&shard_of(h) == &s, "an entry sits in the shard of its hash");
       TIDE_CHECK(tag == tag_of(h), "an entry's slot holds its tag");
       // Every slot from the first of the entry's start group up to the entry has been used.
