@@ -30,7 +30,7 @@
 //                  │ reader line: atomic<table*> current_    (written only by a rebuild)
 //                  │ writer line: mutex, size, tombstones, retire list, memory counters
 //                  v
-//               table: [ header: capacity, group_mask, moved | group 0 | group 1 | ... ]
+//               table: [ header: capacity, group_mask | group 0 | group 1 | ... ]
 //
 //               node group (64 bytes):   [ tag 0..6 | pad | slot 0 .. slot 6 ]
 //                                                              │
@@ -39,15 +39,16 @@
 //               inline group (64 bytes): [ tag 0..2 | pad | key 0..2 | value 0..2 | pad ]
 //
 // Readers (visit, find, contains, visit_all, the first look of load_or_store) pin the thread's
-// epoch record (its own cache line), load the shard's table, probe, and check the table's
-// moved flag; they take no lock, write no shared cache line and never wait for a writer.
+// epoch record (its own cache line), load the shard's table and probe it; they take no lock,
+// write no shared cache line and never wait for a writer.
 // Writers lock one shard. A node reader reads the immutable node in place; an inline reader
 // copies the value word: an inline slot's key is written before its tag is published and never
 // changes while the table lives (tombstones are not reused until a rebuild), and its value is
 // replaced whole by one atomic store. A rebuild builds the new table from the old one's entries
-// (node pointers or words; nodes stay where they are), publishes it, then sets the old table's
-// moved flag; a reader that finds the flag set after its probe starts again on the new table,
-// so no reader answers from a table that writers have stopped updating.
+// (node pointers or words; nodes stay where they are), publishes it and retires the old one.
+// A reader still probing the old table needs no retry: writers stop changing a table when its
+// successor is published, so it reads a key's state as of that moment, which lies between the
+// reader's load of the table pointer and its probe, inside the reader's call (linearizable).
 //
 // Invariants, per shard, under its mutex (check_invariants_locked):
 //   size_ == live slots in current_; tombstones_ == erased slots in current_
@@ -541,7 +542,6 @@ class concurrent_map {
   struct alignas(detail::cache_line_bytes) table {
     std::size_t capacity;    // slots: groups * group_slots
     std::size_t group_mask;  // groups - 1
-    std::atomic<bool> moved{false};  // set (after the successor is published) by a rebuild
     explicit table(std::size_t groups) noexcept
         : capacity(groups * group_slots), group_mask(groups - 1) {}
     std::size_t group_count() const noexcept { return group_mask + 1; }
@@ -651,27 +651,22 @@ class concurrent_map {
   // ---- probing -------------------------------------------------------------------------
 
   // Precondition: the caller is pinned. Calls found(const T&) if key is present; returns
-  // whether it was. A probe that ran on a table a rebuild replaced meanwhile starts again.
+  // whether it was. The table may be replaced by a rebuild meanwhile (see the design comment).
   template <class K, class F>
   bool read(const shard& s, const K& key, std::size_t h, F&& found) const {
-    for (;;) {
-      const table* t = s.current_.load(std::memory_order_acquire);
-      if (t == nullptr) return false;
-      if constexpr (inline_entries) {
-        std::uint64_t value_word = 0;
-        const bool hit = probe_inline(t, key, h, value_word);
-        if (t->moved.load(std::memory_order_acquire)) continue;
-        if (hit) {
-          const T value = from_word<T>(value_word);
-          std::forward<F>(found)(value);
-        }
-        return hit;
-      } else {
-        const node* n = probe_nodes(t, key, h);
-        if (t->moved.load(std::memory_order_acquire)) continue;
-        if (n != nullptr) std::forward<F>(found)(std::as_const(n->entry.second));
-        return n != nullptr;
-      }
+    const table* t = s.current_.load(std::memory_order_acquire);
+    if (t == nullptr) return false;
+    if constexpr (inline_entries) {
+      std::uint64_t value_word = 0;
+      if (!probe_inline(t, key, h, value_word)) return false;
+      const T value = from_word<T>(value_word);
+      std::forward<F>(found)(value);
+      return true;
+    } else {
+      const node* n = probe_nodes(t, key, h);
+      if (n == nullptr) return false;
+      std::forward<F>(found)(std::as_const(n->entry.second));
+      return true;
     }
   }
 
@@ -892,14 +887,13 @@ class concurrent_map {
     }
   }
 
-  // Makes `fresh` (possibly null) the shard's table and retires the old one, after setting its
-  // moved flag so readers still probing it start again. Precondition: room for one retirement.
+  // Makes `fresh` (possibly null) the shard's table and retires the old one. Precondition: room
+  // for one retirement.
   void publish_locked(shard& s, table* fresh) noexcept {
     table* old = s.current_.load(std::memory_order_relaxed);
     s.current_.store(fresh, std::memory_order_release);
     s.capacity_.store(fresh == nullptr ? 0 : fresh->capacity, std::memory_order_relaxed);
     if (old == nullptr) return;
-    old->moved.store(true, std::memory_order_release);
     retire_locked(s, {old, 0, old->group_count()}, table_bytes(old->group_count()));
   }
 
@@ -1006,7 +1000,6 @@ class concurrent_map {
       return;
     }
     TIDE_CHECK(4 * (size + s.tombstones_) <= 3 * t->capacity, "size + tombstones <= max_load");
-    TIDE_CHECK(!t->moved.load(std::memory_order_relaxed), "the current table is not moved");
     std::size_t live = 0;
     std::size_t tombstones = 0;
     for (std::size_t p = 0; p < t->capacity; ++p) {
