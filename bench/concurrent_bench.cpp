@@ -3,11 +3,12 @@
 // second at 1, 2, 4 and 8 threads for 99%, 90% and 50% reads. See docs/PERFORMANCE.md.
 //
 // A plain program (not Google Benchmark: every run needs its threads started together and
-// stopped by one clock; the maps take turns within each repetition). Each map is filled with --keys random u64 keys (values = keys); the key
-// space is twice that, so about half the reads hit. A thread draws from its own fixed-seed
-// stream: a read is find(key) (the value is summed); a write is insert_or_assign or erase with
-// equal odds, so the size stays near --keys. Threads run for --seconds, then each reports its
-// count; the figure is the median of --reps runs, in million operations per second (Mops/s).
+// stopped by one clock; the maps take turns within each repetition). Each map is filled with --keys
+// random u64 keys (values = keys); the key space is twice that, so about half the reads hit. A
+// thread draws from its own fixed-seed stream: a read is find(key) (the value is summed); a write
+// is insert_or_assign or erase with equal odds, so the size stays near --keys. Threads run for
+// --seconds, then each reports its count; the figure is the median of --reps runs, in million
+// operations per second (Mops/s).
 //
 //   concurrent_bench [--keys=N] [--seconds=S] [--reps=R]
 #include <absl/container/flat_hash_map.h>
@@ -29,10 +30,9 @@
 #include <shared_mutex>
 #include <string>
 #include <thread>
-#include <vector>
-
 #include <tide/concurrent_map.hpp>
 #include <tide/map.hpp>
+#include <vector>
 
 namespace {
 
@@ -213,10 +213,10 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(2026);
   for (u64& k : key_space) k = rng();
 
-  std::printf("concurrent_bench: %zu keys (key space %zu), %.2f s per run, median of %d; %u "
-              "hardware threads (more threads than that are oversubscribed)\n",
-              opt.keys, key_space.size(), opt.seconds, opt.reps,
-              std::thread::hardware_concurrency());
+  std::printf(
+      "concurrent_bench: %zu keys (key space %zu), %.2f s per run, median of %d; %u "
+      "hardware threads (more threads than that are oversubscribed)\n",
+      opt.keys, key_space.size(), opt.seconds, opt.reps, std::thread::hardware_concurrency());
   std::printf("columns: %s | %s | %s | %s | %s\n", tide_concurrent::name, tbb_map::name,
               cuckoo_map::name, shared_mutex_absl::name, striped_tide::name);
   std::printf("%-6s %-8s %14s %14s %14s %14s %14s   %s\n", "reads", "threads", "tide", "tbb",

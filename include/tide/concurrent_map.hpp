@@ -112,7 +112,7 @@ struct concurrent_map_memory {
   std::size_t retired_bytes = 0;    // nodes and tables erased or replaced, waiting for readers
   std::size_t retired_objects = 0;  // how many of them
   std::size_t shards = 0;
-  std::size_t capacity = 0;         // slots of the current tables
+  std::size_t capacity = 0;  // slots of the current tables
   std::size_t size = 0;
   std::size_t tombstones = 0;
 };
@@ -123,11 +123,14 @@ namespace detail {
 // enum or pointer compared with std::equal_to (equal exactly when the bits are), and a
 // trivially copyable value; each at most one 8-byte word, so a reader copies either with one
 // atomic load.
+// (clang-format 14 takes the `&&` after a parenthesis for a reference.)
+// clang-format off
 template <class Key, class T, class KeyEqual>
 inline constexpr bool concurrent_inline_entry =
     (std::is_integral_v<Key> || std::is_enum_v<Key> || std::is_pointer_v<Key>) &&
     sizeof(Key) <= 8 && std::is_same_v<KeyEqual, std::equal_to<Key>> &&
     std::is_trivially_copyable_v<T> && sizeof(T) <= 8;
+// clang-format on
 
 }  // namespace detail
 
@@ -194,8 +197,9 @@ class concurrent_map {
   // are transparent (tide::hash<std::string> with std::equal_to<>: a string_view finds a
   // std::string key without building one); otherwise Key.
   template <class K>
-  using key_arg = typename detail::key_arg_impl<
-      detail::transparent_lookup<Hash, KeyEqual>>::template type<K, Key>;
+  using key_arg =
+      typename detail::key_arg_impl<detail::transparent_lookup<Hash, KeyEqual>>::template type<K,
+                                                                                               Key>;
 
   // ---- readers: lock-free --------------------------------------------------------------
 
@@ -270,9 +274,7 @@ class concurrent_map {
   // ---- writers: one shard's mutex ------------------------------------------------------
 
   bool insert(const value_type& value) { return try_emplace(value.first, value.second); }
-  bool insert(value_type&& value) {
-    return try_emplace(value.first, std::move(value.second));
-  }
+  bool insert(value_type&& value) { return try_emplace(value.first, std::move(value.second)); }
 
   // Constructs value_type from args (before taking the lock, to learn the key) and inserts it
   // if its key is absent. Returns whether it was inserted.
@@ -305,9 +307,9 @@ class concurrent_map {
     const std::size_t h = hash_of(key);
     shard& s = shard_of(h);
     std::lock_guard lock(s.mutex_);
-    return insert_locked(s, key, h, [&] {
-             return make_entry(h, std::forward<K>(key), std::forward<Args>(args)...);
-           })
+    return insert_locked(
+               s, key, h,
+               [&] { return make_entry(h, std::forward<K>(key), std::forward<Args>(args)...); })
         .second;
   }
 
@@ -334,9 +336,9 @@ class concurrent_map {
         return false;
       }
     }
-    return insert_locked(s, key, h, [&] {
-             return make_entry(h, std::forward<K>(key), std::forward<V>(value));
-           })
+    return insert_locked(
+               s, key, h,
+               [&] { return make_entry(h, std::forward<K>(key), std::forward<V>(value)); })
         .second;
   }
 
@@ -352,8 +354,7 @@ class concurrent_map {
     }
     if (present) return {std::move(*present), true};
     std::lock_guard lock(s.mutex_);
-    const auto [at, inserted] =
-        insert_locked(s, key, h, [&] { return make_entry(h, key, value); });
+    const auto [at, inserted] = insert_locked(s, key, h, [&] { return make_entry(h, key, value); });
     if constexpr (inline_entries) {
       return {from_word<T>(at.grp->values[at.lane].load(std::memory_order_relaxed)), !inserted};
     } else {
@@ -613,7 +614,8 @@ class concurrent_map {
 
   // Groups for a table of `entries`: a power of two with room for 1.5x the entries.
   static std::size_t groups_for(std::size_t entries) noexcept {
-    return std::bit_ceil(std::max<std::size_t>(1, (3 * entries + 2 * group_slots - 1) / (2 * group_slots)));
+    return std::bit_ceil(
+        std::max<std::size_t>(1, (3 * entries + 2 * group_slots - 1) / (2 * group_slots)));
   }
   static std::size_t table_bytes(std::size_t groups) noexcept {
     return sizeof(table) + groups * sizeof(group);
@@ -697,8 +699,7 @@ class concurrent_map {
   // whole by insert_or_assign; after an erase it no longer changes, so a reader that saw the
   // entry live reads a value the key held while the reader ran.
   template <class K>
-  bool probe_inline(const table* t, const K& key, std::size_t h,
-                    std::uint64_t& value_word) const {
+  bool probe_inline(const table* t, const K& key, std::size_t h, std::uint64_t& value_word) const {
     const std::uint8_t want = tag_of(h);
     const std::uint64_t key_word = to_word(static_cast<Key>(key));
     for (std::size_t g = h & t->group_mask;; g = (g + 1) & t->group_mask) {
@@ -815,8 +816,8 @@ class concurrent_map {
     s.tombstones_count_.store(s.tombstones_, std::memory_order_relaxed);
   }
 
-  // Rebuilds a table whose load fell below 1/4 into fewer groups, or frees the last one. A failed allocation
-  // leaves the larger table in place (shrinking is never needed for correctness).
+  // Rebuilds a table whose load fell below 1/4 into fewer groups, or frees the last one. A failed
+  // allocation leaves the larger table in place (shrinking is never needed for correctness).
   // Precondition: when the shard is empty, the retire list has room for the table.
   void shrink_if_sparse_locked(shard& s) noexcept {
     const table* t = s.current_.load(std::memory_order_relaxed);
@@ -908,9 +909,7 @@ class concurrent_map {
     }
   }
 
-  void retire_node_locked(shard& s, node* n) noexcept {
-    retire_locked(s, {n, 0, 0}, sizeof(node));
-  }
+  void retire_node_locked(shard& s, node* n) noexcept { retire_locked(s, {n, 0, 0}, sizeof(node)); }
 
   // Precondition: the object is unlinked (no table reachable by a new reader points to it) and
   // the retire list has room.
@@ -933,7 +932,8 @@ class concurrent_map {
   void free_reclaimable_locked(shard& s, std::uint64_t global_epoch) noexcept {
     std::size_t freed = 0;
     std::size_t bytes = 0;
-    while (freed < s.retired_.size() && detail::reclaimable(s.retired_[freed].epoch, global_epoch)) {
+    while (freed < s.retired_.size() &&
+           detail::reclaimable(s.retired_[freed].epoch, global_epoch)) {
       const retired& r = s.retired_[freed];
       bytes += r.table_groups == 0 ? sizeof(node) : table_bytes(r.table_groups);
       free_retired(r);

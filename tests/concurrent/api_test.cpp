@@ -6,11 +6,10 @@
 #include <random>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <vector>
-
 #include <tide/concurrent_map.hpp>
 #include <tide/counting_allocator.hpp>
+#include <unordered_map>
+#include <vector>
 
 #include "support/faults.hpp"
 #include "support/scale.hpp"

@@ -4,9 +4,8 @@
 
 #include <latch>
 #include <thread>
-#include <vector>
-
 #include <tide/detail/epoch.hpp>
+#include <vector>
 
 namespace {
 
@@ -70,7 +69,9 @@ TEST(EpochDomain, NestedGuardsUnpinOnlyAtTheOutermost) {
 // Threads that pinned and exited give their records back: the epoch is not held by them, and
 // sequential short-lived threads reuse one record instead of adding one each.
 TEST(EpochDomain, ExitedThreadsReleaseTheirRecords) {
-  { std::thread([] { epoch_guard guard; }).join(); }
+  {
+    std::thread([] { epoch_guard guard; }).join();
+  }
   const std::size_t records = epoch_domain::instance().record_count();
   for (int i = 0; i < 50; ++i) std::thread([] { epoch_guard guard; }).join();
   EXPECT_EQ(epoch_domain::instance().record_count(), records);

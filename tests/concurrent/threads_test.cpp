@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <latch>
 #include <mutex>
@@ -13,11 +13,10 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <tide/concurrent_map.hpp>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
-
-#include <tide/concurrent_map.hpp>
 
 #include "support/scale.hpp"
 
@@ -120,7 +119,8 @@ void stress_against_locked_map(int threads) {
         default: {
           const std::uint64_t k = rng() % keys;
           m.visit(k, [&](const Value& v) {
-            ASSERT_EQ(std::uint64_t(v) / value_stride, k) << "visit(" << k << "): value of another key";
+            ASSERT_EQ(std::uint64_t(v) / value_stride, k)
+                << "visit(" << k << "): value of another key";
           });
         }
       }
@@ -161,7 +161,9 @@ class key_text {
   }
   key_text& operator=(const key_text&) = delete;
   ~key_text() { live_values.fetch_sub(1, std::memory_order_relaxed); }
-  bool holds(std::uint64_t key) const { return text_ == std::string(40, 'k') + std::to_string(key); }
+  bool holds(std::uint64_t key) const {
+    return text_ == std::string(40, 'k') + std::to_string(key);
+  }
 
  private:
   std::string text_;
@@ -237,9 +239,9 @@ enum class op_kind { insert, insert_or_assign, erase, find, load_or_store };
 struct recorded_op {
   op_kind kind;
   std::uint64_t key;
-  std::int64_t argument;   // the value written (unique per operation)
-  std::int64_t result;     // find / load_or_store: the value seen, -1 for none
-  bool flag;               // insert, insert_or_assign: inserted; erase: erased; load_or_store: loaded
+  std::int64_t argument;  // the value written (unique per operation)
+  std::int64_t result;    // find / load_or_store: the value seen, -1 for none
+  bool flag;  // insert, insert_or_assign: inserted; erase: erased; load_or_store: loaded
   std::uint64_t invoked;
   std::uint64_t responded;
 };
@@ -278,7 +280,7 @@ bool linearizable(const std::vector<recorded_op>& ops) {
   EXPECT_LE(n, 63u) << "history too long for the search's bitmask";
   std::unordered_set<std::string> explored;
   std::function<bool(std::uint64_t, std::int64_t)> search = [&](std::uint64_t done,
-                                                              std::int64_t state) {
+                                                                std::int64_t state) {
     if (done == (std::uint64_t{1} << n) - 1) return true;
     if (!explored.insert(std::to_string(done) + ":" + std::to_string(state)).second) return false;
     std::uint64_t earliest_response = UINT64_MAX;
@@ -402,8 +404,8 @@ void check_small_histories() {
         }
       }
     }
-    ASSERT_TRUE(linearizable(history))
-        << "key " << key << " is not linearizable:\n" << describe(history);
+    ASSERT_TRUE(linearizable(history)) << "key " << key << " is not linearizable:\n"
+                                       << describe(history);
   }
   EXPECT_GT(overlapping, 0u) << "no two operations overlapped: the check checked nothing";
   std::printf("linearizability: %zu of %zu operations overlapped another\n", overlapping,
