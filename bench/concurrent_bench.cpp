@@ -10,7 +10,12 @@
 // --seconds, then each reports its count; the figure is the median of --reps runs, in million
 // operations per second (Mops/s).
 //
-//   concurrent_bench [--keys=N] [--seconds=S] [--reps=R]
+//   concurrent_bench [--keys=N] [--seconds=S] [--reps=R] [--memory]
+//
+// --memory instead measures bytes held (each map on a tide::counting_allocator, so the figures
+// are bytes requested from the allocator): after inserting --keys entries on one thread, after
+// erasing 90% of them, and after erasing the rest (tide::concurrent_map after reclaim(), so
+// nothing waits for readers).
 #include <absl/container/flat_hash_map.h>
 #include <tbb/concurrent_hash_map.h>
 
@@ -31,6 +36,7 @@
 #include <string>
 #include <thread>
 #include <tide/concurrent_map.hpp>
+#include <tide/counting_allocator.hpp>
 #include <tide/map.hpp>
 #include <vector>
 
@@ -132,7 +138,105 @@ struct options {
   std::size_t keys = 100'000;
   double seconds = 0.4;
   int reps = 3;
+  bool memory = false;
 };
+
+// ---- --memory: bytes held after fill, after erasing 90%, after erasing everything ----
+
+using counted_alloc = tide::counting_allocator<std::pair<const u64, u64>>;
+
+struct memory_row {
+  const char* name;
+  std::size_t full, after_90, after_all;
+};
+
+// Fills a map with keys, erases 90% and then the rest, reading the counter after each step.
+// `erase(map, key)` erases one key; `settle(map)` runs before each reading.
+template <class Map, class Make, class Insert, class Erase, class Settle>
+memory_row measure_memory(const char* name, const std::vector<u64>& keys, Make make, Insert insert,
+                          Erase erase, Settle settle) {
+  tide::allocation_counter counter;
+  memory_row row{name, 0, 0, 0};
+  {
+    std::unique_ptr<Map> m = make(counter);
+    for (u64 k : keys) insert(*m, k);
+    settle(*m);
+    row.full = counter.bytes_in_use();
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (i % 10 != 0) erase(*m, keys[i]);
+    }
+    settle(*m);
+    row.after_90 = counter.bytes_in_use();
+    for (std::size_t i = 0; i < keys.size(); i += 10) erase(*m, keys[i]);
+    settle(*m);
+    row.after_all = counter.bytes_in_use();
+  }
+  return row;
+}
+
+void memory_report(const std::vector<u64>& key_space, const options& opt) {
+  const std::vector<u64> keys(key_space.begin(),
+                              key_space.begin() + static_cast<std::ptrdiff_t>(opt.keys));
+  const auto nothing = [](auto&) {};
+  using tide_map =
+      tide::concurrent_map<u64, u64, tide::hash<u64>, std::equal_to<u64>, counted_alloc>;
+  using tbb_type = tbb::concurrent_hash_map<u64, u64, tbb::tbb_hash_compare<u64>, counted_alloc>;
+  using cuckoo_type =
+      libcuckoo::cuckoohash_map<u64, u64, std::hash<u64>, std::equal_to<u64>, counted_alloc>;
+  using absl_type =
+      absl::flat_hash_map<u64, u64, absl::Hash<u64>, std::equal_to<u64>, counted_alloc>;
+  using stripe_map = tide::map<u64, u64, tide::hash<u64>, std::equal_to<u64>, counted_alloc>;
+  const memory_row rows[] = {
+      measure_memory<tide_map>(
+          tide_concurrent::name, keys,
+          [](tide::allocation_counter& c) {
+            return std::make_unique<tide_map>(tide::hash<u64>{}, std::equal_to<u64>{},
+                                              counted_alloc(c));
+          },
+          [](tide_map& m, u64 k) { m.insert_or_assign(k, k); },
+          [](tide_map& m, u64 k) { m.erase(k); }, [](tide_map& m) { m.reclaim(); }),
+      measure_memory<tbb_type>(
+          tbb_map::name, keys,
+          [](tide::allocation_counter& c) { return std::make_unique<tbb_type>(counted_alloc(c)); },
+          [](tbb_type& m, u64 k) {
+            m.insert({k, k});
+          },
+          [](tbb_type& m, u64 k) { m.erase(k); }, nothing),
+      measure_memory<cuckoo_type>(
+          cuckoo_map::name, keys,
+          [](tide::allocation_counter& c) {
+            return std::make_unique<cuckoo_type>(libcuckoo::DEFAULT_SIZE, std::hash<u64>{},
+                                                 std::equal_to<u64>{}, counted_alloc(c));
+          },
+          [](cuckoo_type& m, u64 k) { m.insert_or_assign(k, k); },
+          [](cuckoo_type& m, u64 k) { m.erase(k); }, nothing),
+      measure_memory<absl_type>(
+          shared_mutex_absl::name, keys,
+          [](tide::allocation_counter& c) { return std::make_unique<absl_type>(counted_alloc(c)); },
+          [](absl_type& m, u64 k) { m.insert_or_assign(k, k); },
+          [](absl_type& m, u64 k) { m.erase(k); }, nothing),
+      measure_memory<std::vector<stripe_map>>(
+          striped_tide::name, keys,
+          [](tide::allocation_counter& c) {
+            auto stripes = std::make_unique<std::vector<stripe_map>>();
+            for (int i = 0; i < 64; ++i) stripes->emplace_back(counted_alloc(c));
+            return stripes;
+          },
+          [](std::vector<stripe_map>& m, u64 k) {
+            m[tide::hash<u64>{}(k) >> 58].insert_or_assign(k, k);
+          },
+          [](std::vector<stripe_map>& m, u64 k) { m[tide::hash<u64>{}(k) >> 58].erase(k); },
+          nothing),
+  };
+  std::printf(
+      "concurrent_bench --memory: %zu u64 -> u64 entries; bytes requested from the "
+      "allocator (the stripes' std::vector of 64 maps not counted)\n",
+      opt.keys);
+  std::printf("%-26s %14s %14s %14s\n", "map", "full", "erased 90%", "erased all");
+  for (const memory_row& r : rows) {
+    std::printf("%-26s %14zu %14zu %14zu\n", r.name, r.full, r.after_90, r.after_all);
+  }
+}
 
 // One timed run: `threads` threads, `read_percent` reads. Returns operations per second.
 template <class Map>
@@ -197,8 +301,10 @@ options parse(int argc, char** argv) {
       opt.seconds = std::strtod(a + 10, nullptr);
     } else if (std::strncmp(a, "--reps=", 7) == 0) {
       opt.reps = std::max(1, std::atoi(a + 7));
+    } else if (std::strcmp(a, "--memory") == 0) {
+      opt.memory = true;
     } else {
-      std::fprintf(stderr, "usage: %s [--keys=N] [--seconds=S] [--reps=R]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--keys=N] [--seconds=S] [--reps=R] [--memory]\n", argv[0]);
       std::exit(2);
     }
   }
@@ -212,6 +318,10 @@ int main(int argc, char** argv) {
   std::vector<u64> key_space(2 * opt.keys);
   std::mt19937_64 rng(2026);
   for (u64& k : key_space) k = rng();
+  if (opt.memory) {
+    memory_report(key_space, opt);
+    return 0;
+  }
 
   std::printf(
       "concurrent_bench: %zu keys (key space %zu), %.2f s per run, median of %d; %u "
