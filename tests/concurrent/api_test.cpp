@@ -122,10 +122,21 @@ TEST(ConcurrentMapApi, ReserveAvoidsRebuildsAndKeepsEntries) {
   m.check_invariants();
 }
 
+// A u64 that is not trivially copyable, so a map of it keeps its entries in nodes (a map of
+// plain u64 keeps them in its groups).
+struct boxed_u64 {
+  std::uint64_t v = 0;
+  boxed_u64(std::uint64_t x) : v(x) {}  // NOLINT: converts like the u64 it boxes
+  boxed_u64(const boxed_u64& other) : v(other.v) {}
+  boxed_u64& operator=(const boxed_u64&) = default;
+  operator std::uint64_t() const { return v; }  // NOLINT
+};
+
 // Random operations mirrored into std::unordered_map, compared after each op and in full at
 // the end, with a small key range so inserts, erases, tombstones and rebuilds all recur.
-TEST(ConcurrentMapDifferential, RandomOpsMatchUnorderedMap) {
-  tide::concurrent_map<std::uint64_t, std::uint64_t> m(4, {}, {}, {});
+template <class Value>
+void check_random_ops_match_unordered_map(std::size_t shards) {
+  tide::concurrent_map<std::uint64_t, Value> m(shards, {}, {}, {});
   std::unordered_map<std::uint64_t, std::uint64_t> ref;
   std::mt19937_64 rng(42);
   const std::size_t ops = tide_test::scaled(200000, 2000);
@@ -149,7 +160,7 @@ TEST(ConcurrentMapDifferential, RandomOpsMatchUnorderedMap) {
         const auto [v, loaded] = m.load_or_store(key, value);
         const auto [it, inserted] = ref.emplace(key, value);
         ASSERT_EQ(loaded, !inserted);
-        ASSERT_EQ(v, it->second);
+        ASSERT_EQ(std::uint64_t(v), it->second);
         break;
       }
       default: {
@@ -157,7 +168,7 @@ TEST(ConcurrentMapDifferential, RandomOpsMatchUnorderedMap) {
         const auto got = m.find(key);
         ASSERT_EQ(got.has_value(), it != ref.end()) << "find(" << key << ")";
         if (got) {
-          ASSERT_EQ(*got, it->second) << "find(" << key << ") value";
+          ASSERT_EQ(std::uint64_t(*got), it->second) << "find(" << key << ") value";
         }
       }
     }
@@ -165,23 +176,22 @@ TEST(ConcurrentMapDifferential, RandomOpsMatchUnorderedMap) {
   }
   m.check_invariants();
   std::size_t seen = 0;
-  m.visit_all([&](const std::uint64_t& k, const std::uint64_t& v) {
+  m.visit_all([&](const std::uint64_t& k, const Value& v) {
     ++seen;
     const auto it = ref.find(k);
     ASSERT_NE(it, ref.end()) << "visit_all saw " << k << ", not in the reference";
-    EXPECT_EQ(v, it->second);
+    EXPECT_EQ(std::uint64_t(v), it->second);
   });
   EXPECT_EQ(seen, ref.size());
 }
 
-// A u64 that is not trivially copyable, so a map of it keeps its entries in nodes (a map of
-// plain u64 keeps them in its groups).
-struct boxed_u64 {
-  std::uint64_t v = 0;
-  boxed_u64(std::uint64_t x) : v(x) {}  // NOLINT: converts like the u64 it boxes
-  boxed_u64(const boxed_u64& other) : v(other.v) {}
-  boxed_u64& operator=(const boxed_u64&) = default;
-};
+TEST(ConcurrentMapDifferential, RandomOpsMatchUnorderedMapInline) {
+  check_random_ops_match_unordered_map<std::uint64_t>(4);
+}
+// One shard: the whole map is one table (the shard index takes no bits of the hash).
+TEST(ConcurrentMapDifferential, RandomOpsMatchUnorderedMapNodesOneShard) {
+  check_random_ops_match_unordered_map<boxed_u64>(1);
+}
 
 // Erasing shrinks the tables; once no thread is pinned, reclaim() empties the retire lists, and
 // what the map holds falls back to the shard array. A counting allocator checks memory().
