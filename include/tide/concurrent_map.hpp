@@ -43,11 +43,11 @@
 // write no shared cache line and never wait for a writer.
 // Writers lock one shard. A node reader reads the immutable node in place; an inline reader
 // copies the value word: an inline slot's key is written before its tag is published and never
-// changes while the table lives (tombstones are not reused until a rebuild), and its value is
-// replaced whole by one atomic store. A rebuild builds the new table from the old one's entries
-// (node pointers or words; nodes stay where they are), publishes it and retires the old one.
-// A reader still probing the old table needs no retry: writers stop changing a table when its
-// successor is published, so it reads a key's state as of that moment, which lies between the
+// changes while the table lives (an inline tombstone is reused only by the key it held), and
+// its value is replaced whole by one atomic store. A rebuild builds the new table from the old
+// one's entries (node pointers or words; nodes stay where they are), publishes it and retires the
+// old one. A reader still probing the old table needs no retry: writers stop changing a table when
+// its successor is published, so it reads a key's state as of that moment, which lies between the
 // reader's load of the table pointer and its probe, inside the reader's call (linearizable).
 //
 // Invariants, per shard, under its mutex (check_invariants_locked):
@@ -694,10 +694,10 @@ class concurrent_map {
   }
 
   // Inline tables. A slot's key is written before its tag is published (release) and never
-  // changes afterwards: an erased slot keeps its tag_erased until the table is rebuilt, and is
-  // not reused, so a reader that saw a live tag reads the right key. The value word is replaced
-  // whole by insert_or_assign; after an erase it no longer changes, so a reader that saw the
-  // entry live reads a value the key held while the reader ran.
+  // changes afterwards: an erased slot is reused only by the same key, so a reader that saw a
+  // live tag reads the right key. The value word is replaced whole by insert_or_assign, or by
+  // the insert that revives the slot; either way it is a value the key held while the reader
+  // ran (after an erase and before a revival it does not change).
   template <class K>
   bool probe_inline(const table* t, const K& key, std::size_t h, std::uint64_t& value_word) const {
     const std::uint8_t want = tag_of(h);
@@ -716,7 +716,7 @@ class concurrent_map {
 
   struct located {
     slot_ref match;  // the slot holding key
-    slot_ref free;   // where key would go: an unused slot, or (node tables) a tombstone
+    slot_ref free;   // where key would go: an unused slot or a reusable tombstone
   };
 
   // Precondition: the shard's mutex is held and t is its current table.
@@ -728,7 +728,12 @@ class concurrent_map {
       group& grp = t->groups()[g];
       for (std::size_t lane = 0; lane < group_slots; ++lane) {
         const std::uint8_t tag = grp.tags[lane].load(std::memory_order_relaxed);
-        if (tag == tag_unused || (tag == tag_erased && !inline_entries)) {
+        // A node tombstone may take any key; an inline one only the key it held (its key word
+        // stays what readers may have read).
+        const bool reusable =
+            tag == tag_unused ||
+            (tag == tag_erased && (!inline_entries || holds_key_locked(grp, lane, key, h)));
+        if (reusable) {
           if (result.free.grp == nullptr) result.free = {&grp, lane};
           if (tag == tag_unused) return result;
         } else if (tag == want && holds_key_locked(grp, lane, key, h)) {
