@@ -9,6 +9,7 @@ TIDE_DEBIAN_PACKAGES=(
   llvm                        # preset fuzz: llvm-symbolizer, for readable stacks in its reports
   libbenchmark-dev            # bench/
   libabsl-dev libboost1.81-dev  # competitors in bench/
+  libtbb-dev libcuckoo-dev    # competitors in bench/concurrent_bench.cpp
   libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev  # allocators in bench/run_alloc_compare.sh
   libxxhash-dev               # tide::hash for strings
   zlib1g-dev                  # heap profiles (gzip)
