@@ -3,14 +3,21 @@
 // containers, the copy operations are not constrained), and use_*() call the member templates,
 // for the keys, values and allocators a user picks. A header warning that shows only inside a
 // template body shows here.
+#include <tide/bloom.hpp>
+#include <tide/concurrent_map.hpp>
 #include <tide/counting_allocator.hpp>
+#include <tide/dense_map.hpp>
 #include <tide/hash.hpp>
 #include <tide/heap.hpp>
 #include <tide/heap_allocator.hpp>
 #include <tide/heap_map.hpp>
+#include <tide/intern.hpp>
 #include <tide/map.hpp>
 #include <tide/memstats.hpp>
+#include <tide/persistent_map.hpp>
+#include <tide/pool.hpp>
 #include <tide/set.hpp>
+#include <tide/snapshot.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -89,4 +96,57 @@ std::size_t use_set() {
       std::move(a), std::pmr::new_delete_resource());
   a = std::move(b);
   return n + a.size() + s.size();
+}
+
+// The containers beside tide::map: each instantiated for a key and value a user picks, and
+// its member templates called.
+template class tide::concurrent_map<std::uint64_t, std::uint64_t>;  // entries in the groups
+template class tide::concurrent_map<std::string, std::string>;      // entries in nodes
+template class tide::persistent_map<std::string, int>;
+template class tide::dense_map<std::string>;
+template class tide::bloom<std::string>;
+template class tide::pool<std::string>;
+
+std::size_t use_tools() {
+  tide::concurrent_map<std::string, std::string> cm;
+  cm.insert_or_assign("a", "b");
+  cm.try_emplace("c", "d");
+  std::size_t n = static_cast<std::size_t>(cm.contains("a")) + cm.load_or_store("e", "f").first.size();
+  cm.visit("a", [&n](const std::string& value) { n += value.size(); });
+  cm.visit_all([&n](const std::string& key, const std::string&) { n += key.size(); });
+  n += cm.erase_if([](const std::string& key, const std::string&) { return key == "c"; });
+  n += cm.find("a").value_or("").size() + cm.memory().bytes;
+
+  const tide::persistent_map<std::string, int> empty;
+  const auto one = empty.set("a", 1).update("a", [](const int* v) { return v ? *v + 1 : 0; });
+  auto builder = one.transient();
+  builder.set("b", 2);
+  const auto two = builder.persistent();
+  for (const auto& [k, v] : two) n += k.size() + static_cast<std::size_t>(v);
+  n += static_cast<std::size_t>(one == two) + two.memory().bytes;
+
+  tide::snapshot<tide::persistent_map<std::string, int>> config(
+      std::make_shared<const tide::persistent_map<std::string, int>>(two));
+  config.update([](const tide::persistent_map<std::string, int>& m) { return m.erase("a"); });
+  n += config.load()->size();
+
+  tide::dense_map<std::string> dense;
+  dense.try_emplace(3, "x");
+  dense[7] = "y";
+  for (auto&& entry : dense) n += entry.first + entry.second.size();
+  n += dense.memory().bytes;
+
+  tide::bloom<std::string> filter(1000, 0.01);
+  filter.insert("a");
+  n += static_cast<std::size_t>(filter.contains(std::string("a")));
+
+  tide::pool<std::string> strings;
+  {
+    auto s = strings.get();
+    s->assign("pooled");
+    n += s->size();
+  }
+  const tide::interned a = tide::intern("same");
+  n += static_cast<std::size_t>(a == tide::intern("same"));
+  return n;
 }
