@@ -20,6 +20,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <time.h>
 #include <tide/counting_allocator.hpp>
 #include <tide/hash.hpp>
 #include <tide/map.hpp>
@@ -168,5 +169,38 @@ using bench_clock = std::chrono::steady_clock;
 inline double seconds_between(bench_clock::time_point a, bench_clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
+
+// This thread's CPU time: on a shared machine wall time also counts the time other processes
+// held the core, so the benchmarks that need it report both.
+inline double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// Wall and thread CPU time summed over the timed passes of a Google Benchmark run with manual
+// time: time(state, body) runs one pass and gives its wall time to the iteration;
+// report(state, ops) sets the counters ns_per_op and cpu_ns_per_op for `ops` operations a pass.
+struct pass_times {
+  double wall = 0;
+  double cpu = 0;
+
+  template <class State, class Body>
+  void time(State& state, Body&& body) {
+    const double c0 = thread_cpu_seconds();
+    const auto t0 = bench_clock::now();
+    body();
+    const auto t1 = bench_clock::now();
+    cpu += thread_cpu_seconds() - c0;
+    state.SetIterationTime(seconds_between(t0, t1));
+    wall += seconds_between(t0, t1);
+  }
+  template <class State>
+  void report(State& state, std::size_t ops_per_pass) const {
+    const double ops = static_cast<double>(state.iterations()) * static_cast<double>(ops_per_pass);
+    state.counters["ns_per_op"] = ops > 0 ? wall * 1e9 / ops : 0.0;
+    state.counters["cpu_ns_per_op"] = ops > 0 ? cpu * 1e9 / ops : 0.0;
+  }
+};
 
 }  // namespace tide_bench

@@ -13,7 +13,6 @@
 // from arrays, so that N = 50M (filters of 60 MB, past this machine's 32 MiB L3) needs no
 // gigabytes of keys.
 #include <benchmark/benchmark.h>
-#include <time.h>
 
 #include <algorithm>
 #include <cmath>
@@ -75,18 +74,8 @@ struct classic_kind {
   }
 };
 
-// This thread's CPU time: on a shared machine, wall time also counts the time other
-// processes held the core; the two figures are reported side by side.
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-void finish(benchmark::State& state, double cpu, double total, std::size_t n, std::size_t bytes) {
-  const double ops = static_cast<double>(state.iterations()) * static_cast<double>(n);
-  state.counters["ns_per_op"] = ops > 0 ? total * 1e9 / ops : 0.0;
-  state.counters["cpu_ns_per_op"] = ops > 0 ? cpu * 1e9 / ops : 0.0;
+void report(benchmark::State& state, const pass_times& times, std::size_t n, std::size_t bytes) {
+  times.report(state, n);
   state.counters["bits_per_key"] = static_cast<double>(bytes * 8) / static_cast<double>(n);
 }
 
@@ -95,22 +84,17 @@ double rate_of(const benchmark::State& state) { return 1.0 / static_cast<double>
 template <class Kind>
 void BM_Insert(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
-  double total = 0;
-  double cpu = 0;
+  pass_times times;
   std::size_t bytes = 0;
   for (auto _ : state) {
     auto f = Kind::make(n, rate_of(state));
-    const double c0 = thread_cpu_seconds();
-    const auto t0 = bench_clock::now();
-    for (std::uint64_t i = 0; i < n; ++i) f->insert(splitmix64(i));
-    const auto t1 = bench_clock::now();
-    cpu += thread_cpu_seconds() - c0;
+    times.time(state, [&] {
+      for (std::uint64_t i = 0; i < n; ++i) f->insert(splitmix64(i));
+    });
     benchmark::DoNotOptimize(f->contains(1));
-    state.SetIterationTime(seconds_between(t0, t1));
-    total += seconds_between(t0, t1);
     bytes = f->size_in_bytes();
   }
-  finish(state, cpu, total, n, bytes);
+  report(state, times, n, bytes);
 }
 
 template <class Kind, bool Hit>
@@ -118,22 +102,17 @@ void BM_Query(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   auto f = Kind::make(n, rate_of(state));
   for (std::uint64_t i = 0; i < n; ++i) f->insert(splitmix64(i));
-  double total = 0;
-  double cpu = 0;
+  pass_times times;
   std::size_t positives = 0;
   for (auto _ : state) {
     positives = 0;
-    const double c0 = thread_cpu_seconds();
-    const auto t0 = bench_clock::now();
-    for (std::uint64_t i = n; i-- > 0;) positives += f->contains(splitmix64(Hit ? i : n + i));
-    const auto t1 = bench_clock::now();
-    cpu += thread_cpu_seconds() - c0;
+    times.time(state, [&] {
+      for (std::uint64_t i = n; i-- > 0;) positives += f->contains(splitmix64(Hit ? i : n + i));
+    });
     benchmark::DoNotOptimize(positives);
-    state.SetIterationTime(seconds_between(t0, t1));
-    total += seconds_between(t0, t1);
   }
   if (Hit && positives != n) state.SkipWithError("false negative");
-  finish(state, cpu, total, n, f->size_in_bytes());
+  report(state, times, n, f->size_in_bytes());
   if (!Hit)
     state.counters["measured_fpr"] = static_cast<double>(positives) / static_cast<double>(n);
 }

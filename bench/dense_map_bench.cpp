@@ -9,7 +9,6 @@
 //   Iterate  one full iteration, summing the values (N entries visited)
 //   Bytes    fill N keys on a counting allocator: bytes_per_entry (no time figure)
 #include <benchmark/benchmark.h>
-#include <time.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -53,38 +52,19 @@ const std::vector<std::size_t>& shuffled_keys(std::size_t n) {
   return keys;
 }
 
-// This thread's CPU time: on a shared machine, wall time also counts the time other
-// processes held the core; the two figures are reported side by side.
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-void finish(benchmark::State& state, double cpu, double total, std::size_t n) {
-  const double ops = static_cast<double>(state.iterations()) * static_cast<double>(n);
-  state.counters["ns_per_op"] = ops > 0 ? total * 1e9 / ops : 0.0;
-  state.counters["cpu_ns_per_op"] = ops > 0 ? cpu * 1e9 / ops : 0.0;
-}
-
 template <class Kind>
 void BM_Insert(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   const auto& keys = shuffled_keys(n);
-  double total = 0;
-  double cpu = 0;
+  pass_times times;
   for (auto _ : state) {
     typename Kind::template map<> m;
-    const double c0 = thread_cpu_seconds();
-    const auto t0 = bench_clock::now();
-    for (std::size_t k : keys) m[k] = k;
-    const auto t1 = bench_clock::now();
-    cpu += thread_cpu_seconds() - c0;
+    times.time(state, [&] {
+      for (std::size_t k : keys) m[k] = k;
+    });
     benchmark::DoNotOptimize(m.size());
-    state.SetIterationTime(seconds_between(t0, t1));
-    total += seconds_between(t0, t1);
   }
-  finish(state, cpu, total, n);
+  times.report(state, n);
 }
 
 template <class Kind>
@@ -93,23 +73,18 @@ void BM_FindHit(benchmark::State& state) {
   const auto& keys = shuffled_keys(n);
   typename Kind::template map<> m;
   for (std::size_t k = 0; k < n; ++k) m[k] = k;
-  double total = 0;
-  double cpu = 0;
+  pass_times times;
   for (auto _ : state) {
     u64 sum = 0;
-    const double c0 = thread_cpu_seconds();
-    const auto t0 = bench_clock::now();
-    for (std::size_t k : keys) {
-      auto it = m.find(k);
-      if (it != m.end()) sum += it->second;
-    }
-    const auto t1 = bench_clock::now();
-    cpu += thread_cpu_seconds() - c0;
+    times.time(state, [&] {
+      for (std::size_t k : keys) {
+        auto it = m.find(k);
+        if (it != m.end()) sum += it->second;
+      }
+    });
     benchmark::DoNotOptimize(sum);
-    state.SetIterationTime(seconds_between(t0, t1));
-    total += seconds_between(t0, t1);
   }
-  finish(state, cpu, total, n);
+  times.report(state, n);
 }
 
 template <class Kind>
@@ -117,20 +92,15 @@ void BM_Iterate(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   typename Kind::template map<> m;
   for (std::size_t k = 0; k < n; ++k) m[k] = k;
-  double total = 0;
-  double cpu = 0;
+  pass_times times;
   for (auto _ : state) {
     u64 sum = 0;
-    const double c0 = thread_cpu_seconds();
-    const auto t0 = bench_clock::now();
-    for (const auto& [k, v] : m) sum += v;
-    const auto t1 = bench_clock::now();
-    cpu += thread_cpu_seconds() - c0;
+    times.time(state, [&] {
+      for (const auto& [k, v] : m) sum += v;
+    });
     benchmark::DoNotOptimize(sum);
-    state.SetIterationTime(seconds_between(t0, t1));
-    total += seconds_between(t0, t1);
   }
-  finish(state, cpu, total, n);
+  times.report(state, n);
 }
 
 template <class Kind>

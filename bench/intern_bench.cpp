@@ -14,7 +14,6 @@
 // the minimum of 5 interleaved rounds of each.
 #include <absl/container/flat_hash_set.h>
 #include <malloc.h>
-#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -28,6 +27,8 @@
 #include <tide/intern.hpp>
 #include <tide/memstats.hpp>
 #include <vector>
+
+#include "bench_common.hpp"
 
 namespace {
 
@@ -43,13 +44,6 @@ std::string text_of(std::size_t id) {
   char buf[48];
   std::snprintf(buf, sizeof buf, "session-%08zx-%zu", id * 0x9E3779B1u % 0xFFFFFFFFu, id);
   return buf;
-}
-
-// CPU time of this thread: the machine is shared, and wall time counts other processes.
-double thread_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 }  // namespace
@@ -108,14 +102,14 @@ int main(int argc, char** argv) {
   std::vector<tide::interned> handles;
   handles.reserve(n);
   for (int r = 0; r < rounds; ++r) {
-    double t0 = thread_seconds();
+    double t0 = tide_bench::thread_cpu_seconds();
     for (const std::string& s : inputs) handles.push_back(tide::intern(s));
-    intern_ns = std::min(intern_ns, (thread_seconds() - t0) * 1e9 / static_cast<double>(n));
+    intern_ns = std::min(intern_ns, (tide_bench::thread_cpu_seconds() - t0) * 1e9 / static_cast<double>(n));
     handles.clear();
-    t0 = thread_seconds();
+    t0 = tide_bench::thread_cpu_seconds();
     std::size_t found = 0;
     for (const std::string& s : inputs) found += set.find(s) != set.end();
-    find_ns = std::min(find_ns, (thread_seconds() - t0) * 1e9 / static_cast<double>(n));
+    find_ns = std::min(find_ns, (tide_bench::thread_cpu_seconds() - t0) * 1e9 / static_cast<double>(n));
     if (found != n) {
       std::fprintf(stderr, "intern_bench: absl found %zu of %zu\n", found, n);
       return 1;
@@ -149,15 +143,15 @@ int main(int argc, char** argv) {
   const pair_times intern2 = two_threads([&](std::size_t first) {
     std::vector<tide::interned> mine;
     mine.reserve(n);
-    const double t0 = thread_seconds();
+    const double t0 = tide_bench::thread_cpu_seconds();
     for (std::size_t i = 0; i < n; ++i) mine.push_back(tide::intern(inputs[(first + i) % n]));
-    return (thread_seconds() - t0) * 1e9 / static_cast<double>(n);
+    return (tide_bench::thread_cpu_seconds() - t0) * 1e9 / static_cast<double>(n);
   });
   const pair_times find2 = two_threads([&](std::size_t first) {
     std::size_t found = 0;
-    const double t0 = thread_seconds();
+    const double t0 = tide_bench::thread_cpu_seconds();
     for (std::size_t i = 0; i < n; ++i) found += set.find(inputs[(first + i) % n]) != set.end();
-    const double t = (thread_seconds() - t0) * 1e9 / static_cast<double>(n);
+    const double t = (tide_bench::thread_cpu_seconds() - t0) * 1e9 / static_cast<double>(n);
     return found == n ? t : 1e300;
   });
   std::printf("2 threads (one round), ns/string  cpu: intern %6.1f, absl find %6.1f, ratio %.2f\n",
