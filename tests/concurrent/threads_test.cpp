@@ -180,9 +180,11 @@ TEST(ConcurrentMapReclamation, ErasedWhileReadersHoldValues) {
     std::atomic<bool> writers_done{false};
     std::atomic<std::uint64_t> wrong_values{0};
     std::atomic<std::uint64_t> visits{0};
+    std::atomic<int> readers_started{0};
     run_threads(4, [&](int t) {
       std::mt19937_64 rng(99 + static_cast<std::uint64_t>(t));
-      if (t < 2) {  // writers
+      if (t < 2) {  // writers, once both readers run (a small scaled run could end first)
+        while (readers_started.load() < 2) std::this_thread::yield();
         for (std::size_t i = 0; i < writer_ops; ++i) {
           const std::uint64_t k = rng() % hot_keys;
           switch (rng() % 3) {
@@ -199,7 +201,8 @@ TEST(ConcurrentMapReclamation, ErasedWhileReadersHoldValues) {
         writers_done.store(true);
         return;
       }
-      while (!writers_done.load()) {  // readers
+      readers_started.fetch_add(1);
+      do {  // readers
         const std::uint64_t k = rng() % hot_keys;
         m.visit(k, [&](const key_text& v) {
           std::this_thread::yield();  // hold the value while writers run
@@ -209,7 +212,7 @@ TEST(ConcurrentMapReclamation, ErasedWhileReadersHoldValues) {
           if (!v.holds(key)) wrong_values.fetch_add(1);
         });
         visits.fetch_add(1, std::memory_order_relaxed);
-      }
+      } while (!writers_done.load());
     });
     EXPECT_EQ(wrong_values.load(), 0u);
     EXPECT_GT(visits.load(), 0u);

@@ -78,7 +78,7 @@ TEST(SnapshotThreads, ReadersSeeWholeVersionsWhileAWriterPublishes) {
         start.arrive_and_wait();
         std::uint64_t last_generation = 0;
         std::uint64_t my_loads = 0;
-        while (!done.load(std::memory_order_acquire)) {
+        do {  // at least one load, even if the writer is done before this thread runs
           const std::shared_ptr<const counted_config> version = current.load();
           const std::uint64_t generation = *version->entries.find(0);
           // Versions only move forward, and every key agrees with key 0.
@@ -88,7 +88,7 @@ TEST(SnapshotThreads, ReadersSeeWholeVersionsWhileAWriterPublishes) {
           }
           last_generation = generation;
           ++my_loads;
-        }
+        } while (!done.load(std::memory_order_acquire));
         loads.fetch_add(my_loads);
       });
     }
