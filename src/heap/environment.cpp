@@ -99,6 +99,28 @@ void apply_profile_environment() noexcept {
   set_heap_profile_rate(rate);
 }
 
+// TIDE_STATS_FD=n (a descriptor number, no unit), TIDE_STATS_INTERVAL: tide stats' stream.
+void apply_stats_stream_environment() noexcept {
+  const char* v = std::getenv("TIDE_STATS_FD");
+  if (v == nullptr) return;
+  std::chrono::milliseconds interval{200};
+  if (const char* i = std::getenv("TIDE_STATS_INTERVAL"); i != nullptr) {
+    const auto ms = parse_milliseconds(i);
+    if (ms && *ms > 0 && *ms < std::numeric_limits<std::uint32_t>::max()) {
+      interval = std::chrono::milliseconds(*ms);
+    } else {
+      warn("TIDE_STATS_INTERVAL", i, "milliseconds, e.g. 200 or 1s");
+    }
+  }
+  const auto fd = leading_number(v);
+  if (fd && fd->second.empty() && fd->first <= std::numeric_limits<int>::max() &&
+      ::fcntl(static_cast<int>(fd->first), F_GETFD) != -1) {
+    start_stats_stream(static_cast<int>(fd->first), interval);
+  } else {
+    warn("TIDE_STATS_FD", v, "an open file descriptor");
+  }
+}
+
 }  // namespace
 
 std::optional<std::size_t> parse_bytes(std::string_view text) noexcept {
@@ -165,24 +187,7 @@ void apply_environment() noexcept {
     }
   }
   apply_profile_environment();
-  if (const char* v = std::getenv("TIDE_STATS_FD"); v != nullptr) {
-    const auto fd = parse_bytes(v);  // a plain number
-    std::chrono::milliseconds interval{200};
-    if (const char* i = std::getenv("TIDE_STATS_INTERVAL"); i != nullptr) {
-      const auto ms = parse_milliseconds(i);
-      if (ms && *ms > 0 && *ms < std::numeric_limits<std::uint32_t>::max()) {
-        interval = std::chrono::milliseconds(*ms);
-      } else {
-        warn("TIDE_STATS_INTERVAL", i, "milliseconds, e.g. 200 or 1s");
-      }
-    }
-    if (fd && *fd <= static_cast<std::size_t>(std::numeric_limits<int>::max()) &&
-        ::fcntl(static_cast<int>(*fd), F_GETFD) != -1) {
-      start_stats_stream(static_cast<int>(*fd), interval);
-    } else {
-      warn("TIDE_STATS_FD", v, "an open file descriptor");
-    }
-  }
+  apply_stats_stream_environment();
   if (const char* v = std::getenv("TIDE_STATS_ON_EXIT"); v != nullptr) {
     const auto on = parse_switch(v);
     if (!on) {

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "support/boxed.hpp"
 #include "support/faults.hpp"
 #include "support/scale.hpp"
 
@@ -122,15 +123,7 @@ TEST(ConcurrentMapApi, ReserveAvoidsRebuildsAndKeepsEntries) {
   m.check_invariants();
 }
 
-// A u64 that is not trivially copyable, so a map of it keeps its entries in nodes (a map of
-// plain u64 keeps them in its groups).
-struct boxed_u64 {
-  std::uint64_t v = 0;
-  boxed_u64(std::uint64_t x) : v(x) {}  // NOLINT: converts like the u64 it boxes
-  boxed_u64(const boxed_u64& other) : v(other.v) {}
-  boxed_u64& operator=(const boxed_u64&) = default;
-  operator std::uint64_t() const { return v; }  // NOLINT
-};
+using boxed_u64 = tide_test::boxed<std::uint64_t>;  // values in nodes (support/boxed.hpp)
 
 // Random operations mirrored into std::unordered_map, compared after each op and in full at
 // the end, with a small key range so inserts, erases, tombstones and rebuilds all recur.

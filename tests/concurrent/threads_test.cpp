@@ -18,6 +18,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "support/boxed.hpp"
 #include "support/scale.hpp"
 
 namespace {
@@ -41,20 +42,13 @@ constexpr std::uint64_t value_stride = 1'000'003;
 
 class ConcurrentMapThreads : public ::testing::TestWithParam<int> {};
 
+using boxed_u64 = tide_test::boxed<std::uint64_t>;  // values in nodes (support/boxed.hpp)
+
 // Each thread writes only keys k with k % threads == t, mirrors each write into a shared
 // mutex-protected std::unordered_map, and checks every result on its own keys against it (its
 // keys change only under its own hand, so they behave as on one thread). Every thread reads
 // every key and checks that the value it sees belongs to that key. At the end the two maps
 // hold the same entries.
-// A u64 that is not trivially copyable, so a map of it keeps its entries in nodes (a map of
-// plain u64 keeps them in its groups).
-struct boxed_u64 {
-  std::uint64_t v;
-  boxed_u64(std::uint64_t x) : v(x) {}  // NOLINT: converts like the u64 it boxes
-  boxed_u64(const boxed_u64& other) : v(other.v) {}
-  boxed_u64& operator=(const boxed_u64&) = default;
-  operator std::uint64_t() const { return v; }  // NOLINT
-};
 
 template <class Value>
 void stress_against_locked_map(int threads) {
@@ -325,15 +319,7 @@ TEST(ConcurrentMapLinearizability, CheckerRejectsAStaleRead) {
   EXPECT_TRUE(linearizable(overlapping));
 }
 
-// An int64 that is not trivially copyable, so a map of it keeps its entries in nodes (a map of
-// plain int64 keeps them in its groups): the two layouts have different read paths.
-struct boxed_i64 {
-  std::int64_t v;
-  boxed_i64(std::int64_t x) : v(x) {}  // NOLINT: converts like the int64 it boxes
-  boxed_i64(const boxed_i64& other) : v(other.v) {}
-  boxed_i64& operator=(const boxed_i64&) = default;
-  operator std::int64_t() const { return v; }  // NOLINT
-};
+using boxed_i64 = tide_test::boxed<std::int64_t>;  // values in nodes (support/boxed.hpp)
 
 template <class Value>
 void check_small_histories() {
