@@ -12,8 +12,10 @@
 //     counters around each insert. Their maximum is the map's own worst step; a larger overall
 //     maximum on inserts that did no such work is the machine's.
 //   - peak bytes held during growth / bytes held at the end (from the counting allocator).
-//   - bytes per entry at log-spaced sizes from 1K to N (8 per decade): the allocator's bytes in
-//     use when the map reaches each size. Average and worst over those sizes.
+//   - bytes per entry at log-spaced sizes from 1K to N (D per decade, default 8): the allocator's
+//     bytes in use when the map reaches each size. Average and worst over those sizes. Every map
+//     steps its memory up at its own sizes, so the average depends on where the samples fall
+//     (at 8 per decade a map is lucky or unlucky at a few sizes); a larger D averages that out.
 // Bytes are what the map asked its allocator for; the map object itself is not counted.
 //
 // With --prefault MiB, the C library's heap is first grown by that much, touched, freed and
@@ -22,7 +24,8 @@
 // own steps without the operating system's first-touch page faults (a VM's can take
 // hundreds of microseconds). absl's and boost's arrays above 32 MiB still come from mmap.
 //
-//   usage: growth_bench [N] [--runs R] [--json] [--prefault MiB]   (defaults: N = 10000000, R = 5)
+//   usage: growth_bench [N] [--runs R] [--json] [--prefault MiB] [--per-decade D]
+//          (defaults: N = 10000000, R = 5, D = 8)
 
 #include <fmt/core.h>
 #include <malloc.h>
@@ -46,6 +49,7 @@ struct options {
   int runs = 5;
   bool json = false;
   std::size_t prefault_mib = 0;
+  int per_decade = 8;
 };
 
 // Grows the heap by `mib` MiB of touched pages and keeps them (see the top of this file).
@@ -63,11 +67,12 @@ void prefault_heap(std::size_t mib) {
   for (void* p : blocks) std::free(p);
 }
 
-// Sizes at which bytes per entry is sampled: 1000 * 10^(i/8), up to and including n.
-std::vector<std::size_t> checkpoints(std::size_t n) {
+// Sizes at which bytes per entry is sampled: 1000 * 10^(i/per_decade), up to and including n.
+std::vector<std::size_t> checkpoints(std::size_t n, int per_decade) {
   std::vector<std::size_t> points;
   for (int i = 0;; ++i) {
-    const auto p = static_cast<std::size_t>(std::llround(1000.0 * std::pow(10.0, i / 8.0)));
+    const auto p = static_cast<std::size_t>(
+        std::llround(1000.0 * std::pow(10.0, static_cast<double>(i) / per_decade)));
     if (p >= n) break;
     if (points.empty() || p != points.back()) points.push_back(p);
   }
@@ -316,7 +321,7 @@ void print_json(const options& opt, const result& noise, const std::vector<resul
 int run(const options& opt) {
   if (opt.prefault_mib > 0) prefault_heap(opt.prefault_mib);
   const std::vector<std::uint64_t> keys = make_key_set<std::uint64_t>(opt.n).present;
-  const std::vector<std::size_t> points = checkpoints(opt.n);
+  const std::vector<std::size_t> points = checkpoints(opt.n, opt.per_decade);
   std::vector<std::uint64_t> ns(opt.n);  // touched here, before any timing
 
   const result noise = measure_noise(opt, ns);
@@ -347,10 +352,13 @@ int main(int argc, char** argv) {
       opt.runs = std::max(1, std::atoi(argv[++i]));
     } else if (arg == "--prefault" && i + 1 < argc) {
       opt.prefault_mib = std::strtoull(argv[++i], nullptr, 10);
+    } else if (arg == "--per-decade" && i + 1 < argc) {
+      opt.per_decade = std::clamp(std::atoi(argv[++i]), 1, 1000);
     } else if (!arg.empty() && arg[0] != '-') {
       opt.n = std::max<std::size_t>(1, std::strtoull(argv[i], nullptr, 10));
     } else {
-      fmt::print(stderr, "usage: growth_bench [N] [--runs R] [--json] [--prefault MiB]\n");
+      fmt::print(stderr,
+                 "usage: growth_bench [N] [--runs R] [--json] [--prefault MiB] [--per-decade D]\n");
       return 2;
     }
   }
