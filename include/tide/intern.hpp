@@ -34,7 +34,8 @@
 //     (or none) under the text and does nothing.
 //   - Nothing an intern or a release reads is freed under it: a visit() reads the node and its
 //     entry while pinned, and a release that may be the last pins (epoch_guard) *before* its
-//     1→0, so the entry it then reads to erase cannot be retired and freed before it unpins.
+//     1→0, so the entry it then reads to erase is not freed before it unpins, even if another
+//     intern has erased (retired) it meanwhile.
 //   - No lock is held while allocating an entry, so a memory-pressure callback (which runs
 //     inside an allocation) may drop handles. The table uses std::allocator for the same
 //     reason: a table that grows under a shard's mutex must not run tide's pressure callbacks.
