@@ -1,7 +1,8 @@
 // tide::interned: one entry per distinct text, equality and hashing by pointer, the entry
-// freed with its last handle (intern_stats() back to zero), the empty string, many distinct
-// strings, and threads interning and dropping the same few strings at once (the race between
-// the last release and a new intern of the same text, which the tsan preset is for).
+// freed with its last handle (intern_stats() back to zero, and the table's bytes back to the
+// empty table's after intern_reclaim()), the empty string, many distinct strings, and threads
+// interning and dropping the same few strings at once (the race between the last release and a
+// new intern of the same text, which the tsan preset is for).
 #include "tide/intern.hpp"
 
 #include <gtest/gtest.h>
@@ -215,12 +216,12 @@ TEST_F(Intern, DyingEntryOutlivesItsOwnersErase) {
   const std::string text = "dying-erased-and-reclaimed-under-its-owner";
   {
     const tide::interned h = tide::intern(text);
-  }
+  }  // the last release: the hook interns the text again (erasing the dying entry) and reclaims
   tide::detail::intern_table::last_release_hook.store(nullptr);
   EXPECT_EQ(revived.view(), text);
   EXPECT_EQ(tide::intern_stats().strings, 1u) << "the fresh entry stays in the table";
   EXPECT_GT(tide::intern_stats().retired_bytes, 0u)
-      << "the dying entry was freed while its owner was pinned";
+      << "the dying entry was freed before its owner unpinned";
   revived = tide::interned();
 }
 
