@@ -365,6 +365,19 @@ class concurrent_map {
   // Returns the number of entries erased (0 or 1). A node is retired, not freed.
   template <class K = key_type>
   size_type erase(const key_arg<K>& key) {
+    return erase_if<K>(key, [](const T&) { return true; });
+  }
+
+  // boost::concurrent_flat_map's erase_if(k, f): erases the entry of `key` if f(const T&) returns
+  // true for its value, atomically (no write to the key comes between f and the erase), and
+  // returns how many it erased (0 or 1; f is not called when the key is absent). f runs under
+  // the shard's mutex and gets a const reference: a node value may be read by lock-free readers
+  // at the same time, so f must not change it (for inline entries it is a copy of the value
+  // word). f must not call writers of this map (the mutex is not recursive). If f throws, nothing
+  // is erased. Not to be confused with the whole-map erase_if(pred) below, which takes one
+  // argument.
+  template <class K = key_type, class F>
+  size_type erase_if(const key_arg<K>& key, F f) {
     const std::size_t h = hash_of(key);
     shard& s = shard_of(h);
     std::lock_guard lock(s.mutex_);
@@ -372,6 +385,14 @@ class concurrent_map {
     if (t == nullptr) return 0;
     const slot_ref at = locate(t, key, h).match;
     if (at.grp == nullptr) return 0;
+    if constexpr (inline_entries) {
+      const T value = from_word<T>(at.grp->values[at.lane].load(std::memory_order_relaxed));
+      if (!f(value)) return 0;
+    } else {
+      if (!f(std::as_const(at.grp->slots[at.lane].load(std::memory_order_relaxed)->entry.second))) {
+        return 0;
+      }
+    }
     reserve_retire_locked(s, 2);  // the node, and the table if it was the last entry
     erase_slot_locked(s, at);
     shrink_if_sparse_locked(s);

@@ -348,4 +348,121 @@ TEST(ConcurrentMapExceptions, ThrowingHashAndAllocatorInline) {
   EXPECT_EQ(throwing_allocator_live_bytes, 0) << "bytes leaked";
 }
 
+// ---- erase_if(key, f): the per-key conditional erase ---------------------------------------
+
+// Erases key's entry when f(value) says so; f is not called for an absent key; the whole-map
+// erase_if(pred) (one argument) still resolves beside it.
+template <class Map, class MakeKey, class MakeValue>
+void check_erase_if_key(MakeKey key, MakeValue value) {
+  Map m;
+  for (int i = 0; i < 100; ++i) m.insert({key(i), value(i)});
+  int calls = 0;
+  auto equals = [&](int want) {
+    return [&calls, want, value](const typename Map::mapped_type& v) {
+      ++calls;
+      return v == value(want);
+    };
+  };
+  EXPECT_EQ(m.erase_if(key(5), equals(5)), 1u) << "erase_if(5, value == 5)";
+  EXPECT_FALSE(m.contains(key(5)));
+  EXPECT_EQ(m.erase_if(key(6), equals(7)), 0u) << "erase_if(6, value == 7)";
+  EXPECT_TRUE(m.contains(key(6))) << "a false predicate erased";
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(m.erase_if(key(5), equals(5)), 0u) << "erase_if of an erased key";
+  EXPECT_EQ(m.erase_if(key(1000), equals(1000)), 0u) << "erase_if of an absent key";
+  EXPECT_EQ(calls, 2) << "f called for an absent key";
+  EXPECT_EQ(m.size(), 99u);
+  // The whole-map overload: one argument, two-argument predicate.
+  EXPECT_EQ(m.erase_if([&](const typename Map::key_type& k, const typename Map::mapped_type&) {
+    return k == key(6);
+  }),
+            1u);
+  EXPECT_EQ(m.size(), 98u);
+  // A throwing f erases nothing.
+  EXPECT_THROW(m.erase_if(key(7), [](const typename Map::mapped_type&) -> bool { throw 1; }), int);
+  EXPECT_TRUE(m.contains(key(7)));
+  m.check_invariants();
+}
+
+TEST(ConcurrentMapEraseIfKey, Inline) {
+  check_erase_if_key<u64_map>([](int i) { return std::uint64_t(i); },
+                              [](int i) { return std::uint64_t(i) * 10; });
+}
+TEST(ConcurrentMapEraseIfKey, NodesStringKeys) {
+  check_erase_if_key<tide::concurrent_map<std::string, std::string>>(
+      [](int i) { return "key-" + std::to_string(i); },
+      [](int i) { return std::string(40, 'v') + std::to_string(i); });
+}
+
+// A std::string_view finds the std::string key without building one.
+TEST(ConcurrentMapEraseIfKey, HeterogeneousLookup) {
+  tide::concurrent_map<std::string, int, tide::hash<std::string>, std::equal_to<>> m;
+  m.try_emplace("alpha", 1);
+  m.try_emplace("beta", 2);
+  const std::string_view alpha = "alpha";
+  EXPECT_EQ(m.erase_if(alpha, [](const int& v) { return v == 2; }), 0u);
+  EXPECT_EQ(m.erase_if(alpha, [](const int& v) { return v == 1; }), 1u);
+  EXPECT_FALSE(m.contains(alpha));
+  EXPECT_EQ(m.erase_if(std::string_view("gamma"), [](const int&) { return true; }), 0u);
+  EXPECT_EQ(m.size(), 1u);
+}
+
+// An erased node is retired like erase()'s, a refused erase retires nothing, and once every
+// entry is gone (all by erase_if) the tables are freed: memory() agrees with the allocator.
+template <class Value>
+void check_erase_if_key_memory() {
+  tide::allocation_counter counter;
+  using alloc = tide::counting_allocator<std::pair<const std::uint64_t, Value>>;
+  using map_type = tide::concurrent_map<std::uint64_t, Value, tide::hash<std::uint64_t>,
+                                        std::equal_to<std::uint64_t>, alloc>;
+  constexpr bool in_nodes = !std::is_same_v<Value, std::uint64_t>;
+  map_type m(4, {}, {}, alloc(counter));
+  const std::size_t empty_bytes = counter.bytes_in_use();
+  const std::uint64_t n = 1000;
+  for (std::uint64_t i = 0; i < n; ++i) m.insert({i, i});
+  m.reclaim();
+  const std::size_t retired_before = m.memory().retired_objects;
+  EXPECT_EQ(retired_before, 0u);
+
+  std::uint64_t erased = 0;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    erased += m.erase_if(i, [](const Value& v) { return std::uint64_t(v) % 2 == 0; });
+  }
+  EXPECT_EQ(erased, n / 2);
+  auto mem = m.memory();
+  EXPECT_EQ(mem.size, n / 2);
+  EXPECT_EQ(m.size(), n / 2);
+  if (in_nodes) {
+    EXPECT_GE(mem.retired_objects, 1u) << "erased nodes are retired, not freed at once";
+  }
+  EXPECT_EQ(mem.bytes, counter.bytes_in_use()) << "memory() agrees with the allocator";
+  m.reclaim();
+  mem = m.memory();
+  EXPECT_EQ(mem.retired_objects, 0u);
+  EXPECT_EQ(mem.retired_bytes, 0u);
+  EXPECT_EQ(mem.bytes, counter.bytes_in_use());
+
+  // A refused erase changes nothing.
+  const std::size_t bytes_before = counter.bytes_in_use();
+  for (std::uint64_t i = 1; i < n; i += 2) {
+    EXPECT_EQ(m.erase_if(i, [](const Value&) { return false; }), 0u);
+  }
+  EXPECT_EQ(m.memory().retired_objects, 0u);
+  EXPECT_EQ(counter.bytes_in_use(), bytes_before);
+
+  for (std::uint64_t i = 1; i < n; i += 2) {
+    EXPECT_EQ(m.erase_if(i, [i](const Value& v) { return std::uint64_t(v) == i; }), 1u);
+  }
+  m.reclaim();
+  mem = m.memory();
+  EXPECT_EQ(mem.size, 0u);
+  EXPECT_EQ(mem.table_bytes, 0u) << "an empty shard keeps no table";
+  EXPECT_EQ(mem.retired_bytes, 0u);
+  EXPECT_EQ(counter.bytes_in_use(), empty_bytes) << "everything but the shard array returned";
+  m.check_invariants();
+}
+
+TEST(ConcurrentMapEraseIfKey, MemoryInline) { check_erase_if_key_memory<std::uint64_t>(); }
+TEST(ConcurrentMapEraseIfKey, MemoryNodes) { check_erase_if_key_memory<boxed_u64>(); }
+
 }  // namespace

@@ -409,4 +409,67 @@ TEST(ConcurrentMapLinearizability, SmallHistoriesAreLinearizableNodes) {
   check_small_histories<boxed_i64>();
 }
 
+// ---- erase_if(key, f) under contention -----------------------------------------------------
+//
+// A few counters, each a key whose value is its count, incremented by a lock protocol built
+// from erase_if(key, f) alone: a thread reads the value v, takes the counter with
+// erase_if(k, value == v) (which succeeds for one thread only), and puts back v + 1 with
+// try_emplace. If erase_if did not test f and erase as one step, two threads could take the
+// same v (the second erasing the first's v + 1), and an increment would be lost: the final
+// counts would fall short of the increments made.
+template <class Value>
+void check_erase_if_key_counters(int threads) {
+  tide::concurrent_map<std::uint64_t, Value> m(2, {}, {}, {});
+  constexpr std::uint64_t counters = 2;
+  for (std::uint64_t k = 0; k < counters; ++k) m.insert({k, 0});
+  const std::size_t increments = tide_test::scaled(20000, 500) / static_cast<std::size_t>(threads);
+  std::atomic<std::uint64_t> refused{0};
+  std::atomic<std::uint64_t> failed_puts{0};
+
+  run_threads(threads, [&](int t) {
+    std::mt19937_64 rng(5 + static_cast<std::uint64_t>(t));
+    for (std::size_t i = 0; i < increments; ++i) {
+      const std::uint64_t k = rng() % counters;
+      for (;;) {
+        const std::optional<Value> seen = m.find(k);
+        if (!seen) {  // another thread holds it
+          std::this_thread::yield();
+          continue;
+        }
+        const std::uint64_t v = *seen;
+        // Yield now and then between the read and the take, so other threads' takes of the
+        // same counter fall in between even when the threads would otherwise run one by one.
+        if (rng() % 4 == 0) std::this_thread::yield();
+        if (m.erase_if(k, [v](const Value& now) { return std::uint64_t(now) == v; }) == 1) {
+          if (!m.try_emplace(k, v + 1)) failed_puts.fetch_add(1);
+          break;
+        }
+        refused.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  });
+
+  EXPECT_GT(refused.load(), 0u) << "no two takes of a counter raced: the check checked nothing";
+  EXPECT_EQ(failed_puts.load(), 0u) << "a counter was present while its taker held it";
+  std::uint64_t total = 0;
+  for (std::uint64_t k = 0; k < counters; ++k) {
+    const auto got = m.find(k);
+    ASSERT_TRUE(got.has_value()) << "find(" << k << ") got nullopt at the end";
+    total += std::uint64_t(*got);
+  }
+  EXPECT_EQ(total, increments * static_cast<std::size_t>(threads)) << "lost increments";
+  std::printf("erase_if(key, f) counters: %llu refused takes\n",
+              static_cast<unsigned long long>(refused.load()));
+  m.check_invariants();
+  m.reclaim();
+  EXPECT_EQ(m.memory().retired_objects, 0u);
+}
+
+TEST(ConcurrentMapEraseIfKey, CountersLoseNoIncrementInline) {
+  check_erase_if_key_counters<std::uint64_t>(4);
+}
+TEST(ConcurrentMapEraseIfKey, CountersLoseNoIncrementNodes) {
+  check_erase_if_key_counters<boxed_u64>(4);
+}
+
 }  // namespace

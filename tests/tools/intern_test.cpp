@@ -1,7 +1,8 @@
 // tide::interned: one entry per distinct text, equality and hashing by pointer, the entry
-// freed with its last handle (intern_stats() back to zero), the empty string, many distinct
-// strings, and threads interning and dropping the same few strings at once (the race between
-// the last release and a new intern of the same text, which the tsan preset is for).
+// freed with its last handle (intern_stats() back to zero, and the table's bytes back to the
+// empty table's after intern_reclaim()), the empty string, many distinct strings, and threads
+// interning and dropping the same few strings at once (the race between the last release and a
+// new intern of the same text, which the tsan preset is for).
 #include "tide/intern.hpp"
 
 #include <gtest/gtest.h>
@@ -23,15 +24,26 @@
 
 namespace {
 
-// Every test starts and ends with an empty table (the tests share the process's table).
+// Every test starts and ends with an empty table (the tests share the process's table), and
+// once the erased entries are reclaimed the table holds what it held before the test.
 class Intern : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_EQ(tide::intern_stats().strings, 0u); }
+  void SetUp() override {
+    ASSERT_EQ(tide::intern_stats().strings, 0u);
+    tide::intern_reclaim();
+    empty_bytes_ = tide::intern_stats().bytes;
+  }
   void TearDown() override {
-    const tide::intern_table_stats s = tide::intern_stats();
+    tide::intern_table_stats s = tide::intern_stats();
     EXPECT_EQ(s.strings, 0u) << "entries left after every handle went";
     EXPECT_EQ(s.string_bytes, 0u);
+    tide::intern_reclaim();
+    s = tide::intern_stats();
+    EXPECT_EQ(s.retired_bytes, 0u) << "erased entries still wait after intern_reclaim()";
+    EXPECT_EQ(s.bytes, empty_bytes_) << "the table did not give its memory back";
   }
+
+  std::size_t empty_bytes_ = 0;
 };
 
 TEST_F(Intern, SameTextSamePointer) {
@@ -107,8 +119,8 @@ TEST_F(Intern, ManyDistinctStrings) {
 }
 
 // The resurrection race made deterministic: the text is interned again between the last
-// release's 1 -> 0 and its shard lock. The new intern must not revive the dying entry; it
-// gets a fresh one, and the dying one's owner must leave the fresh one in the table.
+// release's 1 -> 0 and its erase. The new intern must not revive the dying entry; it erases it
+// and gets a fresh one, and the dying one's owner must leave the fresh one in the table.
 tide::interned revived;  // set by the hook below
 void intern_again(std::string_view text) { revived = tide::intern(text); }
 
@@ -189,6 +201,86 @@ TEST_F(Intern, ResurrectionRace) {
   std::printf("dying entries replaced: %llu\n",
               static_cast<unsigned long long>(tide::intern_stats().dying_replaced));
   EXPECT_EQ(tide::intern_stats().strings, 1u) << "only the pinned string is live";
+}
+
+// The dying entry's owner reads the entry after another intern has erased it: the owner pinned
+// before its 1 -> 0, so even a reclaim run right there (in the hook) must not free the entry
+// under it (ASan reports the read of a freed entry).
+void intern_again_and_reclaim(std::string_view text) {
+  revived = tide::intern(text);
+  tide::intern_reclaim();
+}
+
+TEST_F(Intern, DyingEntryOutlivesItsOwnersErase) {
+  tide::detail::intern_table::last_release_hook.store(&intern_again_and_reclaim);
+  const std::string text = "dying-erased-and-reclaimed-under-its-owner";
+  {
+    const tide::interned h = tide::intern(text);
+  }  // the last release: the hook interns the text again (erasing the dying entry) and reclaims
+  tide::detail::intern_table::last_release_hook.store(nullptr);
+  EXPECT_EQ(revived.view(), text);
+  EXPECT_EQ(tide::intern_stats().strings, 1u) << "the fresh entry stays in the table";
+  EXPECT_GT(tide::intern_stats().retired_bytes, 0u)
+      << "the dying entry was freed before its owner unpinned";
+  revived = tide::interned();
+}
+
+// What intern_stats() counts while handles live and after they go: entries and their text,
+// erased entries waiting for reclamation, and bytes back to the empty table's once reclaimed
+// (the fixture checks the last).
+TEST_F(Intern, StatsCountEntriesThenGiveMemoryBack) {
+  const std::size_t n = 1000;
+  std::vector<tide::interned> handles;
+  std::size_t text = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    handles.push_back(tide::intern("stats-" + std::to_string(i)));
+    text += handles.back().size();
+  }
+  tide::intern_table_stats s = tide::intern_stats();
+  EXPECT_EQ(s.strings, n);
+  EXPECT_EQ(s.string_bytes, text);
+  EXPECT_GT(s.bytes, empty_bytes_ + text) << "entries and table nodes are counted";
+  handles.clear();
+  s = tide::intern_stats();
+  EXPECT_EQ(s.strings, 0u);
+  EXPECT_EQ(s.string_bytes, 0u);
+  EXPECT_GT(s.retired_bytes, 0u) << "the last erased entries wait for reclamation";
+  EXPECT_GE(s.bytes, empty_bytes_ + s.retired_bytes) << "retired bytes are part of bytes";
+}
+
+// Eight threads intern and drop two strings, each holding at most two handles at a time, so
+// every entry's count keeps falling to 0 while others intern its text: lookups on the
+// lock-free path, CAS on counts that may be 0, dying entries replaced and owners' conditional
+// erases all race (the tsan preset runs this). Handles held at the same time on one thread must
+// be equal, and each must read its text.
+TEST_F(Intern, ManyThreadsInternAndDropFewStrings) {
+  constexpr int threads = 8;
+  const std::size_t rounds = tide_test::scaled(50000, 1000);
+  const std::string texts[] = {"few-strings-a: longer than a small string", "b"};
+  std::latch start(threads);
+  std::atomic<std::size_t> mismatches{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      std::mt19937 rng(100 + static_cast<unsigned>(t));
+      tide::interned held[2];
+      start.arrive_and_wait();
+      for (std::size_t i = 0; i < rounds; ++i) {
+        const std::string& text = texts[rng() % 2];
+        tide::interned h = tide::intern(text);
+        if (h.view() != text) mismatches.fetch_add(1);
+        for (const tide::interned& other : held) {
+          if (other.view() == text && other != h) mismatches.fetch_add(1);
+        }
+        held[rng() % 2] = std::move(h);
+        if (rng() % 3 == 0) held[rng() % 2] = tide::interned();
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(mismatches.load(), 0u);
+  std::printf("dying entries replaced: %llu\n",
+              static_cast<unsigned long long>(tide::intern_stats().dying_replaced));
 }
 
 }  // namespace
