@@ -121,10 +121,10 @@ int main(int argc, char** argv) {
   std::printf("ratio   intern / find                %6.2f\n", intern_ns / find_ns);
 
   // ---- Two threads at once (the machine's two vCPUs), each over all the inputs from its own
-  // starting point: the same strings, so interns meet on the same shard mutexes and entries,
-  // where absl's finds only read. Per string: the slower thread's CPU time (which leaves out
-  // time asleep on a contended mutex), and the wall time of the pair (which counts other
-  // processes on this shared machine).
+  // starting point: the same strings, so interns meet on the same entries (each intern of a
+  // present string increments its count: a shared cache line), where absl's finds only read.
+  // Per string: the slower thread's CPU time, and the wall time of the pair (which counts
+  // other processes on this shared machine).
   struct pair_times {
     double cpu_ns;
     double wall_ns;
