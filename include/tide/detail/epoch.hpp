@@ -135,13 +135,14 @@ class epoch_domain {
   // Pins the calling thread (nestable). Precondition: paired with unpin() on the same thread.
   void pin() noexcept {
     thread_slot& slot = this_thread_;
-    if (slot.nesting++ != 0) [[unlikely]] return;
+    if (TIDE_UNLIKELY(slot.nesting++ != 0)) return;
     record* r = slot.owned;
-    if (r == nullptr) [[unlikely]] r = first_pin(slot);
+    if (TIDE_UNLIKELY(r == nullptr)) r = first_pin(slot);
     const std::uint64_t word = (global_.load(std::memory_order_acquire) << 1) | pinned_bit;
-    if (slot.light) [[likely]] {
+    if (TIDE_LIKELY(slot.light)) {
+      // A compiler-only barrier: try_advance's membarrier makes it a full one when it matters.
       r->word.store(word, std::memory_order_relaxed);
-      std::atomic_signal_fence(std::memory_order_seq_cst);  // try_advance's membarrier does the rest
+      std::atomic_signal_fence(std::memory_order_seq_cst);
     } else {
       r->word.exchange(word, std::memory_order_seq_cst);
     }
@@ -150,7 +151,7 @@ class epoch_domain {
   void unpin() noexcept {
     thread_slot& slot = this_thread_;
     TIDE_ASSERT(slot.nesting > 0, "epoch unpin without a pin");
-    if (--slot.nesting != 0) [[unlikely]] return;
+    if (TIDE_UNLIKELY(--slot.nesting != 0)) return;
     slot.owned->word.store(0, std::memory_order_release);
   }
 
@@ -158,7 +159,7 @@ class epoch_domain {
   // pin with an exchange. Decided on the first call in the process, then fixed.
   bool asymmetric() noexcept {
     int fence = reader_fence_.load(std::memory_order_acquire);
-    if (fence == fence_undecided) [[unlikely]] fence = decide_reader_fence();
+    if (TIDE_UNLIKELY(fence == fence_undecided)) fence = decide_reader_fence();
     return fence == fence_membarrier;
   }
 
@@ -233,6 +234,8 @@ class epoch_domain {
     return found;  // another thread decided first
   }
 
+  // Registration belongs to the process (its address space) and a fork() inherits it, as the
+  // child inherits reader_fence_.
   static bool register_membarrier() noexcept {
 #if defined(TIDE_EPOCH_MEMBARRIER)
     return syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
@@ -277,7 +280,7 @@ class epoch_domain {
 };
 
 constinit inline epoch_domain epoch_domain::domain_{};
-constinit inline thread_local epoch_domain::thread_slot epoch_domain::this_thread_{nullptr, 0, false};
+constinit inline thread_local epoch_domain::thread_slot epoch_domain::this_thread_{};
 
 // RAII pin of the calling thread: pointers loaded from a concurrent structure while it lives
 // stay valid until it is destroyed.
