@@ -119,12 +119,15 @@ class epoch_domain {
 
   // Advances the global epoch by one if every pinned record announced the current one, and
   // returns the global epoch after the attempt. Lock-free; any thread may call it.
+  // With membarrier, a first look without the barrier spares the syscall when a record visibly
+  // holds the epoch back (a stale value only makes the call give up as if it came earlier);
+  // only the look after the barrier may let the epoch advance.
   std::uint64_t try_advance() noexcept {
     std::uint64_t epoch = global_.load(std::memory_order_seq_cst);
-    if (asymmetric()) heavy_fence();
-    for (record* r = records_.load(std::memory_order_acquire); r != nullptr; r = r->next) {
-      const std::uint64_t word = r->word.load(std::memory_order_seq_cst);
-      if ((word & pinned_bit) != 0 && (word >> 1) != epoch) return epoch;
+    if (!all_announced(epoch)) return epoch;
+    if (asymmetric()) {
+      heavy_fence();
+      if (!all_announced(epoch)) return epoch;
     }
     if (global_.compare_exchange_strong(epoch, epoch + 1, std::memory_order_seq_cst)) {
       return epoch + 1;
@@ -215,6 +218,15 @@ class epoch_domain {
   // Records stay reachable from records_ for the life of the process (threads may outlive
   // static destruction), so none is freed: the destructor is trivial.
   ~epoch_domain() = default;
+
+  // True if every pinned record announced `epoch`.
+  bool all_announced(std::uint64_t epoch) const noexcept {
+    for (record* r = records_.load(std::memory_order_acquire); r != nullptr; r = r->next) {
+      const std::uint64_t word = r->word.load(std::memory_order_seq_cst);
+      if ((word & pinned_bit) != 0 && (word >> 1) != epoch) return false;
+    }
+    return true;
+  }
 
   // The thread's first pin (or its first after its records were given back at exit): takes a
   // record and registers its release at thread exit.
