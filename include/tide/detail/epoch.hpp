@@ -44,8 +44,9 @@
 //
 // Why e + 2, and why a scan that frees cannot miss a reader. A writer unlinks an object, then
 // reads the global epoch e through global_epoch(), which issues a full fence first: the unlink
-// is visible everywhere before the read, so before any store of e + 1 (a later store than the
-// value the writer read), and
+// is visible everywhere before the read (x86-64 and AArch64 are multi-copy atomic: a store seen
+// by one other thread is seen by all), so before any store of e + 1, a later store than the
+// value the writer read; hence
 //   (*) a thread that reads a global epoch > e (acquire) and then loads sees the unlink.
 // The object is freed once the global epoch is e + 2, that is after a scan S that read e + 1,
 // cut every thread at its P, found no pinned record announcing anything but e + 1 and advanced.
