@@ -19,18 +19,53 @@
 //   bit 63 ............... 1 | bit 0
 //   [ announced epoch        | pinned ]     0 when the thread is not pinned
 //
-// Why e + 2 is safe: a reader that could have loaded the pointer pinned before the object was
-// unlinked, so it announced e or e - 1 (a reader's announcement may lag the global epoch by
-// one; the global epoch never advances past a pinned record that announced an older value).
-// The epoch reaching e + 1 waits for every record pinned at e - 1 to unpin or re-pin; reaching
-// e + 2 waits for every record pinned at e. A reader that pins later reads a global epoch of at
-// least e + 1, which was stored after the unlink, so its loads no longer find the object.
+// Memory order. Pin and scan are the two sides of a store-buffering pattern: the reader stores
+// its announcement, then loads slots; the scan loads the records after the writer's unlink (a
+// store). One of them must see the other's store, so a full barrier must separate each side's
+// store from its loads. Where it sits is decided once per process (reader_fence_):
 //
-// Memory order: the pin is a seq_cst exchange on the record and the scan that advances the
-// epoch reads every record seq_cst; a pinned reader's slot loads are acquire loads that follow
-// the exchange (x86-64 `xchg` is a full barrier; AArch64 orders `ldar` after `stlr`). The unpin
-// is a release store, so a writer that sees a record unpinned (acquire) also sees every access
-// the reader made under the guard happen before the free (this is what ThreadSanitizer checks).
+//   membarrier  (Linux >= 4.14, the default) an *asymmetric fence*. The reader's announcement is
+//               a relaxed store followed by a compiler-only barrier (atomic_signal_fence), which
+//               keeps its slot loads after the store in the instruction stream but not in the
+//               CPU's store buffer. try_advance() pays instead: between its load of the global
+//               epoch and its scan it calls membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), which
+//               runs a full barrier on every CPU then running a thread of this process (a thread
+//               not running passed one when it was switched out), all between the call's entry
+//               and its return, themselves full barriers. So every thread's instruction stream is
+//               cut at one point P by a full barrier ordered between the scanner's accesses
+//               before the call and those after it: whatever a thread stored before P the scan
+//               sees; whatever it loads after P sees all that the scanner saw before the call.
+//   exchange    (the fallback, when registering for membarrier fails: ENOSYS on old kernels,
+//               EINVAL, EPERM under seccomp; and always under ThreadSanitizer, below) the
+//               announcement is a seq_cst exchange (x86-64 `xchg`, a full barrier; AArch64
+//               orders the later `ldar` slot loads after its release half) and the scan reads
+//               every record seq_cst, with no syscall. It is the same argument with P the
+//               exchange itself.
+//
+// Why e + 2, and why a scan that frees cannot miss a reader. A writer unlinks an object, then
+// reads the global epoch e through global_epoch(), which issues a full fence first: the unlink
+// is visible everywhere before the read (x86-64 and AArch64 are multi-copy atomic: a store seen
+// by one other thread is seen by all), so before any store of e + 1, a later store than the
+// value the writer read; hence
+//   (*) a thread that reads a global epoch > e (acquire) and then loads sees the unlink.
+// The object is freed once the global epoch is e + 2, that is after a scan S that read e + 1,
+// cut every thread at its P, found no pinned record announcing anything but e + 1 and advanced.
+// Take a reader R pinned across the free; it read the global epoch (acquire), announced it,
+// then made the slot loads that could have found the object.
+//   - R announced before P: S saw the announcement, so it was e + 1 (or S would not have
+//     advanced): R had read e + 1, so by (*) its loads saw the unlink.
+//   - R announced after P: so are its loads, which see what S saw before the call; S had read
+//     e + 1, so by (*) S, and then R, sees the unlink.
+// Either way R never held the object. A reader whose pin ended before S read its record stored
+// 0 with release; if S saw a later pin's announcement instead, that announcement was stored
+// before P, so the earlier pin's accesses were too (membarrier), or it is an RMW that carries
+// the unpin's release on (exchange): either way they happen before the free.
+//
+// ThreadSanitizer models neither membarrier nor fences: under it readers always take the
+// exchange, whose release sequence (an RMW continues the unpin's) is what lets it see the free
+// ordered after the reader's loads, and global_epoch() reads with an RMW instead of a fence.
+// The unpin is a release store in both modes, so a writer that sees a record unpinned (acquire)
+// sees every access the reader made under the guard happen before the free.
 //
 // Thread records live in one lock-free list per process and are never freed: a thread takes a
 // free record on its first pin and gives it back when it exits (a thread_local destructor), so
@@ -45,6 +80,23 @@
 
 #include "tide/detail/config.hpp"
 
+// TIDE_EPOCH_MEMBARRIER: whether this build may use membarrier at all (it is still asked at run
+// time). TIDE_EPOCH_NO_MEMBARRIER=1 forces the exchange, for the test of that path.
+#if defined(__SANITIZE_THREAD__)
+#define TIDE_EPOCH_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TIDE_EPOCH_TSAN 1
+#endif
+#endif
+#if defined(__linux__) && __has_include(<linux/membarrier.h>) && !defined(TIDE_EPOCH_TSAN) && \
+    !(defined(TIDE_EPOCH_NO_MEMBARRIER) && TIDE_EPOCH_NO_MEMBARRIER)
+#define TIDE_EPOCH_MEMBARRIER 1
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace tide::detail {
 
 inline constexpr std::size_t cache_line_bytes = 64;
@@ -52,21 +104,31 @@ inline constexpr std::size_t cache_line_bytes = 64;
 class epoch_domain {
  public:
   // The process's domain: every concurrent_map shares it, so a thread pins once whatever the
-  // number of maps it reads.
-  static epoch_domain& instance() noexcept {
-    static epoch_domain domain;
-    return domain;
-  }
+  // number of maps it reads. Constant-initialized: no guard on the way to it.
+  static epoch_domain& instance() noexcept { return domain_; }
 
-  std::uint64_t global_epoch() const noexcept { return global_.load(std::memory_order_seq_cst); }
+  // The epoch to tag a retirement with: the caller's unlink is ordered before the read by a full
+  // fence (see "Why e + 2" above).
+  std::uint64_t global_epoch() noexcept {
+#if defined(TIDE_EPOCH_TSAN)
+    return global_.fetch_add(0, std::memory_order_seq_cst);
+#else
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return global_.load(std::memory_order_acquire);
+#endif
+  }
 
   // Advances the global epoch by one if every pinned record announced the current one, and
   // returns the global epoch after the attempt. Lock-free; any thread may call it.
+  // With membarrier, a first look without the barrier spares the syscall when a record visibly
+  // holds the epoch back (a stale value only makes the call give up as if it came earlier);
+  // only the look after the barrier may let the epoch advance.
   std::uint64_t try_advance() noexcept {
     std::uint64_t epoch = global_.load(std::memory_order_seq_cst);
-    for (record* r = records_.load(std::memory_order_acquire); r != nullptr; r = r->next) {
-      const std::uint64_t word = r->word.load(std::memory_order_seq_cst);
-      if ((word & pinned_bit) != 0 && (word >> 1) != epoch) return epoch;
+    if (!all_announced(epoch)) return epoch;
+    if (asymmetric()) {
+      heavy_fence();
+      if (!all_announced(epoch)) return epoch;
     }
     if (global_.compare_exchange_strong(epoch, epoch + 1, std::memory_order_seq_cst)) {
       return epoch + 1;
@@ -76,18 +138,33 @@ class epoch_domain {
 
   // Pins the calling thread (nestable). Precondition: paired with unpin() on the same thread.
   void pin() noexcept {
-    thread_slot& slot = this_thread_slot();
-    if (slot.nesting++ != 0) return;
-    if (slot.owned == nullptr) slot.owned = acquire_record();
-    const std::uint64_t epoch = global_.load(std::memory_order_seq_cst);
-    slot.owned->word.exchange((epoch << 1) | pinned_bit, std::memory_order_seq_cst);
+    thread_slot& slot = this_thread_;
+    if (TIDE_UNLIKELY(slot.nesting++ != 0)) return;
+    record* r = slot.owned;
+    if (TIDE_UNLIKELY(r == nullptr)) r = first_pin(slot);
+    const std::uint64_t word = (global_.load(std::memory_order_acquire) << 1) | pinned_bit;
+    if (TIDE_LIKELY(slot.light)) {
+      // A compiler-only barrier: try_advance's membarrier makes it a full one when it matters.
+      r->word.store(word, std::memory_order_relaxed);
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+    } else {
+      r->word.exchange(word, std::memory_order_seq_cst);
+    }
   }
 
   void unpin() noexcept {
-    thread_slot& slot = this_thread_slot();
+    thread_slot& slot = this_thread_;
     TIDE_ASSERT(slot.nesting > 0, "epoch unpin without a pin");
-    if (--slot.nesting != 0) return;
+    if (TIDE_UNLIKELY(--slot.nesting != 0)) return;
     slot.owned->word.store(0, std::memory_order_release);
+  }
+
+  // True when readers pin with a relaxed store and scans pay with membarrier; false when they
+  // pin with an exchange. Decided on the first call in the process, then fixed.
+  bool asymmetric() noexcept {
+    int fence = reader_fence_.load(std::memory_order_acquire);
+    if (TIDE_UNLIKELY(fence == fence_undecided)) fence = decide_reader_fence();
+    return fence == fence_membarrier;
   }
 
   // Records ever created: at most the number of threads that were ever pinned at once
@@ -104,6 +181,11 @@ class epoch_domain {
  private:
   static constexpr std::uint64_t pinned_bit = 1;
 
+  // reader_fence_ values.
+  static constexpr int fence_undecided = 0;
+  static constexpr int fence_membarrier = 1;
+  static constexpr int fence_exchange = 2;
+
   struct alignas(cache_line_bytes) record {
     std::atomic<std::uint64_t> word{0};
     std::atomic<bool> in_use{true};
@@ -111,27 +193,78 @@ class epoch_domain {
   };
   static_assert(sizeof(record) == cache_line_bytes, "one record per cache line");
 
-  // The calling thread's record and guard nesting depth; gives the record back at thread exit.
+  // The calling thread's record, guard nesting depth and pin kind. Trivially destructible and
+  // constant-initialized, so reaching it is one thread-pointer-relative access with no guard;
+  // record_release gives the record back at thread exit. The TLS model is the compiler's
+  // default (initial- or local-exec in an executable, general-dynamic in -fPIC code), never
+  // forced to initial-exec: this header may be compiled into a library loaded with dlopen.
   struct thread_slot {
-    record* owned = nullptr;
-    unsigned nesting = 0;
-    ~thread_slot() {
-      if (owned != nullptr) {
-        owned->word.store(0, std::memory_order_release);
-        owned->in_use.store(false, std::memory_order_release);
-        owned = nullptr;
+    record* owned;
+    unsigned nesting;
+    bool light;  // pin with the relaxed store (asymmetric()), cached at the first pin
+  };
+
+  struct record_release {
+    ~record_release() {
+      thread_slot& slot = this_thread_;
+      if (slot.owned != nullptr) {
+        slot.owned->word.store(0, std::memory_order_release);
+        slot.owned->in_use.store(false, std::memory_order_release);
+        slot.owned = nullptr;
       }
     }
   };
 
-  epoch_domain() = default;
-  // Records stay reachable from records_ for the life of the process (threads may outlive the
-  // domain's static destructor), so none is freed here.
+  constexpr epoch_domain() = default;
+  // Records stay reachable from records_ for the life of the process (threads may outlive
+  // static destruction), so none is freed: the destructor is trivial.
   ~epoch_domain() = default;
 
-  static thread_slot& this_thread_slot() noexcept {
-    static thread_local thread_slot slot;
-    return slot;
+  // True if every pinned record announced `epoch`.
+  bool all_announced(std::uint64_t epoch) const noexcept {
+    for (record* r = records_.load(std::memory_order_acquire); r != nullptr; r = r->next) {
+      const std::uint64_t word = r->word.load(std::memory_order_seq_cst);
+      if ((word & pinned_bit) != 0 && (word >> 1) != epoch) return false;
+    }
+    return true;
+  }
+
+  // The thread's first pin (or its first after its records were given back at exit): takes a
+  // record and registers its release at thread exit.
+  TIDE_NOINLINE record* first_pin(thread_slot& slot) noexcept {
+    [[maybe_unused]] static thread_local record_release release;
+    slot.light = asymmetric();
+    slot.owned = acquire_record();
+    return slot.owned;
+  }
+
+  TIDE_NOINLINE int decide_reader_fence() noexcept {
+    const int decided = register_membarrier() ? fence_membarrier : fence_exchange;
+    int found = fence_undecided;
+    if (reader_fence_.compare_exchange_strong(found, decided, std::memory_order_acq_rel)) {
+      return decided;
+    }
+    return found;  // another thread decided first
+  }
+
+  // Registration belongs to the process (its address space) and a fork() inherits it, as the
+  // child inherits reader_fence_.
+  static bool register_membarrier() noexcept {
+#if defined(TIDE_EPOCH_MEMBARRIER)
+    return syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+#else
+    return false;
+#endif
+  }
+
+  // Precondition: asymmetric() returned true (so registration succeeded).
+  static void heavy_fence() noexcept {
+#if defined(TIDE_EPOCH_MEMBARRIER)
+    TIDE_CHECK(syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0,
+               "membarrier failed after registering");
+#else
+    TIDE_CHECK(false, "membarrier not built in");
+#endif
   }
 
   record* acquire_record() {
@@ -151,9 +284,16 @@ class epoch_domain {
     return fresh;
   }
 
+  static epoch_domain domain_;
+  static thread_local thread_slot this_thread_;
+
   alignas(cache_line_bytes) std::atomic<std::uint64_t> global_{1};
   alignas(cache_line_bytes) std::atomic<record*> records_{nullptr};
+  std::atomic<int> reader_fence_{fence_undecided};  // read by scans and first pins only
 };
+
+constinit inline epoch_domain epoch_domain::domain_{};
+constinit inline thread_local epoch_domain::thread_slot epoch_domain::this_thread_{};
 
 // RAII pin of the calling thread: pointers loaded from a concurrent structure while it lives
 // stay valid until it is destroyed.
