@@ -109,10 +109,11 @@
 // first when the table is as deep as it). A table below 1/4 full after an erase merges with its
 // buddy when both are as deep and their entries fit in one table of at most max_groups (at
 // a load of at most 2/3), else is rebuilt smaller if that gives fewer groups; the directory
-// halves when no table is as deep as it. Every rebuild lands a table between 1/3 and 2/3 full
-// (a split's halves between 1/4-ish and 2/3 of their own size, never below the shrink point
-// for their count), at least 1/12 of a table away from the point that would undo it, so
-// insert/erase churn does not rebuild back and forth.
+// halves when no table is as deep as it. Every rebuild, split half and merge lands a table
+// between 1/3 and 2/3 full of its own size (room for 1.5x its entries, rounded up to a power of
+// two of groups; a one-group table may hold less), at least 1/12 of its slots away from both the
+// grow point (3/4) and the shrink point (1/4), so insert/erase churn at either does not rebuild
+// back and forth.
 //
 // max_groups = 256: a largest table is 16 KiB of groups and a 64-byte header, so a split copies
 // at most 1,792 node pointers or 768 inline entries (tide::map's largest table is 32 KiB; this
@@ -518,9 +519,9 @@ class concurrent_map {
     }
   }
 
-  // Frees every retired node, table and directory that no reader can hold any more, advancing the global
-  // epoch if the pinned threads allow it. Writers do this by themselves every few retirements;
-  // call it to bring memory().retired_bytes down when the map has gone quiet.
+  // Frees every retired node, table and directory that no reader can hold any more, advancing the
+  // global epoch if the pinned threads allow it. Writers do this by themselves every few
+  // retirements; call it to bring memory().retired_bytes down when the map has gone quiet.
   void reclaim() {
     auto& domain = detail::epoch_domain::instance();
     domain.try_advance();
@@ -667,7 +668,8 @@ class concurrent_map {
   using dir_word = std::atomic<std::uintptr_t>;
   // An entry: table address | log2(groups); tables are cache-line aligned, so 6 bits are free.
   static constexpr std::uintptr_t entry_low_bits = alignof(table) - 1;
-  static_assert(alignof(table) >= 64, "an entry keeps log2(groups) in the table address's low bits");
+  static_assert(alignof(table) >= 64,
+                "an entry keeps log2(groups) in the table address's low bits");
 
   // One slot, for writers.
   struct slot_ref {
@@ -703,7 +705,7 @@ class concurrent_map {
     alignas(detail::cache_line_bytes) mutable std::mutex mutex_;
     std::atomic<std::size_t> size_{0};
     std::size_t tombstones_ = 0;
-    std::size_t tables_at_global_depth_ = 0;  // when it falls to 0, the directory halves
+    std::size_t tables_at_global_depth_ = 0;        // when it falls to 0, the directory halves
     std::atomic<std::size_t> tombstones_count_{0};  // tombstones_, for memory()
     std::atomic<std::size_t> tables_{0};
     std::atomic<std::size_t> capacity_{0};
@@ -767,9 +769,7 @@ class concurrent_map {
     return h;
   }
   // The top log2(shard_count_) bits of h; two shifts, so one shard needs no shift by 64.
-  shard& shard_of(std::size_t h) const noexcept {
-    return shards_[(h >> 1) >> (63 - shard_bits_)];
-  }
+  shard& shard_of(std::size_t h) const noexcept { return shards_[(h >> 1) >> (63 - shard_bits_)]; }
 
   // ---- the directory -------------------------------------------------------------------
 
@@ -1176,20 +1176,22 @@ class concurrent_map {
     if (shard_bits_ + depth + 1 > max_directory_bits) return false;
     const std::size_t bit = 63 - shard_bits_ - depth;
     std::size_t right = 0;
-    for_each_live(old, [&](const group& grp, std::size_t lane) {
-      right += (hash_at(grp, lane) >> bit) & 1;
-    });
+    for_each_live(
+        old, [&](const group& grp, std::size_t lane) { right += (hash_at(grp, lane) >> bit) & 1; });
     const std::size_t left = old->used - right;
     const bool doubles = depth == global_depth(d);
     if (for_growth) {
       if (left == 0 || right == 0) return false;
       // As tide::map: the directory stays within size / 16 + 64 entries.
-      if (doubles && 2 * (std::size_t{1} << depth) > s.size_.load(std::memory_order_relaxed) / 16 + 64) {
+      if (doubles &&
+          2 * (std::size_t{1} << depth) > s.size_.load(std::memory_order_relaxed) / 16 + 64) {
         return false;
       }
     }
     reserve_retire_locked(s, 2);  // the table, and the directory if it doubles
-    const auto groups_for_half = [&](std::size_t n) { return std::max(min_groups, groups_for(n + 1)); };
+    const auto groups_for_half = [&](std::size_t n) {
+      return std::max(min_groups, groups_for(n + 1));
+    };
     table* lo = allocate_table(groups_for_half(left), depth + 1);
     table* hi = nullptr;
     dir_word* target = d;
@@ -1362,8 +1364,8 @@ class concurrent_map {
     bump(s.capacity_, sign * static_cast<std::ptrdiff_t>(t->capacity()));
     bump(s.table_bytes_, sign * static_cast<std::ptrdiff_t>(table_bytes(t->group_count())));
     if (t->local_depth == global_depth(d)) {
-      s.tables_at_global_depth_ = static_cast<std::size_t>(
-          static_cast<std::ptrdiff_t>(s.tables_at_global_depth_) + sign);
+      s.tables_at_global_depth_ =
+          static_cast<std::size_t>(static_cast<std::ptrdiff_t>(s.tables_at_global_depth_) + sign);
     }
   }
 
@@ -1389,7 +1391,8 @@ class concurrent_map {
 
   // Copies the live entry at (from, lane), of hash h, into the first unused slot of its probe
   // in t. Precondition: t is not yet named, has room, and does not hold the entry's key.
-  static void unchecked_place(table* t, std::size_t h, const group& from, std::size_t lane) noexcept {
+  static void unchecked_place(table* t, std::size_t h, const group& from,
+                              std::size_t lane) noexcept {
     for (std::size_t g = h & t->group_mask;; g = (g + 1) & t->group_mask) {
       group& grp = t->groups()[g];
       for (std::size_t to = 0; to < group_slots; ++to) {
@@ -1566,7 +1569,8 @@ class concurrent_map {
       const std::size_t len = run_length(d, t);
       TIDE_CHECK(i % len == 0, "a table's run is aligned");
       for (std::size_t j = i; j < i + len; ++j) {
-        TIDE_CHECK(d[1 + j].load(std::memory_order_relaxed) == e, "every entry of a run names its table");
+        TIDE_CHECK(d[1 + j].load(std::memory_order_relaxed) == e,
+                   "every entry of a run names its table");
       }
       check_table_locked(s, d, t, i, len);
       ++tables;
