@@ -22,7 +22,8 @@
 //   layout      where entries live, chosen by type: *inline* when the key is an integer, enum
 //               or pointer compared with std::equal_to and the value is trivially copyable,
 //               each at most 8 bytes (the entry's words sit in the group); *node* otherwise
-//   group       one cache line: 8 tag bytes and 7 node slots, or 3 inline key/value pairs
+//   group       one cache line: its tags word (8 tag bytes, one atomic word) and 7 node slots,
+//               or 3 inline key/value pairs
 //   slot        node layout: an atomic node pointer (null, a node, or the tombstone marker);
 //               inline layout: an atomic key word and an atomic value word
 //   tag         one byte per slot: tag_unused (0) while the slot was never used in this
@@ -55,7 +56,7 @@
 //                                                  v
 //               table: [ header: group_mask, used, tombstones, local_depth | group 0 | ... ]
 //
-//               node group (64 bytes):   [ tag 0..6 | pad | slot 0 .. slot 6 ]
+//               node group (64 bytes):   [ tag 0..6 | pad | slot 0 .. slot 6 ]  tags: one word
 //                                                              │
 //                                                              v
 //                                                 node: { hash, pair<const Key, T> }
@@ -64,8 +65,10 @@
 // Readers (visit, find, contains, visit_all, the first look of load_or_store) pin the thread's
 // epoch record (its own cache line), load the shard's directory, the entry of the hash and probe
 // the table it names: three dependent loads before the first group, as many as a single table
-// per shard needed (its header held the group mask). They take no lock, write no shared cache
-// line and never wait for a writer.
+// per shard needed (its header held the group mask). A probe reads each group's tags with one
+// atomic load and matches them with SWAR (detail/group.hpp, shared with tide::map's portable
+// group), then looks only at the matching lanes. They take no lock, write no shared cache line
+// and never wait for a writer.
 // Writers lock one shard. A node reader reads the immutable node in place; an inline reader
 // copies the value word: an inline slot's key is written before its tag is published and never
 // changes while the table lives (an inline tombstone is reused only by the key it held), and
@@ -97,6 +100,8 @@
 //   a live slot's tag is tag_of(its entry's hash)
 //   a key occupies at most one live slot of a table; every live entry sits in its probe run:
 //     no unused slot between the first slot of its start group and itself
+//   a group's used lanes (tag != tag_unused) are a prefix of its lanes, and its pad tag bytes
+//     are 0
 //   the retire list's epochs are non-decreasing (they are read under the mutex)
 //
 // Thresholds, per table: a table grows at 3/4 full, counting tombstones; it is rebuilt with room
@@ -153,6 +158,7 @@
 #include "tide/detail/config.hpp"
 #include "tide/detail/directory.hpp"
 #include "tide/detail/epoch.hpp"
+#include "tide/detail/group.hpp"
 #include "tide/hash.hpp"
 #include "tide/map_memory.hpp"
 
@@ -220,7 +226,8 @@ class concurrent_map {
         directory_alloc_(alloc),
         shard_alloc_(alloc),
         shard_count_(shard_count),
-        shard_bits_(static_cast<unsigned>(std::countr_zero(shard_count))) {
+        shard_bits_(static_cast<unsigned>(std::countr_zero(shard_count))),
+        shard_shift_(63 - shard_bits_) {
     TIDE_CHECK(std::has_single_bit(shard_count) && shard_count <= (std::size_t{1} << 16),
                "concurrent_map: shard_count must be a power of two <= 65536");
     shards_ = shard_traits::allocate(shard_alloc_, shard_count_);
@@ -617,19 +624,43 @@ class concurrent_map {
     explicit node(std::size_t h, Args&&... args) : hash(h), entry(std::forward<Args>(args)...) {}
   };
 
-  //   node group:    [ tag 0..6 | pad | slot 0 .. slot 6 ]                    (8 + 56 bytes)
-  //   inline group:  [ tag 0..2 | pad | key 0 .. key 2 | value 0 .. value 2 ]  (8 + 48 + 8 pad)
+  //   node group:    [ tags | slot 0 .. slot 6 ]                    (8 + 56 bytes)
+  //   inline group:  [ tags | key 0 .. key 2 | value 0 .. value 2 ]  (8 + 48 + 8 pad)
+  //
+  //   tags: one atomic 64-bit word, byte i the tag of lane i (little-endian), the bytes past
+  //   the last lane 0:  bits 63..56 | ... | 15..8 | 7..0
+  //                     [ pad (0)  | ... | tag 1 | tag 0 ]
+  //   Readers load it whole (one acquire load) and match it with SWAR (detail/group.hpp);
+  //   writers change one byte by storing the whole word (set_tag): only the shard's writer,
+  //   under its mutex, or the builder of a table not yet named, writes a table's tags.
   struct alignas(detail::cache_line_bytes) node_group {
-    std::atomic<std::uint8_t> tags[8]{};
+    std::atomic<std::uint64_t> tags{0};
     std::atomic<node*> slots[7]{};
   };
   struct alignas(detail::cache_line_bytes) inline_group {
-    std::atomic<std::uint8_t> tags[8]{};
+    std::atomic<std::uint64_t> tags{0};
     std::atomic<std::uint64_t> keys[3]{};
     std::atomic<std::uint64_t> values[3]{};
   };
   using group = std::conditional_t<inline_entries, inline_group, node_group>;
   static_assert(sizeof(group) == detail::cache_line_bytes, "a group is one cache line");
+  // The byte of the last lane in a tags word: unused lanes are a suffix of the group (writers
+  // fill a group's lanes in order), so the group has an unused lane iff its last lane is.
+  static constexpr std::uint64_t last_lane_byte = std::uint64_t{0xFF} << (8 * (group_slots - 1));
+  static_assert(group_slots < 8, "a tags word has a pad byte, always 0, that tag_of never is");
+
+  // A lane's tag, for writers (relaxed: they hold the mutex or own the unnamed table).
+  static std::uint8_t tag_at(const group& grp, std::size_t lane) noexcept {
+    return static_cast<std::uint8_t>(grp.tags.load(std::memory_order_relaxed) >> (8 * lane));
+  }
+  // Sets a lane's tag with one store of the whole word (`order`: release when it publishes).
+  // Precondition: the caller is the table's only writer.
+  static void set_tag(group& grp, std::size_t lane, std::uint8_t tag,
+                      std::memory_order order) noexcept {
+    const unsigned shift = static_cast<unsigned>(8 * lane);
+    const std::uint64_t word = grp.tags.load(std::memory_order_relaxed);
+    grp.tags.store((word & ~(std::uint64_t{0xFF} << shift)) | (std::uint64_t{tag} << shift), order);
+  }
 
   // A table's header, one cache line, followed by its groups (a power of two of them). Only
   // writers read it, but for local_depth, which visit_all reads: it is set before the table is
@@ -647,9 +678,9 @@ class concurrent_map {
     const group* groups() const noexcept {
       return std::launder(reinterpret_cast<const group*>(this + 1));
     }
-    // The tag at position 0..capacity-1 (for full scans).
-    const std::atomic<std::uint8_t>& tag(std::size_t p) const noexcept {
-      return groups()[p / group_slots].tags[p % group_slots];
+    // The tag at position 0..capacity-1 (for full scans by writers).
+    std::uint8_t tag(std::size_t p) const noexcept {
+      return tag_at(groups()[p / group_slots], p % group_slots);
     }
   };
   static_assert(sizeof(table) == detail::cache_line_bytes, "the header is one cache line");
@@ -769,7 +800,7 @@ class concurrent_map {
     return h;
   }
   // The top log2(shard_count_) bits of h; two shifts, so one shard needs no shift by 64.
-  shard& shard_of(std::size_t h) const noexcept { return shards_[(h >> 1) >> (63 - shard_bits_)]; }
+  shard& shard_of(std::size_t h) const noexcept { return shards_[(h >> 1) >> shard_shift_]; }
 
   // ---- the directory -------------------------------------------------------------------
 
@@ -813,7 +844,7 @@ class concurrent_map {
     for (std::size_t g = 0; g < t->group_count(); ++g) {
       group& grp = t->groups()[g];
       for (std::size_t lane = 0; lane < group_slots; ++lane) {
-        if (grp.tags[lane].load(std::memory_order_relaxed) >= first_live_tag) f(grp, lane);
+        if (tag_at(grp, lane) >= first_live_tag) f(grp, lane);
       }
     }
   }
@@ -850,26 +881,55 @@ class concurrent_map {
     }
   }
 
-  // Node tables. A slot's tag is stored before its node is published (release), and a slot
-  // never returns to unused within a table. Reading the tag first: tag_unused means nothing
-  // was ever stored at or after this slot along the probe; a live tag over a null slot is an
-  // insert not yet published (the key is not there yet); a tag that does not match may be stale
-  // only if the slot was refilled during the probe (skipping it then is a valid answer).
-  template <class K>
-  const node* probe_nodes(const group* groups, std::size_t group_mask, const K& key,
-                          std::size_t h) const {
+  enum class lane_verdict { next, found, absent };
+
+  // Walks h's probe and calls look(grp, lane) for each lane whose tag is tag_of(h) (and perhaps
+  // a few others, see detail::maybe_equal_bytes), in probe order, until look says found or
+  // absent, or a group with an unused lane ends the probe. Returns whether look said found.
+  //
+  // Each group's tags are one acquire load of its tags word, matched with SWAR. Memory order:
+  // every tag a writer publishes is a release store of the group's whole tags word (set_tag),
+  // so a reader that loads the word sees everything written before any tag it reads there: an
+  // inline slot's key and value (an inline key never changes afterwards); a node slot's pointer
+  // is stored after its tag, with its own release store, and look loads it with acquire. Reading
+  // a group's tags at one instant is one of the orders reading them lane by lane allowed (every
+  // lane at the same moment), so the per-lane argument holds as it was: a slot never returns
+  // to unused within a table, and a group's used lanes are a prefix (writers fill lanes in
+  // order), so a group whose last lane is unused ends the probe: nothing was ever stored past
+  // its used lanes along the probe; a lane whose tag does not match may be stale only if it was
+  // refilled after the load (skipping it then is a valid answer). The candidates are lanes with
+  // live tags (tag_of(h) or tag_of(h) ^ 1, both >= 2), never an unused lane or the pad byte.
+  template <class Look>
+  static bool probe(const group* groups, std::size_t group_mask, std::size_t h, Look&& look) {
     const std::uint8_t want = tag_of(h);
     for (std::size_t g = h & group_mask;; g = (g + 1) & group_mask) {
       const group& grp = groups[g];
-      for (std::size_t lane = 0; lane < group_slots; ++lane) {
-        const std::uint8_t tag = grp.tags[lane].load(std::memory_order_acquire);
-        if (tag == tag_unused) return nullptr;
-        if (tag != want) continue;
-        const node* n = grp.slots[lane].load(std::memory_order_acquire);
-        if (n == nullptr) return nullptr;
-        if (n != tombstone() && n->hash == h && equal_(n->entry.first, key)) return n;
+      const std::uint64_t tags = grp.tags.load(std::memory_order_acquire);
+      for (std::uint64_t m = detail::maybe_equal_bytes(tags, want); m != 0; m &= m - 1) {
+        const lane_verdict v = look(grp, static_cast<std::size_t>(std::countr_zero(m)) / 8);
+        if (v != lane_verdict::next) return v == lane_verdict::found;
       }
+      if ((tags & last_lane_byte) == 0) return false;
     }
+  }
+
+  // Node tables: a live tag over a null slot is an insert into a never-used slot, not yet
+  // published: its key is not in the table yet, and the key looked for, had it been inserted
+  // before, would sit before the first slot that was unused then, so before this one.
+  template <class K>
+  const node* probe_nodes(const group* groups, std::size_t group_mask, const K& key,
+                          std::size_t h) const {
+    const node* found = nullptr;
+    probe(groups, group_mask, h, [&](const group& grp, std::size_t lane) {
+      const node* n = grp.slots[lane].load(std::memory_order_acquire);
+      if (n == nullptr) return lane_verdict::absent;
+      if (n == tombstone() || n->hash != h || !equal_(n->entry.first, key)) {
+        return lane_verdict::next;
+      }
+      found = n;
+      return lane_verdict::found;
+    });
+    return found;
   }
 
   // Inline tables. A slot's key is written before its tag is published (release) and never
@@ -880,18 +940,12 @@ class concurrent_map {
   template <class K>
   bool probe_inline(const group* groups, std::size_t group_mask, const K& key, std::size_t h,
                     std::uint64_t& value_word) const {
-    const std::uint8_t want = tag_of(h);
     const std::uint64_t key_word = to_word(static_cast<Key>(key));
-    for (std::size_t g = h & group_mask;; g = (g + 1) & group_mask) {
-      const group& grp = groups[g];
-      for (std::size_t lane = 0; lane < group_slots; ++lane) {
-        const std::uint8_t tag = grp.tags[lane].load(std::memory_order_acquire);
-        if (tag == tag_unused) return false;
-        if (tag != want || grp.keys[lane].load(std::memory_order_relaxed) != key_word) continue;
-        value_word = grp.values[lane].load(std::memory_order_acquire);
-        return true;
-      }
-    }
+    return probe(groups, group_mask, h, [&](const group& grp, std::size_t lane) {
+      if (grp.keys[lane].load(std::memory_order_relaxed) != key_word) return lane_verdict::next;
+      value_word = grp.values[lane].load(std::memory_order_acquire);
+      return lane_verdict::found;
+    });
   }
 
   // visit_all's read of one table of d: every live entry, or (from > 0) only those whose
@@ -901,8 +955,9 @@ class concurrent_map {
                    F& f) const {
     for (std::size_t g = 0; g < groups; ++g) {
       const group& grp = t->groups()[g];
+      const std::uint64_t tags = grp.tags.load(std::memory_order_acquire);
       for (std::size_t lane = 0; lane < group_slots; ++lane) {
-        if (grp.tags[lane].load(std::memory_order_acquire) < first_live_tag) continue;
+        if (static_cast<std::uint8_t>(tags >> (8 * lane)) < first_live_tag) continue;
         if constexpr (inline_entries) {
           const Key key = from_word<Key>(grp.keys[lane].load(std::memory_order_relaxed));
           if (from != 0 && dir_index(d, hash_of(key)) < from) continue;
@@ -930,7 +985,7 @@ class concurrent_map {
     for (std::size_t g = h & t->group_mask;; g = (g + 1) & t->group_mask) {
       group& grp = t->groups()[g];
       for (std::size_t lane = 0; lane < group_slots; ++lane) {
-        const std::uint8_t tag = grp.tags[lane].load(std::memory_order_relaxed);
+        const std::uint8_t tag = tag_at(grp, lane);
         // A node tombstone may take any key; an inline one only the key it held (its key word
         // stays what readers may have read).
         const bool reusable =
@@ -1002,16 +1057,16 @@ class concurrent_map {
     auto entry = make();
     group& grp = *at.free.grp;
     const std::size_t lane = at.free.lane;
-    if (grp.tags[lane].load(std::memory_order_relaxed) == tag_erased) {
+    if (tag_at(grp, lane) == tag_erased) {
       --t->tombstones;
       set_tombstones_locked(s, -1);
     }
     if constexpr (inline_entries) {
       grp.keys[lane].store(to_word(static_cast<Key>(key)), std::memory_order_relaxed);
       grp.values[lane].store(to_word(entry), std::memory_order_relaxed);
-      grp.tags[lane].store(tag_of(h), std::memory_order_release);
+      set_tag(grp, lane, tag_of(h), std::memory_order_release);
     } else {
-      grp.tags[lane].store(tag_of(h), std::memory_order_relaxed);
+      set_tag(grp, lane, tag_of(h), std::memory_order_relaxed);
       grp.slots[lane].store(entry, std::memory_order_release);
     }
     ++t->used;
@@ -1045,7 +1100,7 @@ class concurrent_map {
 
   // Precondition: the slot holds an entry and the retire list has room for one more.
   void erase_slot_locked(shard& s, slot_ref at) noexcept {
-    at.grp->tags[at.lane].store(tag_erased, std::memory_order_release);
+    set_tag(*at.grp, at.lane, tag_erased, std::memory_order_release);
     if constexpr (!inline_entries) {
       node* n = at.grp->slots[at.lane].load(std::memory_order_relaxed);
       at.grp->slots[at.lane].store(tombstone(), std::memory_order_release);
@@ -1396,7 +1451,7 @@ class concurrent_map {
     for (std::size_t g = h & t->group_mask;; g = (g + 1) & t->group_mask) {
       group& grp = t->groups()[g];
       for (std::size_t to = 0; to < group_slots; ++to) {
-        if (grp.tags[to].load(std::memory_order_relaxed) != tag_unused) continue;
+        if (tag_at(grp, to) != tag_unused) continue;
         if constexpr (inline_entries) {
           grp.keys[to].store(from.keys[lane].load(std::memory_order_relaxed),
                              std::memory_order_relaxed);
@@ -1406,7 +1461,7 @@ class concurrent_map {
           grp.slots[to].store(from.slots[lane].load(std::memory_order_relaxed),
                               std::memory_order_relaxed);
         }
-        grp.tags[to].store(tag_of(h), std::memory_order_relaxed);
+        set_tag(grp, to, tag_of(h), std::memory_order_relaxed);
         ++t->used;
         return;
       }
@@ -1595,10 +1650,18 @@ class concurrent_map {
     TIDE_CHECK(4 * (t->used + t->tombstones) <= 3 * t->capacity(), "used + tombstones <= max_load");
     std::size_t live = 0;
     std::size_t tombstones = 0;
+    for (std::size_t g = 0; g < t->group_count(); ++g) {
+      const std::uint64_t tags = t->groups()[g].tags.load(std::memory_order_relaxed);
+      const std::uint64_t used_prefix =
+          tags == 0 ? 0 : (~std::uint64_t{0} >> (std::countl_zero(tags) / 8 * 8));
+      TIDE_CHECK(tags >> (8 * group_slots) == 0, "a group's pad tag bytes are 0");
+      TIDE_CHECK(detail::zero_bytes(tags) == (detail::zero_bytes(0) & ~used_prefix),
+                 "a group's used lanes are a prefix");
+    }
     for (std::size_t p = 0; p < t->capacity(); ++p) {
       const group& grp = t->groups()[p / group_slots];
       const std::size_t lane = p % group_slots;
-      const std::uint8_t tag = grp.tags[lane].load(std::memory_order_relaxed);
+      const std::uint8_t tag = tag_at(grp, lane);
       std::size_t h = 0;
       if constexpr (inline_entries) {
         if (tag == tag_erased) ++tombstones;
@@ -1623,7 +1686,7 @@ class concurrent_map {
       TIDE_CHECK(tag == tag_of(h), "an entry's slot holds its tag");
       // Every slot from the first of the entry's start group up to the entry has been used.
       for (std::size_t q = (h & t->group_mask) * group_slots; q != p; q = (q + 1) % t->capacity()) {
-        TIDE_CHECK(t->tag(q).load(std::memory_order_relaxed) != tag_unused,
+        TIDE_CHECK(t->tag(q) != tag_unused,
                    "no unused slot between an entry's start group and the entry");
       }
     }
@@ -1639,6 +1702,7 @@ class concurrent_map {
   [[no_unique_address]] shard_alloc_type shard_alloc_;
   std::size_t shard_count_;
   unsigned shard_bits_;
+  unsigned shard_shift_;  // 63 - shard_bits_
   shard* shards_ = nullptr;
 };
 
