@@ -120,13 +120,15 @@
 // grow point (3/4) and the shrink point (1/4), so insert/erase churn at either does not rebuild
 // back and forth.
 //
-// max_groups = 256: a largest table is 16 KiB of groups and a 64-byte header, so a split copies
-// at most 1,792 node pointers or 768 inline entries (tide::map's largest table is 32 KiB; this
-// one stays inside tide::heap's 32 KiB size class with its header, where 512 groups would not).
-// The directory has about n / (shards * entries per table) entries: at 10M inline entries over
-// 64 shards, about 156K per shard in tables of 288..576 entries, 512 or 1,024 entries of 8 bytes;
-// doubling copies them once per doubling of the shard (1/300 of a word per insert amortized),
-// and the copy is one 8 KiB memcpy-like loop at most, less than the table a split moves.
+// max_groups = 256: a largest table is 16 KiB of groups and a 64-byte header, so a split moves
+// at most the entries of a table at its grow point, 3/4 of 1,792 node slots (1,344 pointers) or
+// of 768 inline slots (576 entries); tide::map's largest table is 32 KiB, and this one stays
+// inside tide::heap's 32 KiB size class with its header, where 512 groups would not. The
+// directory has about n / (shards * entries per table) entries: 10M inline entries over 64
+// shards made 31,411 tables and directories of 512 entries (4 KiB) per shard, one entry per
+// 305 map entries. Doubling copies the directory once per doubling of the shard, well under
+// 1/100 of a word per insert amortized, and the copy (4 KiB there) is smaller than the table a
+// split moves; so the directory is copied, not avoided.
 //
 // Costs and limits, honestly: an insert or erase moves at most one table's entries (a rebuild,
 // a split, or a merge of two tables whose entries fit in one) plus, rarely, a copy of the

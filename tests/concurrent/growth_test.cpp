@@ -12,6 +12,7 @@
 #include <thread>
 #include <tide/concurrent_map.hpp>
 #include <tide/detail/test_peer.hpp>
+#include <unordered_map>
 #include <vector>
 
 #include "support/boxed.hpp"
@@ -219,6 +220,90 @@ TEST(ConcurrentMapGrowth, EraseIfCompactsAndFrees) {
   EXPECT_EQ(m.memory().tables, 0u);
   EXPECT_EQ(m.memory().directory_bytes, 0u);
   m.check_invariants();
+}
+
+// Random operations on 6,000 keys in one shard, in phases that mostly insert and phases that
+// mostly erase, mirrored into std::unordered_map and compared after each: tables split, merge,
+// double and halve the directory over and over; erase_if and clear run now and then.
+template <class Map>
+void check_random_ops_through_splits_and_merges() {
+  Map m(1, {}, {}, {});
+  std::unordered_map<std::uint64_t, std::uint64_t> ref;
+  std::mt19937_64 rng(2024);
+  const std::size_t phase = 8000;  // enough to take the map from empty to full and back
+  const std::size_t ops = tide_test::scaled(16 * phase, 4 * phase);
+  const std::size_t range = 6000;
+  for (std::size_t i = 0; i < ops; ++i) {
+    const std::uint64_t insert_percent = (i / phase) % 2 == 0 ? 80 : 20;
+    const std::size_t k = rng() % range;
+    const std::uint64_t v = rng();
+    switch (rng() % 100) {
+      case 0:
+        if (rng() % 256 == 0) {
+          m.clear();
+          ref.clear();
+        }
+        break;
+      case 1:
+        if (rng() % 16 == 0) {
+          const std::uint64_t mod = 2 + rng() % 5;
+          std::size_t want = 0;
+          for (auto it = ref.begin(); it != ref.end();) {
+            if (it->second % mod == 0) {
+              it = ref.erase(it);
+              ++want;
+            } else {
+              ++it;
+            }
+          }
+          ASSERT_EQ(m.erase_if([mod](const std::uint64_t&, const auto& value) {
+            return std::uint64_t(value) % mod == 0;
+          }),
+                    want);
+        }
+        break;
+      default:
+        if (rng() % 100 < insert_percent) {
+          ASSERT_EQ(m.insert_or_assign(key(k), v), ref.insert_or_assign(key(k), v).second);
+        } else {
+          ASSERT_EQ(m.erase(key(k)), ref.erase(key(k))) << "erase " << k;
+        }
+    }
+    ASSERT_EQ(m.size(), ref.size()) << "after op " << i;
+    if (i % 97 == 0) {
+      const std::size_t probe = rng() % range;
+      const auto it = ref.find(key(probe));
+      const auto got = m.find(key(probe));
+      ASSERT_EQ(got.has_value(), it != ref.end()) << "find(key " << probe << ") after op " << i;
+      if (got) {
+        ASSERT_EQ(std::uint64_t(*got), it->second);
+      }
+    }
+  }
+  m.check_invariants();
+  for (const auto& [k, v] : ref) {
+    const auto got = m.find(k);
+    ASSERT_TRUE(got.has_value() && std::uint64_t(*got) == v) << "find(" << k << ") at the end";
+  }
+  std::size_t seen = 0;
+  m.visit_all([&](const std::uint64_t& k, const auto& v) {
+    ++seen;
+    const auto it = ref.find(k);
+    ASSERT_TRUE(it != ref.end() && it->second == std::uint64_t(v)) << "visit_all saw " << k;
+  });
+  EXPECT_EQ(seen, ref.size());
+  const tide::map_stats s = m.stats();
+  EXPECT_GE(s.splits, 2u);
+  EXPECT_GE(s.merges, 2u);
+  EXPECT_GE(s.directory_doublings, 1u);
+  EXPECT_GE(s.directory_halvings, 1u);
+}
+
+TEST(ConcurrentMapGrowth, RandomOpsThroughSplitsAndMergesMatchUnorderedMapInline) {
+  check_random_ops_through_splits_and_merges<u64_map>();
+}
+TEST(ConcurrentMapGrowth, RandomOpsThroughSplitsAndMergesMatchUnorderedMapNodes) {
+  check_random_ops_through_splits_and_merges<node_map>();
 }
 
 // One writer grows a key range far past one table and shrinks it back, round after round
