@@ -12,10 +12,12 @@
 #include <thread>
 #include <tide/concurrent_map.hpp>
 #include <tide/detail/test_peer.hpp>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
 #include "support/boxed.hpp"
+#include "support/faults.hpp"
 #include "support/scale.hpp"
 
 namespace {
@@ -304,6 +306,88 @@ TEST(ConcurrentMapGrowth, RandomOpsThroughSplitsAndMergesMatchUnorderedMapInline
 }
 TEST(ConcurrentMapGrowth, RandomOpsThroughSplitsAndMergesMatchUnorderedMapNodes) {
   check_random_ops_through_splits_and_merges<node_map>();
+}
+
+// A throwing hash or allocator in an insert or erase that rebuilds, splits or merges a table (one
+// shard, 3,000 keys, grow and shrink phases) leaves the map as it was: the operation that threw
+// either happened or not, nothing leaks, and retried without faults it does its move. Inline
+// entries rehash their keys when they move, so a hash fault can land inside the move itself.
+template <class Value>
+void check_faults_inside_splits_and_merges() {
+  using namespace tide_test;
+  disarm_all_on_exit disarm;
+  value_lifetimes = {};
+  {
+    tide::concurrent_map<int, Value, throwing_hash<int>, std::equal_to<int>,
+                         throwing_allocator<std::pair<const int, Value>>>
+        m(1, {}, {}, {});
+    std::unordered_map<int, int> ref;
+    std::mt19937 rng(17);
+    std::size_t faults = 0;
+    std::size_t faults_in_moves = 0;  // the operation, retried without faults, moved a table
+    const std::size_t phase = 6000;   // long enough to fill 3,000 keys and empty them again
+    const std::size_t ops = tide_test::scaled(16 * phase, 4 * phase);
+    for (std::size_t i = 0; i < ops; ++i) {
+      const bool grow = (i / phase) % 2 == 0;
+      const int k = static_cast<int>(rng() % 3000);
+      const bool insert = rng() % 100 < (grow ? 80u : 20u);
+      const auto op = [&] {
+        if (insert) {
+          if (m.try_emplace(k, static_cast<int>(i))) ref.emplace(k, static_cast<int>(i));
+        } else if (m.erase(k) == 1) {
+          ref.erase(k);
+        }
+      };
+      // A hash fault past the first hash lands in a rehash (inline moves); a table move makes a
+      // few allocations (its new tables, the retire list, a directory).
+      if (rng() % 2 == 0) {
+        hash_faults.arm(1 + static_cast<std::int64_t>(rng() % 40));
+      } else {
+        alloc_faults.arm(1 + static_cast<std::int64_t>(rng() % 3));
+      }
+      try {
+        op();
+      } catch (const injected_fault&) {
+        ++faults;
+        hash_faults.disarm();
+        alloc_faults.disarm();
+        ASSERT_EQ(m.size(), ref.size()) << "after the fault in op " << i;
+        const std::uint64_t before = structural_work(m.stats());
+        op();
+        faults_in_moves += structural_work(m.stats()) > before;
+      }
+      hash_faults.disarm();
+      alloc_faults.disarm();
+      ASSERT_EQ(m.size(), ref.size()) << "after op " << i;
+    }
+    const tide::map_stats s = m.stats();
+    std::printf(
+        "faults: %zu, %zu of them in an operation that moves a table; %llu splits, %llu "
+        "merges, %llu rebuilds\n",
+        faults, faults_in_moves, static_cast<unsigned long long>(s.splits),
+        static_cast<unsigned long long>(s.merges), static_cast<unsigned long long>(s.rebuilds));
+    EXPECT_GT(faults_in_moves, 0u) << "no fault landed in an operation that moves a table";
+    EXPECT_GE(s.splits, 1u);
+    EXPECT_GE(s.merges, 1u);
+    m.check_invariants();
+    for (const auto& [k, v] : ref) {
+      bool found = false;
+      m.visit(k, [&](const Value& got) {
+        found = true;
+        EXPECT_EQ(int(got), v) << "find(" << k << ")";
+      });
+      EXPECT_TRUE(found) << "find(" << k << ") got nothing want " << v;
+    }
+  }
+  EXPECT_EQ(tide_test::throwing_allocator_live_bytes, 0) << "bytes leaked";
+  EXPECT_EQ(tide_test::value_lifetimes.live(), 0) << "a value leaked or was destroyed twice";
+}
+
+TEST(ConcurrentMapGrowth, FaultsInsideSplitsAndMergesLoseNothingInline) {
+  check_faults_inside_splits_and_merges<int>();
+}
+TEST(ConcurrentMapGrowth, FaultsInsideSplitsAndMergesLoseNothingNodes) {
+  check_faults_inside_splits_and_merges<tide_test::boxed<int>>();
 }
 
 // One writer grows a key range far past one table and shrinks it back, round after round
