@@ -261,6 +261,7 @@ class concurrent_map {
     }
     shard_traits::deallocate(shard_alloc_, shards_, shard_count_);
   }
+
   // Lookups (visit, find, contains, erase) take any K the hash and equality accept when both
   // are transparent (tide::hash<std::string> with std::equal_to<>: a string_view finds a
   // std::string key without building one); otherwise Key.
@@ -986,8 +987,9 @@ class concurrent_map {
     const std::uint8_t want = tag_of(h);
     for (std::size_t g = h & t->group_mask;; g = (g + 1) & t->group_mask) {
       group& grp = t->groups()[g];
+      const std::uint64_t tags = grp.tags.load(std::memory_order_relaxed);
       for (std::size_t lane = 0; lane < group_slots; ++lane) {
-        const std::uint8_t tag = tag_at(grp, lane);
+        const auto tag = static_cast<std::uint8_t>(tags >> (8 * lane));
         // A node tombstone may take any key; an inline one only the key it held (its key word
         // stays what readers may have read).
         const bool reusable =
