@@ -846,8 +846,9 @@ class concurrent_map {
   static void for_each_live(table* t, F&& f) {
     for (std::size_t g = 0; g < t->group_count(); ++g) {
       group& grp = t->groups()[g];
+      const std::uint64_t tags = grp.tags.load(std::memory_order_relaxed);
       for (std::size_t lane = 0; lane < group_slots; ++lane) {
-        if (tag_at(grp, lane) >= first_live_tag) f(grp, lane);
+        if (static_cast<std::uint8_t>(tags >> (8 * lane)) >= first_live_tag) f(grp, lane);
       }
     }
   }
@@ -1454,8 +1455,9 @@ class concurrent_map {
                               std::size_t lane) noexcept {
     for (std::size_t g = h & t->group_mask;; g = (g + 1) & t->group_mask) {
       group& grp = t->groups()[g];
+      const std::uint64_t tags = grp.tags.load(std::memory_order_relaxed);
       for (std::size_t to = 0; to < group_slots; ++to) {
-        if (tag_at(grp, to) != tag_unused) continue;
+        if (static_cast<std::uint8_t>(tags >> (8 * to)) != tag_unused) continue;
         if constexpr (inline_entries) {
           grp.keys[to].store(from.keys[lane].load(std::memory_order_relaxed),
                              std::memory_order_relaxed);
