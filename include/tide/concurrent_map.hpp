@@ -1572,6 +1572,9 @@ class concurrent_map {
   table* allocate_table(std::size_t groups, std::size_t depth) {
     TIDE_ASSERT(std::has_single_bit(groups), "a table has a power of two of groups");
     table* t = table_traits::allocate(table_alloc_, 1 + groups);
+    TIDE_CHECK(reinterpret_cast<std::uintptr_t>(t) % alignof(table) == 0,
+               "concurrent_map: the allocator must align tables to alignof(table) (64 bytes): "
+               "directory entries keep log2(groups) in the address's low bits");
     ::new (static_cast<void*>(t)) table(groups, depth);
     for (std::size_t g = 0; g < groups; ++g) ::new (static_cast<void*>(t->groups() + g)) group;
     return t;

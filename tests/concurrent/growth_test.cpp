@@ -12,6 +12,7 @@
 #include <thread>
 #include <tide/concurrent_map.hpp>
 #include <tide/detail/test_peer.hpp>
+#include <tide/heap_allocator.hpp>
 #include <type_traits>
 #include <unordered_map>
 #include <vector>
@@ -83,6 +84,12 @@ void check_split_then_merge() {
 
 TEST(ConcurrentMapGrowth, SplitsAndMergesInline) { check_split_then_merge<u64_map>(); }
 TEST(ConcurrentMapGrowth, SplitsAndMergesNodes) { check_split_then_merge<node_map>(); }
+// On tide::heap: its tables must come back 64-byte aligned (entries keep log2(groups) there).
+TEST(ConcurrentMapGrowth, SplitsAndMergesOnHeapAllocator) {
+  check_split_then_merge<tide::concurrent_map<
+      std::uint64_t, std::uint64_t, tide::hash<std::uint64_t>, std::equal_to<std::uint64_t>,
+      tide::heap_allocator<std::pair<const std::uint64_t, std::uint64_t>>>>();
+}
 
 // The bound: growing a map of few shards to 1M entries and erasing them all, no single insert or
 // erase moves more entries than the largest table holds (counted by stats(), never timed).
