@@ -3,15 +3,27 @@
 //
 // Vocabulary:
 //   shard       one of a fixed number of independent parts, chosen by the top bits of the
-//               hash; it has a writer mutex, a table and a retire list
+//               hash; it has a writer mutex, a directory and a retire list
+//   directory   one shard's array of 2^global_depth entries, indexed by the hash bits just
+//               below the shard's; each entry names a table, several entries may name one.
+//               Replaced whole (a new allocation) only when it doubles or halves; otherwise a
+//               writer updates its entries in place, one atomic word each
+//   entry       one directory word: the table's address | log2(its groups), so a reader has the
+//               table and its group mask from one load
+//   table       an open-addressing array of groups (a power of two of them, at most
+//               max_groups) behind a one-line header; it holds exactly the keys whose
+//               local_depth directory bits are its run's. Probed slot by slot from the first
+//               slot of group hash & (groups - 1), wrapping at the end. Never changed after
+//               its successor is named: growing, shrinking, shedding tombstones, splitting and
+//               merging build new tables (a rebuild)
+//   run         the 2^(global_depth - local_depth) consecutive, aligned entries that name one
+//               table; its buddy is the table of the run next to it that differs in bit
+//               local_depth
 //   layout      where entries live, chosen by type: *inline* when the key is an integer, enum
 //               or pointer compared with std::equal_to and the value is trivially copyable,
 //               each at most 8 bytes (the entry's words sit in the group); *node* otherwise
-//   group       one cache line: 8 tag bytes and 7 node slots, or 3 inline key/value pairs
-//   table       one shard's open-addressing array of groups (a power of two of them),
-//               probed slot by slot from the first slot of group hash & (groups - 1),
-//               wrapping at the end; one allocation, replaced whole when the shard grows,
-//               shrinks or sheds tombstones (a rebuild)
+//   group       one cache line: its tags word (8 tag bytes, one atomic word) and 7 node slots,
+//               or 3 inline key/value pairs
 //   slot        node layout: an atomic node pointer (null, a node, or the tombstone marker);
 //               inline layout: an atomic key word and an atomic value word
 //   tag         one byte per slot: tag_unused (0) while the slot was never used in this
@@ -21,61 +33,111 @@
 //   node        one heap-allocated entry: its hash and a std::pair<const Key, T>; never
 //               changed after it is published: insert_or_assign publishes a new node in the
 //               same slot and retires the old one
-//   retire      unlink a node or a table and hand it to the shard's retire list; it is freed
-//               once no reader can still hold it (epoch-based reclamation, detail/epoch.hpp)
+//   retire      unlink a node, a table or a directory and hand it to the shard's retire list;
+//               it is freed once no reader can still hold it (epoch-based reclamation,
+//               detail/epoch.hpp)
+//
+// Hash bits (64):
+//
+//   [ shard: log2(shards) | directory: global_depth | ... | 31..24: tag | ... | group index ]
+//
+//   The shard and the directory take the top bits, at most max_directory_bits of them
+//   together; the tag is bits 24..31; the probe starts at the group of the low bits (at most 8
+//   of them in a table of max_groups). No two of them share a bit.
 //
 // Layout:
 //
 //   shards_ ──> [ shard 0 | shard 1 | ... | shard S-1 ]          S = shard_count(), fixed
-//                  │ reader line: atomic<table*> current_    (written only by a rebuild)
-//                  │ writer line: mutex, size, tombstones, retire list, memory counters
+//                  │ reader line: atomic<directory*> directory_  (written when it is replaced)
+//                  │ writer line: mutex, counts, stats, retire list, memory counters
 //                  v
-//               table: [ header: capacity, group_mask | group 0 | group 1 | ... ]
+//               directory: [ 63 - global_depth | entry 0 | entry 1 | ... | entry 2^depth - 1 ]
+//                                                  │ table* | log2(groups)
+//                                                  v
+//               table: [ header: group_mask, used, tombstones, local_depth | group 0 | ... ]
 //
-//               node group (64 bytes):   [ tag 0..6 | pad | slot 0 .. slot 6 ]
+//               node group (64 bytes):   [ tag 0..6 | pad | slot 0 .. slot 6 ]  tags: one word
 //                                                              │
 //                                                              v
 //                                                 node: { hash, pair<const Key, T> }
 //               inline group (64 bytes): [ tag 0..2 | pad | key 0..2 | value 0..2 | pad ]
 //
 // Readers (visit, find, contains, visit_all, the first look of load_or_store) pin the thread's
-// epoch record (its own cache line), load the shard's table and probe it; they take no lock,
-// write no shared cache line and never wait for a writer.
+// epoch record (its own cache line), load the shard's directory, the entry of the hash and probe
+// the table it names: three dependent loads before the first group, as many as a single table
+// per shard needed (its header held the group mask). A probe reads each group's tags with one
+// atomic load and matches them with SWAR (detail/group.hpp, shared with tide::map's portable
+// group), then looks only at the matching lanes. They take no lock, write no shared cache line
+// and never wait for a writer.
 // Writers lock one shard. A node reader reads the immutable node in place; an inline reader
 // copies the value word: an inline slot's key is written before its tag is published and never
 // changes while the table lives (an inline tombstone is reused only by the key it held), and
-// its value is replaced whole by one atomic store. A rebuild builds the new table from the old
-// one's entries (node pointers or words; nodes stay where they are), publishes it and retires the
-// old one. A reader still probing the old table needs no retry: writers stop changing a table when
-// its successor is published, so it reads a key's state as of that moment, which lies between the
-// reader's load of the table pointer and its probe, inside the reader's call (linearizable).
+// its value is replaced whole by one atomic store.
+// A rebuild builds its new table(s) from the old ones' entries (node pointers or words; nodes
+// stay where they are), names them in the directory (entry stores, release; or a new directory
+// published with one release store) and only then retires what they replace. A reader still
+// probing an old table needs no retry: a writer stops changing a table when it builds its
+// successor, and between that moment and the last store that names the successor the shard
+// changes in nothing else, so an old table holds the shard's state as of a moment no earlier
+// than the reader's load of the directory pointer (every table a reader reaches was named by the
+// directory it loaded, while or after that directory was current) and no later than its probe:
+// inside the reader's call (linearizable). A reader on a directory that has been replaced reads
+// frozen entries (writers change only the current directory) that name tables retired no
+// earlier than the directory itself, so the epoch that keeps the directory keeps them.
 //
 // Invariants, per shard, under its mutex (check_invariants_locked):
-//   size_ == live slots in current_; tombstones_ == erased slots in current_
-//   size_ + tombstones_ <= 3/4 capacity (max_load), so every probe meets an unused slot
-//   current_ == nullptr iff the shard has no entry
+//   directory_ == nullptr => the shard has no entry (and no table); erasing its last entry frees
+//     every table and the directory (a reserve()d shard may hold empty tables)
+//   every table's run is aligned, 2^(global_depth - local_depth) entries long, and all of them
+//     name it; local_depth <= global_depth; shard bits + global_depth <= max_directory_bits
+//   every key in a table has its run's directory bits and belongs to this shard
+//   per table: used == live slots; tombstones == erased slots; used + tombstones <= 3/4
+//     capacity (max load), so every probe meets an unused slot
+//   size_, tombstones_, tables_, capacity_, table_bytes_, tables_at_global_depth_ are the sums
+//     over the tables; directory_bytes_ is the directory's size
 //   node layout: a slot's tag is tag_unused iff the slot is null, tag_erased iff it holds the
 //     tombstone marker
-//   a live slot's tag is tag_of(its entry's hash), and the entry belongs to this shard
+//   a live slot's tag is tag_of(its entry's hash)
 //   a key occupies at most one live slot of a table; every live entry sits in its probe run:
 //     no unused slot between the first slot of its start group and itself
+//   a group's used lanes (tag != tag_unused) are a prefix of its lanes, and its pad tag bytes
+//     are 0
 //   the retire list's epochs are non-decreasing (they are read under the mutex)
 //
-// Thresholds: a table grows at 3/4 full, counting tombstones; it is rebuilt with room for 1.5x
-// its entries (load 1/3..2/3 afterwards, rounded to a power of two of groups). A linear probe's
-// expected length grows as 1/(1 - load)^2, but a probe reads whole groups (one cache line each)
-// and a smaller table misses the cache less: measured on 100,000 u64 entries, a maximum load of
-// 3/4 found 1.1x the time of std::shared_mutex + absl::flat_hash_map per lookup, 1/2 (a table
-// twice as large) 1.5x. A table shrinks when its load falls below 1/4 (if that gives fewer
-// groups) and is freed when its last entry goes; after erasing 90% a table is at most about 2x
-// one built fresh for the survivors. After a rebuild a table is well away from both
-// thresholds, so insert/erase churn does not rebuild back and forth.
+// Thresholds, per table: a table grows at 3/4 full, counting tombstones; it is rebuilt with room
+// for 1.5x its entries (load 1/3..2/3 afterwards, rounded to a power of two of groups). A linear
+// probe's expected length grows as 1/(1 - load)^2, but a probe reads whole groups (one cache line
+// each) and a smaller table misses the cache less: measured on 100,000 u64 entries, a maximum
+// load of 3/4 found 1.1x the time of std::shared_mutex + absl::flat_hash_map per lookup, 1/2 (a
+// table twice as large) 1.5x. A table that must grow past max_groups splits instead into two
+// tables by its next directory bit, each with room for 1.5x its half (doubling the directory
+// first when the table is as deep as it). A table below 1/4 full after an erase merges with its
+// buddy when both are as deep and their entries fit in one table of at most max_groups (at
+// a load of at most 2/3), else is rebuilt smaller if that gives fewer groups; the directory
+// halves when no table is as deep as it. Every rebuild, split half and merge lands a table
+// between 1/3 and 2/3 full of its own size (room for 1.5x its entries, rounded up to a power of
+// two of groups; a one-group table may hold less), at least 1/12 of its slots away from both the
+// grow point (3/4) and the shrink point (1/4), so insert/erase churn at either does not rebuild
+// back and forth.
 //
-// Costs and limits, honestly: a rebuild copies one shard's slots (n / shard_count() of them),
-// so a writer's worst case is O(n / shards), not O(1) as in tide::map; readers never wait for
-// it. Hash, equality, Key and T constructors may run concurrently with readers of other entries
-// and must be thread-safe as const operations; the allocator is used by writers of different
-// shards at once, so it must be thread-safe (std::allocator and tide::heap_allocator are).
+// max_groups = 256: a largest table is 16 KiB of groups and a 64-byte header, so a split moves
+// at most the entries of a table at its grow point, 3/4 of 1,792 node slots (1,344 pointers) or
+// of 768 inline slots (576 entries); tide::map's largest table is 32 KiB, and this one stays
+// inside tide::heap's 32 KiB size class with its header, where 512 groups would not. The
+// directory has about n / (shards * entries per table) entries: 10M inline entries over 64
+// shards made 31,411 tables and directories of 512 entries (4 KiB) per shard, one entry per
+// 305 map entries. Doubling copies the directory once per doubling of the shard, well under
+// 1/100 of a word per insert amortized, and the copy (4 KiB there) is smaller than the table a
+// split moves; so the directory is copied, not avoided.
+//
+// Costs and limits, honestly: an insert or erase moves at most one table's entries (a rebuild,
+// a split, or a merge of two tables whose entries fit in one) plus, rarely, a copy of the
+// directory: O(max_groups * group_slots + n / (shards * entries per table)), not O(n / shards).
+// A table whose keys the next directory bit does not separate (equal hashes) grows past
+// max_groups instead of splitting, as in tide::map. Readers never wait for any of it. Hash,
+// equality, Key and T constructors may run concurrently with readers of other entries and must
+// be thread-safe as const operations; the allocator is used by writers of different shards at
+// once, so it must be thread-safe (std::allocator and tide::heap_allocator are).
 #pragma once
 
 #include <algorithm>
@@ -98,7 +160,9 @@
 #include "tide/detail/config.hpp"
 #include "tide/detail/directory.hpp"
 #include "tide/detail/epoch.hpp"
+#include "tide/detail/group.hpp"
 #include "tide/hash.hpp"
+#include "tide/map_memory.hpp"
 
 namespace tide {
 
@@ -107,11 +171,13 @@ namespace tide {
 struct concurrent_map_memory {
   std::size_t bytes = 0;            // everything below
   std::size_t shard_bytes = 0;      // the shard array (fixed) and the retire lists' storage
+  std::size_t directory_bytes = 0;  // current directories
   std::size_t table_bytes = 0;      // current tables
   std::size_t node_bytes = 0;       // live entries' nodes
-  std::size_t retired_bytes = 0;    // nodes and tables erased or replaced, waiting for readers
+  std::size_t retired_bytes = 0;    // nodes, tables and directories replaced, waiting for readers
   std::size_t retired_objects = 0;  // how many of them
   std::size_t shards = 0;
+  std::size_t tables = 0;    // current tables, over all shards
   std::size_t capacity = 0;  // slots of the current tables
   std::size_t size = 0;
   std::size_t tombstones = 0;
@@ -147,8 +213,7 @@ class concurrent_map {
   using size_type = std::size_t;
 
   // Shards: the smallest power of two at least 4x the hardware threads (at least 16, at most
-  // 1024), so two writers rarely meet on one mutex and one shard's rebuild is a small part of
-  // the map.
+  // 1024), so two writers rarely meet on one mutex.
   explicit concurrent_map(const Hash& hash = Hash(), const KeyEqual& equal = KeyEqual(),
                           const Allocator& alloc = Allocator())
       : concurrent_map(default_shard_count(), hash, equal, alloc) {}
@@ -160,9 +225,11 @@ class concurrent_map {
         equal_(equal),
         node_alloc_(alloc),
         table_alloc_(alloc),
+        directory_alloc_(alloc),
         shard_alloc_(alloc),
         shard_count_(shard_count),
-        shard_shift_(63 - static_cast<unsigned>(std::countr_zero(shard_count))) {
+        shard_bits_(static_cast<unsigned>(std::countr_zero(shard_count))),
+        shard_shift_(63 - shard_bits_) {
     TIDE_CHECK(std::has_single_bit(shard_count) && shard_count <= (std::size_t{1} << 16),
                "concurrent_map: shard_count must be a power of two <= 65536");
     shards_ = shard_traits::allocate(shard_alloc_, shard_count_);
@@ -178,14 +245,16 @@ class concurrent_map {
   ~concurrent_map() {
     for (std::size_t i = 0; i < shard_count_; ++i) {
       shard& s = shards_[i];
-      if (table* t = s.current_.load(std::memory_order_relaxed)) {
-        if constexpr (!inline_entries) {
-          for (std::size_t p = 0; p < t->capacity; ++p) {
-            node* n = node_slot(t, p).load(std::memory_order_relaxed);
-            if (is_node(n)) destroy_node(n);
+      if (dir_word* d = s.directory_.load(std::memory_order_relaxed)) {
+        for_each_table(d, [&](table* t, std::size_t) {
+          if constexpr (!inline_entries) {
+            for_each_live(t, [&](group& grp, std::size_t lane) {
+              destroy_node(grp.slots[lane].load(std::memory_order_relaxed));
+            });
           }
-        }
-        deallocate_table(t);
+          deallocate_table(t);
+        });
+        deallocate_directory(d);
       }
       for (const retired& r : s.retired_) free_retired(r);
       s.~shard();
@@ -233,28 +302,28 @@ class concurrent_map {
   //     and inserted again during the call is two entries, and may be seen twice);
   //   - each value seen is one its key held at some moment during the call.
   // It is not a snapshot: two entries seen may never have been in the map at the same time.
-  // Each shard is read from the table current when its turn came (entries changed in that
-  // shard after a rebuild during its turn are seen as they were at the rebuild). Lock-free;
-  // f may call writers (a write to a shard not yet visited is seen or not).
+  // Each shard is read through the directory current when its turn came, entry by entry in
+  // order; each range of entries is read from the table that one entry names when the walk
+  // reaches it (a table replaced meanwhile by a rebuild, split or merge is read as it was at
+  // its replacement). A range is read once: when a merge has replaced tables the walk already
+  // read, the merged table is read only for the keys of the entries not yet walked, so splits
+  // and merges running concurrently neither hide an entry nor show one twice. Lock-free; f may
+  // call writers (a write to a shard not yet visited is seen or not).
   template <class F>
   void visit_all(F&& f) const {
     for (std::size_t i = 0; i < shard_count_; ++i) {
       detail::epoch_guard guard;
-      const table* t = shards_[i].current_.load(std::memory_order_acquire);
-      if (t == nullptr) continue;
-      for (std::size_t g = 0; g < t->group_count(); ++g) {
-        const group& grp = t->groups()[g];
-        for (std::size_t lane = 0; lane < group_slots; ++lane) {
-          if (grp.tags[lane].load(std::memory_order_acquire) < first_live_tag) continue;
-          if constexpr (inline_entries) {
-            const Key key = from_word<Key>(grp.keys[lane].load(std::memory_order_relaxed));
-            const T value = from_word<T>(grp.values[lane].load(std::memory_order_acquire));
-            f(key, value);
-          } else {
-            const node* n = grp.slots[lane].load(std::memory_order_acquire);
-            if (is_node(n)) f(n->entry.first, std::as_const(n->entry.second));
-          }
-        }
+      const dir_word* d = shards_[i].directory_.load(std::memory_order_acquire);
+      if (d == nullptr) continue;
+      const std::size_t depth = global_depth(d);
+      for (std::size_t at = 0; at < (std::size_t{1} << depth);) {
+        const std::uintptr_t e = d[1 + at].load(std::memory_order_acquire);
+        const table* t = table_of(e);
+        // The run of t; its local depth was written before t was first named.
+        const std::size_t len = std::size_t{1} << (depth - t->local_depth);
+        const std::size_t start = at & ~(len - 1);
+        visit_table(d, t, group_mask_of(e) + 1, start == at ? 0 : at, f);
+        at = start + len;
       }
     }
   }
@@ -320,7 +389,7 @@ class concurrent_map {
     const std::size_t h = hash_of(key);
     shard& s = shard_of(h);
     std::lock_guard lock(s.mutex_);
-    if (table* t = s.current_.load(std::memory_order_relaxed)) {
+    if (table* t = table_for_locked(s, h)) {
       if (const slot_ref at = locate(t, key, h).match; at.grp != nullptr) {
         if constexpr (inline_entries) {
           at.grp->values[at.lane].store(to_word(make_entry(h, key, std::forward<V>(value))),
@@ -381,7 +450,7 @@ class concurrent_map {
     const std::size_t h = hash_of(key);
     shard& s = shard_of(h);
     std::lock_guard lock(s.mutex_);
-    table* t = s.current_.load(std::memory_order_relaxed);
+    table* t = table_for_locked(s, h);
     if (t == nullptr) return 0;
     const slot_ref at = locate(t, key, h).match;
     if (at.grp == nullptr) return 0;
@@ -393,88 +462,97 @@ class concurrent_map {
         return 0;
       }
     }
-    reserve_retire_locked(s, 2);  // the node, and the table if it was the last entry
+    reserve_erase_locked(s);
     erase_slot_locked(s, at);
-    shrink_if_sparse_locked(s);
+    shrink_if_sparse_locked(s, h);
     after_mutation_locked(s);
     return 1;
   }
 
   // Erases every entry for which pred(const Key&, const T&) is true, one shard at a time under
-  // its mutex; returns how many. Entries inserted into a shard already passed are not seen. If
-  // pred throws, the entries erased so far stay erased (the map stays valid).
+  // its mutex, then compacts the shard's sparse tables (merges and rebuilds, as many as it
+  // needs: a bulk operation is not bounded to one table); returns how many. Entries inserted
+  // into a shard already passed are not seen. If pred throws, the entries erased so far stay
+  // erased (the map stays valid).
   template <class Pred>
   size_type erase_if(Pred pred) {
     size_type erased = 0;
     for (std::size_t i = 0; i < shard_count_; ++i) {
       shard& s = shards_[i];
       std::lock_guard lock(s.mutex_);
-      table* t = s.current_.load(std::memory_order_relaxed);
-      if (t == nullptr) continue;
-      reserve_retire_locked(s, s.size_.load(std::memory_order_relaxed) + 1);
-      for (std::size_t g = 0; g < t->group_count(); ++g) {
-        group& grp = t->groups()[g];
-        for (std::size_t lane = 0; lane < group_slots; ++lane) {
-          if (grp.tags[lane].load(std::memory_order_relaxed) < first_live_tag) continue;
-          bool matches = false;
-          if constexpr (inline_entries) {
-            matches = pred(from_word<Key>(grp.keys[lane].load(std::memory_order_relaxed)),
-                           from_word<T>(grp.values[lane].load(std::memory_order_relaxed)));
-          } else {
-            const node* n = grp.slots[lane].load(std::memory_order_relaxed);
-            matches = pred(n->entry.first, std::as_const(n->entry.second));
-          }
-          if (!matches) continue;
-          erase_slot_locked(s, {&grp, lane});
-          ++erased;
-        }
+      dir_word* d = s.directory_.load(std::memory_order_relaxed);
+      if (d == nullptr) continue;
+      reserve_retire_locked(s, s.size_.load(std::memory_order_relaxed) +
+                                   s.tables_.load(std::memory_order_relaxed) + 1);
+      try {
+        for_each_table(d, [&](table* t, std::size_t) {
+          for_each_live(t, [&](group& grp, std::size_t lane) {
+            bool matches = false;
+            if constexpr (inline_entries) {
+              matches = pred(from_word<Key>(grp.keys[lane].load(std::memory_order_relaxed)),
+                             from_word<T>(grp.values[lane].load(std::memory_order_relaxed)));
+            } else {
+              const node* n = grp.slots[lane].load(std::memory_order_relaxed);
+              matches = pred(n->entry.first, std::as_const(n->entry.second));
+            }
+            if (!matches) return;
+            erase_slot_locked(s, {t, &grp, lane});
+            ++erased;
+          });
+        });
+      } catch (...) {
+        compact_all_locked(s);
+        after_mutation_locked(s);
+        throw;
       }
-      shrink_if_sparse_locked(s);
+      compact_all_locked(s);
       after_mutation_locked(s);
     }
     return erased;
   }
 
   // Erases everything, shard by shard (not atomically: a reader may see some shards cleared
-  // and others not). Tables and nodes are retired.
+  // and others not). Tables, directories and nodes are retired.
   void clear() {
     for (std::size_t i = 0; i < shard_count_; ++i) {
       shard& s = shards_[i];
       std::lock_guard lock(s.mutex_);
-      table* t = s.current_.load(std::memory_order_relaxed);
-      if (t == nullptr) continue;
-      reserve_retire_locked(s, s.size_.load(std::memory_order_relaxed) + 1);
-      if constexpr (!inline_entries) {
-        for (std::size_t p = 0; p < t->capacity; ++p) {
-          node* n = node_slot(t, p).load(std::memory_order_relaxed);
-          if (is_node(n)) retire_node_locked(s, n);
-        }
-      }
-      publish_locked(s, nullptr);
-      s.size_.store(0, std::memory_order_relaxed);
-      s.tombstones_ = 0;
-      s.tombstones_count_.store(0, std::memory_order_relaxed);
+      if (s.directory_.load(std::memory_order_relaxed) == nullptr) continue;
+      reserve_retire_locked(s, s.size_.load(std::memory_order_relaxed) +
+                                   s.tables_.load(std::memory_order_relaxed) + 1);
+      free_all_locked(s);
       after_mutation_locked(s);
     }
   }
 
   // Makes room for n entries spread evenly over the shards (each shard gets room for n /
-  // shards plus half again, for uneven hashing), so inserting them rebuilds no table. Erases
-  // may shrink the tables again.
+  // shards plus half again, for uneven hashing), so inserting them rebuilds and splits no
+  // table: each shard's tables are split to the directory depth that spreads its share over
+  // tables of at most max_groups, and rebuilt to the size their part needs. Erases may shrink
+  // and merge the tables again.
   void reserve(size_type n) {
     const std::size_t per_shard = n / shard_count_ + n / shard_count_ / 2 + 1;
+    std::size_t depth = 0;
+    while (groups_for((per_shard >> depth) + 1) > max_groups &&
+           shard_bits_ + depth < max_directory_bits) {
+      ++depth;
+    }
+    const std::size_t groups = groups_for((per_shard >> depth) + 1);
     for (std::size_t i = 0; i < shard_count_; ++i) {
       shard& s = shards_[i];
       std::lock_guard lock(s.mutex_);
-      const table* t = s.current_.load(std::memory_order_relaxed);
-      const std::size_t want = groups_for(per_shard);
-      if (t == nullptr || t->group_count() < want) rebuild_locked(s, want);
+      if (s.directory_.load(std::memory_order_relaxed) == nullptr) {
+        create_directory_locked(s, depth, groups);
+      } else {
+        reserve_tables_locked(s, depth, groups);
+      }
+      after_mutation_locked(s);
     }
   }
 
-  // Frees every retired node and table that no reader can hold any more, advancing the global
-  // epoch if the pinned threads allow it. Writers do this by themselves every few retirements;
-  // call it to bring memory().retired_bytes down when the map has gone quiet.
+  // Frees every retired node, table and directory that no reader can hold any more, advancing the
+  // global epoch if the pinned threads allow it. Writers do this by themselves every few
+  // retirements; call it to bring memory().retired_bytes down when the map has gone quiet.
   void reclaim() {
     auto& domain = detail::epoch_domain::instance();
     domain.try_advance();
@@ -493,18 +571,39 @@ class concurrent_map {
     for (std::size_t i = 0; i < shard_count_; ++i) {
       const shard& s = shards_[i];
       const std::size_t size = s.size_.load(std::memory_order_relaxed);
-      const std::size_t capacity = s.capacity_.load(std::memory_order_relaxed);
       m.size += size;
-      m.capacity += capacity;
+      m.capacity += s.capacity_.load(std::memory_order_relaxed);
+      m.tables += s.tables_.load(std::memory_order_relaxed);
       m.tombstones += s.tombstones_count_.load(std::memory_order_relaxed);
       m.node_bytes += inline_entries ? 0 : size * sizeof(node);
-      m.table_bytes += capacity == 0 ? 0 : table_bytes(capacity / group_slots);
+      m.table_bytes += s.table_bytes_.load(std::memory_order_relaxed);
+      m.directory_bytes += s.directory_bytes_.load(std::memory_order_relaxed);
       m.retired_bytes += s.retired_bytes_.load(std::memory_order_relaxed);
       m.retired_objects += s.retired_count_.load(std::memory_order_relaxed);
       m.shard_bytes += s.retire_list_bytes_.load(std::memory_order_relaxed);
     }
-    m.bytes = m.shard_bytes + m.table_bytes + m.node_bytes + m.retired_bytes;
+    m.bytes = m.shard_bytes + m.directory_bytes + m.table_bytes + m.node_bytes + m.retired_bytes;
     return m;
+  }
+
+  // The structural work the shards have done (rebuilds, splits, merges, directory doublings and
+  // halvings, entries moved by them, and the most one operation moved), summed over the shards,
+  // each read under its mutex. Counted only on those paths, never on a lookup or on an insert
+  // that finds room.
+  map_stats stats() const {
+    map_stats total;
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+      std::lock_guard lock(shards_[i].mutex_);
+      const map_stats& s = shards_[i].stats_;
+      total.rebuilds += s.rebuilds;
+      total.splits += s.splits;
+      total.merges += s.merges;
+      total.directory_doublings += s.directory_doublings;
+      total.directory_halvings += s.directory_halvings;
+      total.slots_moved += s.slots_moved;
+      total.max_slots_moved = std::max(total.max_slots_moved, s.max_slots_moved);
+    }
+    return total;
   }
 
   std::size_t shard_count() const noexcept { return shard_count_; }
@@ -512,8 +611,9 @@ class concurrent_map {
   key_equal key_eq() const { return equal_; }
   allocator_type get_allocator() const { return allocator_type(node_alloc_); }
 
-  // Recomputes each shard's counts and probe runs under its mutex; aborts naming the broken
-  // invariant. O(capacity). Runs after every mutation in the invariant-check build.
+  // Recomputes each shard's directory runs, counts and probe runs under its mutex; aborts naming
+  // the broken invariant. O(capacity + directory entries). Runs after every mutation in the
+  // invariant-check build.
   void check_invariants() const {
     for (std::size_t i = 0; i < shard_count_; ++i) {
       std::lock_guard lock(shards_[i].mutex_);
@@ -527,6 +627,8 @@ class concurrent_map {
   }
 
  private:
+  friend struct detail::test_peer;
+
   // Entries in the groups (keys and values as words) or in nodes (see the design comment).
   static constexpr bool inline_entries = detail::concurrent_inline_entry<Key, T, KeyEqual>;
 
@@ -546,78 +648,128 @@ class concurrent_map {
     explicit node(std::size_t h, Args&&... args) : hash(h), entry(std::forward<Args>(args)...) {}
   };
 
-  //   node group:    [ tag 0..6 | pad | slot 0 .. slot 6 ]                    (8 + 56 bytes)
-  //   inline group:  [ tag 0..2 | pad | key 0 .. key 2 | value 0 .. value 2 ]  (8 + 48 + 8 pad)
+  //   node group:    [ tags | slot 0 .. slot 6 ]                    (8 + 56 bytes)
+  //   inline group:  [ tags | key 0 .. key 2 | value 0 .. value 2 ]  (8 + 48 + 8 pad)
+  //
+  //   tags: one atomic 64-bit word, byte i the tag of lane i (little-endian), the bytes past
+  //   the last lane 0:  bits 63..56 | ... | 15..8 | 7..0
+  //                     [ pad (0)  | ... | tag 1 | tag 0 ]
+  //   Readers load it whole (one acquire load) and match it with SWAR (detail/group.hpp);
+  //   writers change one byte by storing the whole word (set_tag): only the shard's writer,
+  //   under its mutex, or the builder of a table not yet named, writes a table's tags.
   struct alignas(detail::cache_line_bytes) node_group {
-    std::atomic<std::uint8_t> tags[8]{};
+    std::atomic<std::uint64_t> tags{0};
     std::atomic<node*> slots[7]{};
   };
   struct alignas(detail::cache_line_bytes) inline_group {
-    std::atomic<std::uint8_t> tags[8]{};
+    std::atomic<std::uint64_t> tags{0};
     std::atomic<std::uint64_t> keys[3]{};
     std::atomic<std::uint64_t> values[3]{};
   };
   using group = std::conditional_t<inline_entries, inline_group, node_group>;
   static_assert(sizeof(group) == detail::cache_line_bytes, "a group is one cache line");
+  // The byte of the last lane in a tags word: unused lanes are a suffix of the group (writers
+  // fill a group's lanes in order), so the group has an unused lane iff its last lane is.
+  static constexpr std::uint64_t last_lane_byte = std::uint64_t{0xFF} << (8 * (group_slots - 1));
+  static_assert(group_slots < 8, "a tags word has a pad byte, always 0, that tag_of never is");
 
-  // A table's header, one cache line, followed by its groups (a power of two of them).
+  // A lane's tag, for writers (relaxed: they hold the mutex or own the unnamed table).
+  static std::uint8_t tag_at(const group& grp, std::size_t lane) noexcept {
+    return static_cast<std::uint8_t>(grp.tags.load(std::memory_order_relaxed) >> (8 * lane));
+  }
+  // Sets a lane's tag with one store of the whole word (`order`: release when it publishes).
+  // Precondition: the caller is the table's only writer.
+  static void set_tag(group& grp, std::size_t lane, std::uint8_t tag,
+                      std::memory_order order) noexcept {
+    const unsigned shift = static_cast<unsigned>(8 * lane);
+    const std::uint64_t word = grp.tags.load(std::memory_order_relaxed);
+    grp.tags.store((word & ~(std::uint64_t{0xFF} << shift)) | (std::uint64_t{tag} << shift), order);
+  }
+
+  // A table's header, one cache line, followed by its groups (a power of two of them). Only
+  // writers read it, but for local_depth, which visit_all reads: it is set before the table is
+  // first named and never changes.
   struct alignas(detail::cache_line_bytes) table {
-    std::size_t capacity;    // slots: groups * group_slots
-    std::size_t group_mask;  // groups - 1
-    explicit table(std::size_t groups) noexcept
-        : capacity(groups * group_slots), group_mask(groups - 1) {}
+    std::size_t group_mask;        // groups - 1
+    std::uint32_t used = 0;        // live slots
+    std::uint32_t tombstones = 0;  // erased slots
+    std::size_t local_depth;       // directory bits shared by every key of the table
+    table(std::size_t groups, std::size_t depth) noexcept
+        : group_mask(groups - 1), local_depth(depth) {}
     std::size_t group_count() const noexcept { return group_mask + 1; }
+    std::size_t capacity() const noexcept { return group_count() * group_slots; }
     group* groups() noexcept { return std::launder(reinterpret_cast<group*>(this + 1)); }
     const group* groups() const noexcept {
       return std::launder(reinterpret_cast<const group*>(this + 1));
     }
-    // The tag at position 0..capacity-1 (for full scans).
-    const std::atomic<std::uint8_t>& tag(std::size_t p) const noexcept {
-      return groups()[p / group_slots].tags[p % group_slots];
+    // The tag at position 0..capacity-1 (for full scans by writers).
+    std::uint8_t tag(std::size_t p) const noexcept {
+      return tag_at(groups()[p / group_slots], p % group_slots);
     }
   };
   static_assert(sizeof(table) == detail::cache_line_bytes, "the header is one cache line");
 
-  // The node slot at position 0..capacity-1 of a node table (for full scans). A template, so
-  // that tables of inline entries, which have no node slots, never instantiate it.
-  template <class Table>
-  static auto& node_slot(Table* t, std::size_t p) noexcept {
-    return t->groups()[p / group_slots].slots[p % group_slots];
-  }
+  // Groups of the largest table (see the design comment): 16 KiB of groups.
+  static constexpr std::size_t max_groups = 256;
+  static constexpr std::size_t max_table_slots = max_groups * group_slots;
+  // Hash bits the shard index and the directory take together, from the top: they stay above
+  // the tag's bits 24..31 (a shard's tables stop splitting at 2^(32 - shard bits) of them,
+  // hundreds of millions of entries per shard, and grow instead).
+  static constexpr std::size_t max_directory_bits = 32;
+
+  // A directory: word 0 is 63 - global_depth (the shift that takes an entry index out of the
+  // hash), words 1..2^global_depth are the entries. Immutable but for entry stores while it is
+  // its shard's current directory.
+  using dir_word = std::atomic<std::uintptr_t>;
+  // An entry: table address | log2(groups); tables are cache-line aligned, so 6 bits are free.
+  static constexpr std::uintptr_t entry_low_bits = alignof(table) - 1;
+  static_assert(alignof(table) >= 64,
+                "an entry keeps log2(groups) in the table address's low bits");
 
   // One slot, for writers.
   struct slot_ref {
+    table* tbl = nullptr;
     group* grp = nullptr;
     std::size_t lane = 0;
   };
 
+  enum class retired_kind : std::uint8_t { node, table, directory };
   struct retired {
     void* object;
     std::uint64_t epoch;
-    std::size_t table_groups;  // 0 for a node
+    retired_kind kind;
   };
 
   using node_alloc_type = typename std::allocator_traits<Allocator>::template rebind_alloc<node>;
   using node_traits = std::allocator_traits<node_alloc_type>;
   using table_alloc_type = typename std::allocator_traits<Allocator>::template rebind_alloc<table>;
   using table_traits = std::allocator_traits<table_alloc_type>;
+  using directory_alloc_type =
+      typename std::allocator_traits<Allocator>::template rebind_alloc<dir_word>;
+  using directory_traits = std::allocator_traits<directory_alloc_type>;
   using retired_allocator =
       typename std::allocator_traits<Allocator>::template rebind_alloc<retired>;
 
   struct shard {
-    // The reader's line: only a rebuild writes it.
-    alignas(detail::cache_line_bytes) std::atomic<table*> current_{nullptr};
+    // The reader's line: written only when the directory is replaced (created, doubled,
+    // halved, freed).
+    alignas(detail::cache_line_bytes) std::atomic<dir_word*> directory_{nullptr};
 
     // The writers' line(s). Counters that memory() and size() read without the mutex are
     // atomics written (relaxed) only under it.
     alignas(detail::cache_line_bytes) mutable std::mutex mutex_;
     std::atomic<std::size_t> size_{0};
     std::size_t tombstones_ = 0;
+    std::size_t tables_at_global_depth_ = 0;        // when it falls to 0, the directory halves
     std::atomic<std::size_t> tombstones_count_{0};  // tombstones_, for memory()
+    std::atomic<std::size_t> tables_{0};
     std::atomic<std::size_t> capacity_{0};
+    std::atomic<std::size_t> table_bytes_{0};
+    std::atomic<std::size_t> directory_bytes_{0};
     std::atomic<std::size_t> retired_bytes_{0};
     std::atomic<std::size_t> retired_count_{0};
     std::atomic<std::size_t> retire_list_bytes_{0};
+    map_stats stats_;
     std::vector<retired, retired_allocator> retired_;
 
     explicit shard(const retired_allocator& alloc) : retired_(alloc) {}
@@ -641,10 +793,13 @@ class concurrent_map {
   static std::size_t table_bytes(std::size_t groups) noexcept {
     return sizeof(table) + groups * sizeof(group);
   }
-  // Bits 40..47 of the hash moved off 0 and 1: not the shard's top bits, and not the group
-  // index's low bits unless a table had 2^40 groups.
+  static std::size_t directory_bytes(std::size_t depth) noexcept {
+    return (1 + (std::size_t{1} << depth)) * sizeof(dir_word);
+  }
+  // Bits 24..31 of the hash moved off 0 and 1: below the shard's and the directory's bits, and
+  // above the group index's in a table of at most 2^24 groups.
   static std::uint8_t tag_of(std::size_t h) noexcept {
-    const auto tag = static_cast<std::uint8_t>(h >> 40);
+    const auto tag = static_cast<std::uint8_t>(h >> 24);
     return tag < first_live_tag ? static_cast<std::uint8_t>(tag + first_live_tag) : tag;
   }
 
@@ -671,47 +826,135 @@ class concurrent_map {
   // The top log2(shard_count_) bits of h; two shifts, so one shard needs no shift by 64.
   shard& shard_of(std::size_t h) const noexcept { return shards_[(h >> 1) >> shard_shift_]; }
 
+  // ---- the directory -------------------------------------------------------------------
+
+  static std::size_t global_depth(const dir_word* d) noexcept {
+    return 63 - d[0].load(std::memory_order_relaxed);
+  }
+  // The entry of h: the global_depth bits below the shard's (two shifts, so depth 0 needs no
+  // shift by 64).
+  std::size_t dir_index(const dir_word* d, std::size_t h) const noexcept {
+    return ((h << shard_bits_) >> 1) >> d[0].load(std::memory_order_relaxed);
+  }
+  static std::uintptr_t entry_of(const table* t) noexcept {
+    return reinterpret_cast<std::uintptr_t>(t) |
+           static_cast<std::uintptr_t>(std::countr_zero(t->group_count()));
+  }
+  static table* table_of(std::uintptr_t e) noexcept {
+    return reinterpret_cast<table*>(e & ~entry_low_bits);
+  }
+  static std::size_t group_mask_of(std::uintptr_t e) noexcept {
+    return (std::size_t{1} << (e & entry_low_bits)) - 1;
+  }
+  static std::size_t run_length(const dir_word* d, const table* t) noexcept {
+    return std::size_t{1} << (global_depth(d) - t->local_depth);
+  }
+
+  // Calls f(table*, first entry of its run) for each table of d, in entry order. Writers only.
+  template <class F>
+  static void for_each_table(const dir_word* d, F&& f) {
+    const std::size_t entries = std::size_t{1} << global_depth(d);
+    for (std::size_t i = 0; i < entries;) {
+      table* t = table_of(d[1 + i].load(std::memory_order_relaxed));
+      const std::size_t len = run_length(d, t);
+      f(t, i);
+      i += len;
+    }
+  }
+
+  // Calls f(group&, lane) for each live slot of t. Writers only (relaxed loads).
+  template <class F>
+  static void for_each_live(table* t, F&& f) {
+    for (std::size_t g = 0; g < t->group_count(); ++g) {
+      group& grp = t->groups()[g];
+      const std::uint64_t tags = grp.tags.load(std::memory_order_relaxed);
+      for (std::size_t lane = 0; lane < group_slots; ++lane) {
+        if (static_cast<std::uint8_t>(tags >> (8 * lane)) >= first_live_tag) f(grp, lane);
+      }
+    }
+  }
+
+  // The table that holds h's key, or null if the shard has no directory.
+  table* table_for_locked(const shard& s, std::size_t h) const noexcept {
+    const dir_word* d = s.directory_.load(std::memory_order_relaxed);
+    if (d == nullptr) return nullptr;
+    return table_of(d[1 + dir_index(d, h)].load(std::memory_order_relaxed));
+  }
+
   // ---- probing -------------------------------------------------------------------------
 
   // Precondition: the caller is pinned. Calls found(const T&) if key is present; returns
-  // whether it was. The table may be replaced by a rebuild meanwhile (see the design comment).
+  // whether it was. The table may be replaced meanwhile (see the design comment).
   template <class K, class F>
   bool read(const shard& s, const K& key, std::size_t h, F&& found) const {
-    const table* t = s.current_.load(std::memory_order_acquire);
-    if (t == nullptr) return false;
+    const dir_word* d = s.directory_.load(std::memory_order_acquire);
+    if (d == nullptr) return false;
+    const std::uintptr_t e = d[1 + dir_index(d, h)].load(std::memory_order_acquire);
+    const group* groups = table_of(e)->groups();
+    const std::size_t group_mask = group_mask_of(e);
     if constexpr (inline_entries) {
       std::uint64_t value_word = 0;
-      if (!probe_inline(t, key, h, value_word)) return false;
+      if (!probe_inline(groups, group_mask, key, h, value_word)) return false;
       const T value = from_word<T>(value_word);
       std::forward<F>(found)(value);
       return true;
     } else {
-      const node* n = probe_nodes(t, key, h);
+      const node* n = probe_nodes(groups, group_mask, key, h);
       if (n == nullptr) return false;
       std::forward<F>(found)(std::as_const(n->entry.second));
       return true;
     }
   }
 
-  // Node tables. A slot's tag is stored before its node is published (release), and a slot
-  // never returns to unused within a table. Reading the tag first: tag_unused means nothing
-  // was ever stored at or after this slot along the probe; a live tag over a null slot is an
-  // insert not yet published (the key is not there yet); a tag that does not match may be stale
-  // only if the slot was refilled during the probe (skipping it then is a valid answer).
-  template <class K>
-  const node* probe_nodes(const table* t, const K& key, std::size_t h) const {
+  enum class lane_verdict { next, found, absent };
+
+  // Walks h's probe and calls look(grp, lane) for each lane whose tag is tag_of(h) (and perhaps
+  // a few others, see detail::maybe_equal_bytes), in probe order, until look says found or
+  // absent, or a group with an unused lane ends the probe. Returns whether look said found.
+  //
+  // Each group's tags are one acquire load of its tags word, matched with SWAR. Memory order:
+  // every tag a writer publishes is a release store of the group's whole tags word (set_tag),
+  // so a reader that loads the word sees everything written before any tag it reads there: an
+  // inline slot's key and value (an inline key never changes afterwards); a node slot's pointer
+  // is stored after its tag, with its own release store, and look loads it with acquire. Reading
+  // a group's tags at one instant is one of the orders reading them lane by lane allowed (every
+  // lane at the same moment), so the per-lane argument holds as it was: a slot never returns
+  // to unused within a table, and a group's used lanes are a prefix (writers fill lanes in
+  // order), so a group whose last lane is unused ends the probe: nothing was ever stored past
+  // its used lanes along the probe; a lane whose tag does not match may be stale only if it was
+  // refilled after the load (skipping it then is a valid answer). The candidates are lanes with
+  // live tags (tag_of(h) or tag_of(h) ^ 1, both >= 2), never an unused lane or the pad byte.
+  template <class Look>
+  static bool probe(const group* groups, std::size_t group_mask, std::size_t h, Look&& look) {
     const std::uint8_t want = tag_of(h);
-    for (std::size_t g = h & t->group_mask;; g = (g + 1) & t->group_mask) {
-      const group& grp = t->groups()[g];
-      for (std::size_t lane = 0; lane < group_slots; ++lane) {
-        const std::uint8_t tag = grp.tags[lane].load(std::memory_order_acquire);
-        if (tag == tag_unused) return nullptr;
-        if (tag != want) continue;
-        const node* n = grp.slots[lane].load(std::memory_order_acquire);
-        if (n == nullptr) return nullptr;
-        if (n != tombstone() && n->hash == h && equal_(n->entry.first, key)) return n;
+    for (std::size_t g = h & group_mask;; g = (g + 1) & group_mask) {
+      const group& grp = groups[g];
+      const std::uint64_t tags = grp.tags.load(std::memory_order_acquire);
+      for (std::uint64_t m = detail::maybe_equal_bytes(tags, want); m != 0; m &= m - 1) {
+        const lane_verdict v = look(grp, static_cast<std::size_t>(std::countr_zero(m)) / 8);
+        if (v != lane_verdict::next) return v == lane_verdict::found;
       }
+      if ((tags & last_lane_byte) == 0) return false;
     }
+  }
+
+  // Node tables: a live tag over a null slot is an insert into a never-used slot, not yet
+  // published: its key is not in the table yet, and the key looked for, had it been inserted
+  // before, would sit before the first slot that was unused then, so before this one.
+  template <class K>
+  const node* probe_nodes(const group* groups, std::size_t group_mask, const K& key,
+                          std::size_t h) const {
+    const node* found = nullptr;
+    probe(groups, group_mask, h, [&](const group& grp, std::size_t lane) {
+      const node* n = grp.slots[lane].load(std::memory_order_acquire);
+      if (n == nullptr) return lane_verdict::absent;
+      if (n == tombstone() || n->hash != h || !equal_(n->entry.first, key)) {
+        return lane_verdict::next;
+      }
+      found = n;
+      return lane_verdict::found;
+    });
+    return found;
   }
 
   // Inline tables. A slot's key is written before its tag is published (release) and never
@@ -720,17 +963,36 @@ class concurrent_map {
   // the insert that revives the slot; either way it is a value the key held while the reader
   // ran (after an erase and before a revival it does not change).
   template <class K>
-  bool probe_inline(const table* t, const K& key, std::size_t h, std::uint64_t& value_word) const {
-    const std::uint8_t want = tag_of(h);
+  bool probe_inline(const group* groups, std::size_t group_mask, const K& key, std::size_t h,
+                    std::uint64_t& value_word) const {
     const std::uint64_t key_word = to_word(static_cast<Key>(key));
-    for (std::size_t g = h & t->group_mask;; g = (g + 1) & t->group_mask) {
+    return probe(groups, group_mask, h, [&](const group& grp, std::size_t lane) {
+      if (grp.keys[lane].load(std::memory_order_relaxed) != key_word) return lane_verdict::next;
+      value_word = grp.values[lane].load(std::memory_order_acquire);
+      return lane_verdict::found;
+    });
+  }
+
+  // visit_all's read of one table of d: every live entry, or (from > 0) only those whose
+  // entry index is at least `from` (the walk read the entries before it from other tables).
+  template <class F>
+  void visit_table(const dir_word* d, const table* t, std::size_t groups, std::size_t from,
+                   F& f) const {
+    for (std::size_t g = 0; g < groups; ++g) {
       const group& grp = t->groups()[g];
+      const std::uint64_t tags = grp.tags.load(std::memory_order_acquire);
       for (std::size_t lane = 0; lane < group_slots; ++lane) {
-        const std::uint8_t tag = grp.tags[lane].load(std::memory_order_acquire);
-        if (tag == tag_unused) return false;
-        if (tag != want || grp.keys[lane].load(std::memory_order_relaxed) != key_word) continue;
-        value_word = grp.values[lane].load(std::memory_order_acquire);
-        return true;
+        if (static_cast<std::uint8_t>(tags >> (8 * lane)) < first_live_tag) continue;
+        if constexpr (inline_entries) {
+          const Key key = from_word<Key>(grp.keys[lane].load(std::memory_order_relaxed));
+          if (from != 0 && dir_index(d, hash_of(key)) < from) continue;
+          const T value = from_word<T>(grp.values[lane].load(std::memory_order_acquire));
+          f(key, value);
+        } else {
+          const node* n = grp.slots[lane].load(std::memory_order_acquire);
+          if (!is_node(n) || (from != 0 && dir_index(d, n->hash) < from)) continue;
+          f(n->entry.first, std::as_const(n->entry.second));
+        }
       }
     }
   }
@@ -740,25 +1002,26 @@ class concurrent_map {
     slot_ref free;   // where key would go: an unused slot or a reusable tombstone
   };
 
-  // Precondition: the shard's mutex is held and t is its current table.
+  // Precondition: the shard's mutex is held and t is the table of h in its directory.
   template <class K>
   located locate(table* t, const K& key, std::size_t h) const {
     located result;
     const std::uint8_t want = tag_of(h);
     for (std::size_t g = h & t->group_mask;; g = (g + 1) & t->group_mask) {
       group& grp = t->groups()[g];
+      const std::uint64_t tags = grp.tags.load(std::memory_order_relaxed);
       for (std::size_t lane = 0; lane < group_slots; ++lane) {
-        const std::uint8_t tag = grp.tags[lane].load(std::memory_order_relaxed);
+        const auto tag = static_cast<std::uint8_t>(tags >> (8 * lane));
         // A node tombstone may take any key; an inline one only the key it held (its key word
         // stays what readers may have read).
         const bool reusable =
             tag == tag_unused ||
             (tag == tag_erased && (!inline_entries || holds_key_locked(grp, lane, key, h)));
         if (reusable) {
-          if (result.free.grp == nullptr) result.free = {&grp, lane};
+          if (result.free.grp == nullptr) result.free = {t, &grp, lane};
           if (tag == tag_unused) return result;
         } else if (tag == want && holds_key_locked(grp, lane, key, h)) {
-          result.match = {&grp, lane};
+          result.match = {t, &grp, lane};
           return result;
         }
       }
@@ -772,6 +1035,15 @@ class concurrent_map {
     } else {
       const node* n = grp.slots[lane].load(std::memory_order_relaxed);
       return n->hash == h && equal_(n->entry.first, key);
+    }
+  }
+
+  // The hash of the live entry at (grp, lane): a node keeps it; an inline key is hashed again.
+  std::size_t hash_at(const group& grp, std::size_t lane) const {
+    if constexpr (inline_entries) {
+      return hash_of(from_word<Key>(grp.keys[lane].load(std::memory_order_relaxed)));
+    } else {
+      return grp.slots[lane].load(std::memory_order_relaxed)->hash;
     }
   }
 
@@ -793,112 +1065,420 @@ class concurrent_map {
   }
 
   // Returns (the slot of key, whether make() was called to insert it). Strong guarantee: if
-  // make, hash, equality or an allocation throws, the shard is unchanged but for a rebuild.
+  // make, hash, equality or an allocation throws, the shard is unchanged but for a rebuild,
+  // split or new directory (the same entries, in other tables).
   template <class K, class Make>
   std::pair<slot_ref, bool> insert_locked(shard& s, const K& key, std::size_t h, Make&& make) {
-    table* t = s.current_.load(std::memory_order_relaxed);
+    table* t = table_for_locked(s, h);
     located at;
     if (t != nullptr) {
       at = locate(t, key, h);
       if (at.match.grp != nullptr) return {at.match, false};
     }
-    const std::size_t size = s.size_.load(std::memory_order_relaxed);
-    if (t == nullptr || 4 * (size + s.tombstones_ + 1) > 3 * t->capacity) {
-      rebuild_locked(s, groups_for(size + 1));
-      t = s.current_.load(std::memory_order_relaxed);
+    if (t == nullptr || 4 * (t->used + t->tombstones + 1) > 3 * t->capacity()) {
+      make_room_locked(s, h);
+      t = table_for_locked(s, h);
       at = locate(t, key, h);
     }
     auto entry = make();
     group& grp = *at.free.grp;
     const std::size_t lane = at.free.lane;
-    if (grp.tags[lane].load(std::memory_order_relaxed) == tag_erased) set_tombstones_locked(s, -1);
+    if (tag_at(grp, lane) == tag_erased) {
+      --t->tombstones;
+      set_tombstones_locked(s, -1);
+    }
     if constexpr (inline_entries) {
       grp.keys[lane].store(to_word(static_cast<Key>(key)), std::memory_order_relaxed);
       grp.values[lane].store(to_word(entry), std::memory_order_relaxed);
-      grp.tags[lane].store(tag_of(h), std::memory_order_release);
+      set_tag(grp, lane, tag_of(h), std::memory_order_release);
     } else {
-      grp.tags[lane].store(tag_of(h), std::memory_order_relaxed);
+      set_tag(grp, lane, tag_of(h), std::memory_order_relaxed);
       grp.slots[lane].store(entry, std::memory_order_release);
     }
-    s.size_.store(size + 1, std::memory_order_relaxed);
+    ++t->used;
+    bump(s.size_, 1);
     after_mutation_locked(s);
     return {at.free, true};
   }
 
+  // Makes room in the table of h for one more entry, or creates the shard's first table: a
+  // table that would outgrow max_groups splits, any other is rebuilt (larger, or at its size
+  // without its tombstones). Moves at most one table's entries.
+  void make_room_locked(shard& s, std::size_t h) {
+    const dir_word* d = s.directory_.load(std::memory_order_relaxed);
+    if (d == nullptr) {
+      create_directory_locked(s, 0, groups_for(1));
+      return;
+    }
+    const std::size_t di = dir_index(d, h);
+    const table* t = table_of(d[1 + di].load(std::memory_order_relaxed));
+    const std::size_t groups = groups_for(t->used + 1);
+    if (groups > max_groups && split_locked(s, di, 1, true)) return;
+    rebuild_table_locked(s, di, groups);
+  }
+
+  // Room for what an erase may retire: its node, and when it takes the shard's last entry every
+  // table and the directory. Taken before the erase, so the erase itself cannot fail.
+  void reserve_erase_locked(shard& s) {
+    const bool last = s.size_.load(std::memory_order_relaxed) == 1;
+    reserve_retire_locked(s, 1 + (last ? s.tables_.load(std::memory_order_relaxed) + 1 : 0));
+  }
+
   // Precondition: the slot holds an entry and the retire list has room for one more.
   void erase_slot_locked(shard& s, slot_ref at) noexcept {
-    at.grp->tags[at.lane].store(tag_erased, std::memory_order_release);
+    set_tag(*at.grp, at.lane, tag_erased, std::memory_order_release);
     if constexpr (!inline_entries) {
       node* n = at.grp->slots[at.lane].load(std::memory_order_relaxed);
       at.grp->slots[at.lane].store(tombstone(), std::memory_order_release);
       retire_node_locked(s, n);
     }
-    s.size_.store(s.size_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    --at.tbl->used;
+    ++at.tbl->tombstones;
+    bump(s.size_, -1);
     set_tombstones_locked(s, +1);
   }
 
-  void set_tombstones_locked(shard& s, int delta) noexcept {
+  void set_tombstones_locked(shard& s, std::ptrdiff_t delta) noexcept {
     s.tombstones_ = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(s.tombstones_) + delta);
     s.tombstones_count_.store(s.tombstones_, std::memory_order_relaxed);
   }
 
-  // Rebuilds a table whose load fell below 1/4 into fewer groups, or frees the last one. A failed
-  // allocation leaves the larger table in place (shrinking is never needed for correctness).
-  // Precondition: when the shard is empty, the retire list has room for the table.
-  void shrink_if_sparse_locked(shard& s) noexcept {
-    const table* t = s.current_.load(std::memory_order_relaxed);
-    const std::size_t size = s.size_.load(std::memory_order_relaxed);
-    if (size == 0) {
-      s.tombstones_ = 0;
-      s.tombstones_count_.store(0, std::memory_order_relaxed);
-      publish_locked(s, nullptr);
+  // A counter that only the mutex holder writes: a load and a store, no read-modify-write.
+  static void bump(std::atomic<std::size_t>& counter, std::ptrdiff_t delta) noexcept {
+    counter.store(static_cast<std::size_t>(
+                      static_cast<std::ptrdiff_t>(counter.load(std::memory_order_relaxed)) + delta),
+                  std::memory_order_relaxed);
+  }
+
+  // After an erase of h's key: frees everything when the shard is empty, else compacts the
+  // table of h if it is sparse (one merge or rebuild at most). Precondition: when the shard is
+  // empty, the retire list has room for every table and the directory (reserve_erase_locked).
+  void shrink_if_sparse_locked(shard& s, std::size_t h) noexcept {
+    if (s.size_.load(std::memory_order_relaxed) == 0) {
+      free_all_locked(s);
       return;
     }
-    if (4 * size >= t->capacity || groups_for(size) >= t->group_count()) return;
+    compact_locked(s, dir_index(s.directory_.load(std::memory_order_relaxed), h));
+  }
+
+  // Compacts the table of entry di if it is below 1/4 full: merges it with its buddy when both
+  // fit in one table, else rebuilds it smaller if that gives fewer groups. Best effort: an
+  // exception (allocation, an inline key's hash) leaves the shard as it was (shrinking is never
+  // needed for correctness). Returns whether it changed a table.
+  bool compact_locked(shard& s, std::size_t di) noexcept {
+    const dir_word* d = s.directory_.load(std::memory_order_relaxed);
+    const table* t = table_of(d[1 + di].load(std::memory_order_relaxed));
+    if (4 * t->used >= t->capacity()) return false;
     try {
-      rebuild_locked(s, groups_for(size));
-    } catch (...) {  // keep the larger table
+      if (merge_locked(s, di)) return true;
+      const std::size_t groups = groups_for(t->used);
+      if (groups >= t->group_count()) return false;
+      rebuild_table_locked(s, di, groups);
+      return true;
+    } catch (...) {
+      return false;
     }
   }
 
-  // Replaces the shard's table by one of `groups` groups holding the same entries (node
-  // pointers or inline words; nodes are not copied); the old table is retired. Strong
-  // guarantee (an allocation, or for inline entries the hash, can throw).
-  void rebuild_locked(shard& s, std::size_t groups) {
+  // Compacts every sparse table of the shard, or frees everything when it is empty (after a
+  // bulk erase). Precondition: room for every table and the directory in the retire list.
+  void compact_all_locked(shard& s) noexcept {
+    if (s.size_.load(std::memory_order_relaxed) == 0) {
+      free_all_locked(s);
+      return;
+    }
+    for (std::size_t i = 0;;) {
+      const dir_word* d = s.directory_.load(std::memory_order_relaxed);
+      const std::size_t depth = global_depth(d);
+      if (i >= (std::size_t{1} << depth)) return;
+      if (compact_locked(s, i)) {
+        // Again from the start of the run that now holds entry i (the directory may have
+        // halved): each step leaves fewer tables or fewer groups, so this ends.
+        const dir_word* now = s.directory_.load(std::memory_order_relaxed);
+        i >>= depth - global_depth(now);
+        i &= ~(run_length(now, table_of(now[1 + i].load(std::memory_order_relaxed))) - 1);
+        continue;
+      }
+      i += run_length(d, table_of(d[1 + i].load(std::memory_order_relaxed)));
+    }
+  }
+
+  // Splits (to directory depth `depth`) and rebuilds (to at least `groups` groups) the tables of
+  // a shard that has a directory: reserve()'s work.
+  void reserve_tables_locked(shard& s, std::size_t depth, std::size_t groups) {
+    for (std::size_t i = 0;;) {
+      const dir_word* d = s.directory_.load(std::memory_order_relaxed);
+      const std::size_t before = global_depth(d);
+      if (i >= (std::size_t{1} << before)) return;
+      const table* t = table_of(d[1 + i].load(std::memory_order_relaxed));
+      if (t->local_depth < depth && split_locked(s, i, groups, false)) {
+        i <<= global_depth(s.directory_.load(std::memory_order_relaxed)) - before;
+        continue;  // the lower half is at i
+      }
+      if (t->group_count() < groups) rebuild_table_locked(s, i, groups);
+      d = s.directory_.load(std::memory_order_relaxed);
+      i += run_length(d, table_of(d[1 + i].load(std::memory_order_relaxed)));
+    }
+  }
+
+  // ---- rebuilds: each builds new tables, names them, then retires what they replace -----
+
+  // Replaces the table of entry di by one of `groups` groups holding the same entries (node
+  // pointers or inline words; nodes are not copied). Strong guarantee (an allocation, or for
+  // inline entries the hash, can throw).
+  void rebuild_table_locked(shard& s, std::size_t di, std::size_t groups) {
     reserve_retire_locked(s, 1);
-    table* fresh = allocate_table(groups);
-    if (const table* old = s.current_.load(std::memory_order_relaxed)) {
-      try {
-        for (std::size_t g = 0; g < old->group_count(); ++g) {
-          const group& grp = old->groups()[g];
-          for (std::size_t lane = 0; lane < group_slots; ++lane) {
-            if (grp.tags[lane].load(std::memory_order_relaxed) < first_live_tag) continue;
-            unchecked_place(fresh, grp, lane);
-          }
-        }
-      } catch (...) {
-        deallocate_table(fresh);
-        throw;
+    dir_word* d = s.directory_.load(std::memory_order_relaxed);
+    table* old = table_of(d[1 + di].load(std::memory_order_relaxed));
+    table* fresh = allocate_table(groups, old->local_depth);
+    try {
+      copy_entries(old, fresh);
+    } catch (...) {
+      deallocate_table(fresh);
+      throw;
+    }
+    const std::size_t len = run_length(d, old);
+    name_run(d, di & ~(len - 1), len, fresh);
+    drop_table_locked(s, d, old);
+    count_table_locked(s, d, fresh, +1);
+    ++s.stats_.rebuilds;
+    count_moved_locked(s, fresh->used);
+  }
+
+  // Splits the table of entry di into two by its next directory bit, each with room for 1.5x its
+  // half and at least min_groups groups; doubles the directory first if the table is as deep as
+  // it. Returns false and changes nothing if the directory bits are used up, or (for_growth) if
+  // the bit would not separate the entries or the directory would grow out of proportion to
+  // them (equal hashes: the caller grows the table instead). Strong guarantee.
+  bool split_locked(shard& s, std::size_t di, std::size_t min_groups, bool for_growth) {
+    dir_word* d = s.directory_.load(std::memory_order_relaxed);
+    table* old = table_of(d[1 + di].load(std::memory_order_relaxed));
+    const std::size_t depth = old->local_depth;
+    if (shard_bits_ + depth + 1 > max_directory_bits) return false;
+    const std::size_t bit = 63 - shard_bits_ - depth;
+    std::size_t right = 0;
+    for_each_live(
+        old, [&](const group& grp, std::size_t lane) { right += (hash_at(grp, lane) >> bit) & 1; });
+    const std::size_t left = old->used - right;
+    const bool doubles = depth == global_depth(d);
+    if (for_growth) {
+      if (left == 0 || right == 0) return false;
+      // As tide::map: the directory stays within size / 16 + 64 entries.
+      if (doubles &&
+          2 * (std::size_t{1} << depth) > s.size_.load(std::memory_order_relaxed) / 16 + 64) {
+        return false;
       }
     }
-    s.tombstones_ = 0;
-    s.tombstones_count_.store(0, std::memory_order_relaxed);
-    publish_locked(s, fresh);
+    reserve_retire_locked(s, 2);  // the table, and the directory if it doubles
+    const auto groups_for_half = [&](std::size_t n) {
+      return std::max(min_groups, groups_for(n + 1));
+    };
+    table* lo = allocate_table(groups_for_half(left), depth + 1);
+    table* hi = nullptr;
+    dir_word* target = d;
+    try {
+      hi = allocate_table(groups_for_half(right), depth + 1);
+      for_each_live(old, [&](const group& grp, std::size_t lane) {
+        const std::size_t h = hash_at(grp, lane);
+        unchecked_place((h >> bit) & 1 ? hi : lo, h, grp, lane);
+      });
+      if (doubles) target = doubled_directory(d);
+    } catch (...) {
+      deallocate_table(lo);
+      if (hi != nullptr) deallocate_table(hi);
+      throw;
+    }
+    // The run of old in the target directory; the upper half is named first, so a visit_all
+    // that sees lo at the run's start sees hi after it.
+    const std::size_t len = run_length(target, old);
+    const std::size_t start = (doubles ? 2 * di : di) & ~(len - 1);
+    name_run(target, start + len / 2, len / 2, hi);
+    name_run(target, start, len / 2, lo);
+    if (doubles) {
+      publish_directory_locked(s, target);
+      s.tables_at_global_depth_ = 0;
+      ++s.stats_.directory_doublings;
+    }
+    const std::size_t moved = old->used;
+    drop_table_locked(s, target, old);
+    count_table_locked(s, target, lo, +1);
+    count_table_locked(s, target, hi, +1);
+    ++s.stats_.splits;
+    count_moved_locked(s, moved);
+    return true;
   }
 
-  // Copies the live entry at (from, lane) into the first unused slot of its probe in t.
-  // Precondition: t is not yet published, has room, and does not hold the entry's key.
-  void unchecked_place(table* t, const group& from, std::size_t lane) const {
-    std::size_t h = 0;
-    if constexpr (inline_entries) {
-      h = hash_of(from_word<Key>(from.keys[lane].load(std::memory_order_relaxed)));
-    } else {
-      h = from.slots[lane].load(std::memory_order_relaxed)->hash;
+  // Merges the table of entry di with its buddy into one table when both are as deep and their
+  // entries fit in a table of at most max_groups; then halves the directory while no table is
+  // as deep as it. Returns whether it merged. Strong guarantee.
+  bool merge_locked(shard& s, std::size_t di) {
+    dir_word* d = s.directory_.load(std::memory_order_relaxed);
+    table* t = table_of(d[1 + di].load(std::memory_order_relaxed));
+    const std::size_t depth = t->local_depth;
+    if (depth == 0) return false;
+    const std::size_t len = run_length(d, t);
+    const std::size_t start = di & ~(len - 1);
+    const std::size_t buddy_start = start ^ len;
+    table* buddy = table_of(d[1 + buddy_start].load(std::memory_order_relaxed));
+    if (buddy->local_depth != depth) return false;
+    const std::size_t total = std::size_t{t->used} + buddy->used;
+    const std::size_t groups = groups_for(total);
+    if (groups > max_groups) return false;
+    reserve_retire_locked(s, 2);
+    table* merged = allocate_table(groups, depth - 1);
+    try {
+      copy_entries(t, merged);
+      copy_entries(buddy, merged);
+    } catch (...) {
+      deallocate_table(merged);
+      throw;
     }
+    name_run(d, std::min(start, buddy_start), 2 * len, merged);
+    drop_table_locked(s, d, t);
+    drop_table_locked(s, d, buddy);
+    count_table_locked(s, d, merged, +1);
+    ++s.stats_.merges;
+    count_moved_locked(s, total);
+    while (s.tables_at_global_depth_ == 0 && global_depth(d) > 0 && halve_directory_locked(s)) {
+      d = s.directory_.load(std::memory_order_relaxed);
+    }
+    return true;
+  }
+
+  // Replaces the directory by one of half the entries (every other one). Best effort: returns
+  // false, keeping the larger directory (still valid), if an allocation fails.
+  bool halve_directory_locked(shard& s) noexcept {
+    const dir_word* d = s.directory_.load(std::memory_order_relaxed);
+    const std::size_t depth = global_depth(d) - 1;
+    dir_word* fresh = nullptr;
+    try {
+      reserve_retire_locked(s, 1);
+      fresh = allocate_directory(depth);
+    } catch (...) {
+      return false;
+    }
+    for (std::size_t i = 0; i < (std::size_t{1} << depth); ++i) {
+      fresh[1 + i].store(d[1 + 2 * i].load(std::memory_order_relaxed), std::memory_order_relaxed);
+    }
+    publish_directory_locked(s, fresh);
+    s.tables_at_global_depth_ = 0;
+    for_each_table(fresh, [&](const table* t, std::size_t) {
+      s.tables_at_global_depth_ += t->local_depth == depth;
+    });
+    ++s.stats_.directory_halvings;
+    return true;
+  }
+
+  // A copy of d with twice the entries (each entry twice), not yet published.
+  dir_word* doubled_directory(const dir_word* d) {
+    const std::size_t depth = global_depth(d);
+    dir_word* fresh = allocate_directory(depth + 1);
+    for (std::size_t i = 0; i < (std::size_t{1} << depth); ++i) {
+      const std::uintptr_t e = d[1 + i].load(std::memory_order_relaxed);
+      fresh[1 + 2 * i].store(e, std::memory_order_relaxed);
+      fresh[2 + 2 * i].store(e, std::memory_order_relaxed);
+    }
+    return fresh;
+  }
+
+  // Creates the directory of an empty shard: 2^depth tables of `groups` groups.
+  void create_directory_locked(shard& s, std::size_t depth, std::size_t groups) {
+    dir_word* d = allocate_directory(depth);
+    std::size_t made = 0;
+    try {
+      for (; made < (std::size_t{1} << depth); ++made) {
+        d[1 + made].store(entry_of(allocate_table(groups, depth)), std::memory_order_relaxed);
+      }
+    } catch (...) {
+      for (std::size_t i = 0; i < made; ++i) {
+        deallocate_table(table_of(d[1 + i].load(std::memory_order_relaxed)));
+      }
+      deallocate_directory(d);
+      throw;
+    }
+    s.tables_at_global_depth_ = 0;
+    for_each_table(d, [&](const table* t, std::size_t) { count_table_locked(s, d, t, +1); });
+    publish_directory_locked(s, d);
+  }
+
+  // Unlinks the directory, then retires it, every table and (node layout) every live node.
+  // Precondition: room for all of them in the retire list.
+  void free_all_locked(shard& s) noexcept {
+    dir_word* d = s.directory_.load(std::memory_order_relaxed);
+    if (d == nullptr) return;
+    publish_directory_locked(s, nullptr);
+    for_each_table(d, [&](table* t, std::size_t) {
+      if constexpr (!inline_entries) {
+        for_each_live(t, [&](group& grp, std::size_t lane) {
+          retire_node_locked(s, grp.slots[lane].load(std::memory_order_relaxed));
+        });
+      }
+      drop_table_locked(s, d, t);
+    });
+    s.size_.store(0, std::memory_order_relaxed);
+    s.tables_at_global_depth_ = 0;
+  }
+
+  // Points entries [start, start + len) of d at t (release: a reader that loads an entry sees
+  // the table it names filled).
+  static void name_run(dir_word* d, std::size_t start, std::size_t len, const table* t) noexcept {
+    const std::uintptr_t e = entry_of(t);
+    for (std::size_t j = start; j < start + len; ++j) d[1 + j].store(e, std::memory_order_release);
+  }
+
+  // Makes `fresh` (possibly null) the shard's directory and retires the old one. Precondition:
+  // room for one retirement.
+  void publish_directory_locked(shard& s, dir_word* fresh) noexcept {
+    dir_word* old = s.directory_.load(std::memory_order_relaxed);
+    s.directory_.store(fresh, std::memory_order_release);
+    s.directory_bytes_.store(fresh == nullptr ? 0 : directory_bytes(global_depth(fresh)),
+                             std::memory_order_relaxed);
+    if (old != nullptr) {
+      retire_locked(s, {old, 0, retired_kind::directory}, directory_bytes(global_depth(old)));
+    }
+  }
+
+  // Adds (sign +1) or removes (-1) t in the shard's counts, for directory d.
+  void count_table_locked(shard& s, const dir_word* d, const table* t,
+                          std::ptrdiff_t sign) noexcept {
+    bump(s.tables_, sign);
+    bump(s.capacity_, sign * static_cast<std::ptrdiff_t>(t->capacity()));
+    bump(s.table_bytes_, sign * static_cast<std::ptrdiff_t>(table_bytes(t->group_count())));
+    if (t->local_depth == global_depth(d)) {
+      s.tables_at_global_depth_ =
+          static_cast<std::size_t>(static_cast<std::ptrdiff_t>(s.tables_at_global_depth_) + sign);
+    }
+  }
+
+  // Uncounts and retires a table no entry of the current directory names any more.
+  // Precondition: room for one retirement.
+  void drop_table_locked(shard& s, const dir_word* d, table* t) noexcept {
+    count_table_locked(s, d, t, -1);
+    set_tombstones_locked(s, -static_cast<std::ptrdiff_t>(t->tombstones));
+    retire_locked(s, {t, 0, retired_kind::table}, table_bytes(t->group_count()));
+  }
+
+  void count_moved_locked(shard& s, std::size_t entries) noexcept {
+    s.stats_.slots_moved += entries;
+    s.stats_.max_slots_moved = std::max<std::uint64_t>(s.stats_.max_slots_moved, entries);
+  }
+
+  // Copies every live entry of `from` into `to`, which is not yet named and has room.
+  void copy_entries(table* from, table* to) const {
+    for_each_live(from, [&](const group& grp, std::size_t lane) {
+      unchecked_place(to, hash_at(grp, lane), grp, lane);
+    });
+  }
+
+  // Copies the live entry at (from, lane), of hash h, into the first unused slot of its probe
+  // in t. Precondition: t is not yet named, has room, and does not hold the entry's key.
+  static void unchecked_place(table* t, std::size_t h, const group& from,
+                              std::size_t lane) noexcept {
     for (std::size_t g = h & t->group_mask;; g = (g + 1) & t->group_mask) {
       group& grp = t->groups()[g];
+      const std::uint64_t tags = grp.tags.load(std::memory_order_relaxed);
       for (std::size_t to = 0; to < group_slots; ++to) {
-        if (grp.tags[to].load(std::memory_order_relaxed) != tag_unused) continue;
+        if (static_cast<std::uint8_t>(tags >> (8 * to)) != tag_unused) continue;
         if constexpr (inline_entries) {
           grp.keys[to].store(from.keys[lane].load(std::memory_order_relaxed),
                              std::memory_order_relaxed);
@@ -908,20 +1488,11 @@ class concurrent_map {
           grp.slots[to].store(from.slots[lane].load(std::memory_order_relaxed),
                               std::memory_order_relaxed);
         }
-        grp.tags[to].store(tag_of(h), std::memory_order_relaxed);
+        set_tag(grp, to, tag_of(h), std::memory_order_relaxed);
+        ++t->used;
         return;
       }
     }
-  }
-
-  // Makes `fresh` (possibly null) the shard's table and retires the old one. Precondition: room
-  // for one retirement.
-  void publish_locked(shard& s, table* fresh) noexcept {
-    table* old = s.current_.load(std::memory_order_relaxed);
-    s.current_.store(fresh, std::memory_order_release);
-    s.capacity_.store(fresh == nullptr ? 0 : fresh->capacity, std::memory_order_relaxed);
-    if (old == nullptr) return;
-    retire_locked(s, {old, 0, old->group_count()}, table_bytes(old->group_count()));
   }
 
   // ---- retirement and reclamation ------------------------------------------------------
@@ -935,10 +1506,12 @@ class concurrent_map {
     }
   }
 
-  void retire_node_locked(shard& s, node* n) noexcept { retire_locked(s, {n, 0, 0}, sizeof(node)); }
+  void retire_node_locked(shard& s, node* n) noexcept {
+    retire_locked(s, {n, 0, retired_kind::node}, sizeof(node));
+  }
 
-  // Precondition: the object is unlinked (no table reachable by a new reader points to it) and
-  // the retire list has room.
+  // Precondition: the object is unlinked (no table or directory reachable by a new reader
+  // points to it) and the retire list has room.
   void retire_locked(shard& s, retired r, std::size_t bytes) noexcept {
     r.epoch = detail::epoch_domain::instance().global_epoch();
     TIDE_ASSERT(s.retired_.size() < s.retired_.capacity(), "retire list reserved");
@@ -961,7 +1534,7 @@ class concurrent_map {
     while (freed < s.retired_.size() &&
            detail::reclaimable(s.retired_[freed].epoch, global_epoch)) {
       const retired& r = s.retired_[freed];
-      bytes += r.table_groups == 0 ? sizeof(node) : table_bytes(r.table_groups);
+      bytes += retired_bytes(r);
       free_retired(r);
       ++freed;
     }
@@ -975,11 +1548,26 @@ class concurrent_map {
     s.retired_count_.fetch_sub(freed, std::memory_order_relaxed);
   }
 
+  static std::size_t retired_bytes(const retired& r) noexcept {
+    switch (r.kind) {
+      case retired_kind::node:
+        return sizeof(node);
+      case retired_kind::table:
+        return table_bytes(static_cast<const table*>(r.object)->group_count());
+      case retired_kind::directory:
+        return directory_bytes(global_depth(static_cast<const dir_word*>(r.object)));
+    }
+    return 0;
+  }
+
   void free_retired(const retired& r) noexcept {
-    if (r.table_groups == 0) {
-      destroy_node(static_cast<node*>(r.object));
-    } else {
-      deallocate_table(static_cast<table*>(r.object));
+    switch (r.kind) {
+      case retired_kind::node:
+        return destroy_node(static_cast<node*>(r.object));
+      case retired_kind::table:
+        return deallocate_table(static_cast<table*>(r.object));
+      case retired_kind::directory:
+        return deallocate_directory(static_cast<dir_word*>(r.object));
     }
   }
 
@@ -1002,10 +1590,13 @@ class concurrent_map {
     node_traits::deallocate(node_alloc_, n, 1);
   }
 
-  table* allocate_table(std::size_t groups) {
+  table* allocate_table(std::size_t groups, std::size_t depth) {
     TIDE_ASSERT(std::has_single_bit(groups), "a table has a power of two of groups");
     table* t = table_traits::allocate(table_alloc_, 1 + groups);
-    ::new (static_cast<void*>(t)) table(groups);
+    TIDE_CHECK(reinterpret_cast<std::uintptr_t>(t) % alignof(table) == 0,
+               "concurrent_map: the allocator must align tables to alignof(table) (64 bytes): "
+               "directory entries keep log2(groups) in the address's low bits");
+    ::new (static_cast<void*>(t)) table(groups, depth);
     for (std::size_t g = 0; g < groups; ++g) ::new (static_cast<void*>(t->groups() + g)) group;
     return t;
   }
@@ -1016,22 +1607,91 @@ class concurrent_map {
     table_traits::deallocate(table_alloc_, t, units);
   }
 
+  dir_word* allocate_directory(std::size_t depth) {
+    const std::size_t words = 1 + (std::size_t{1} << depth);
+    dir_word* d = directory_traits::allocate(directory_alloc_, words);
+    ::new (static_cast<void*>(d)) dir_word(63 - depth);
+    for (std::size_t i = 1; i < words; ++i) ::new (static_cast<void*>(d + i)) dir_word(0);
+    return d;
+  }
+
+  void deallocate_directory(dir_word* d) noexcept {
+    directory_traits::deallocate(directory_alloc_, d, 1 + (std::size_t{1} << global_depth(d)));
+  }
+
   // ---- invariants ----------------------------------------------------------------------
 
   void check_invariants_locked(const shard& s) const {
-    const table* t = s.current_.load(std::memory_order_relaxed);
+    const dir_word* d = s.directory_.load(std::memory_order_relaxed);
     const std::size_t size = s.size_.load(std::memory_order_relaxed);
-    if (t == nullptr) {
-      TIDE_CHECK(size == 0 && s.tombstones_ == 0, "a shard without a table has no entries");
+    for (std::size_t i = 1; i < s.retired_.size(); ++i) {
+      TIDE_CHECK(s.retired_[i - 1].epoch <= s.retired_[i].epoch, "retire epochs non-decreasing");
+    }
+    if (d == nullptr) {
+      TIDE_CHECK(size == 0 && s.tombstones_ == 0, "a shard without a directory has no entries");
+      TIDE_CHECK(s.tables_.load(std::memory_order_relaxed) == 0 &&
+                     s.capacity_.load(std::memory_order_relaxed) == 0 &&
+                     s.table_bytes_.load(std::memory_order_relaxed) == 0 &&
+                     s.directory_bytes_.load(std::memory_order_relaxed) == 0,
+                 "a shard without a directory counts no tables");
       return;
     }
-    TIDE_CHECK(4 * (size + s.tombstones_) <= 3 * t->capacity, "size + tombstones <= max_load");
+    const std::size_t depth = global_depth(d);
+    TIDE_CHECK(shard_bits_ + depth <= max_directory_bits, "the directory's bits fit");
+    TIDE_CHECK(s.directory_bytes_.load(std::memory_order_relaxed) == directory_bytes(depth),
+               "directory_bytes_ is the directory's size");
+    std::size_t tables = 0;
+    std::size_t at_global_depth = 0;
     std::size_t live = 0;
     std::size_t tombstones = 0;
-    for (std::size_t p = 0; p < t->capacity; ++p) {
+    std::size_t capacity = 0;
+    std::size_t bytes = 0;
+    for (std::size_t i = 0; i < (std::size_t{1} << depth);) {
+      const std::uintptr_t e = d[1 + i].load(std::memory_order_relaxed);
+      const table* t = table_of(e);
+      TIDE_CHECK(t->local_depth <= depth, "local_depth <= global_depth");
+      TIDE_CHECK(group_mask_of(e) == t->group_mask, "an entry's log2(groups) is its table's");
+      const std::size_t len = run_length(d, t);
+      TIDE_CHECK(i % len == 0, "a table's run is aligned");
+      for (std::size_t j = i; j < i + len; ++j) {
+        TIDE_CHECK(d[1 + j].load(std::memory_order_relaxed) == e,
+                   "every entry of a run names its table");
+      }
+      check_table_locked(s, d, t, i, len);
+      ++tables;
+      at_global_depth += t->local_depth == depth;
+      live += t->used;
+      tombstones += t->tombstones;
+      capacity += t->capacity();
+      bytes += table_bytes(t->group_count());
+      i += len;
+    }
+    TIDE_CHECK(live == size, "size == live slots over the tables");
+    TIDE_CHECK(tombstones == s.tombstones_, "tombstones == erased slots over the tables");
+    TIDE_CHECK(tables == s.tables_.load(std::memory_order_relaxed), "tables_ counts the tables");
+    TIDE_CHECK(at_global_depth == s.tables_at_global_depth_, "tables_at_global_depth_ recount");
+    TIDE_CHECK(capacity == s.capacity_.load(std::memory_order_relaxed), "capacity_ recount");
+    TIDE_CHECK(bytes == s.table_bytes_.load(std::memory_order_relaxed), "table_bytes_ recount");
+  }
+
+  // One table whose run is entries [first, first + len) of d.
+  void check_table_locked(const shard& s, const dir_word* d, const table* t, std::size_t first,
+                          std::size_t len) const {
+    TIDE_CHECK(4 * (t->used + t->tombstones) <= 3 * t->capacity(), "used + tombstones <= max_load");
+    std::size_t live = 0;
+    std::size_t tombstones = 0;
+    for (std::size_t g = 0; g < t->group_count(); ++g) {
+      const std::uint64_t tags = t->groups()[g].tags.load(std::memory_order_relaxed);
+      const std::uint64_t used_prefix =
+          tags == 0 ? 0 : (~std::uint64_t{0} >> (std::countl_zero(tags) / 8 * 8));
+      TIDE_CHECK(tags >> (8 * group_slots) == 0, "a group's pad tag bytes are 0");
+      TIDE_CHECK(detail::zero_bytes(tags) == (detail::zero_bytes(0) & ~used_prefix),
+                 "a group's used lanes are a prefix");
+    }
+    for (std::size_t p = 0; p < t->capacity(); ++p) {
       const group& grp = t->groups()[p / group_slots];
       const std::size_t lane = p % group_slots;
-      const std::uint8_t tag = grp.tags[lane].load(std::memory_order_relaxed);
+      const std::uint8_t tag = tag_at(grp, lane);
       std::size_t h = 0;
       if constexpr (inline_entries) {
         if (tag == tag_erased) ++tombstones;
@@ -1040,7 +1700,7 @@ class concurrent_map {
         // Placement needs the key's hash; a hasher that may throw is not called here (the
         // check runs after mutations that have already succeeded).
         if constexpr (!noexcept(std::declval<const Hash&>()(std::declval<const Key&>()))) continue;
-        h = hash_of(from_word<Key>(grp.keys[lane].load(std::memory_order_relaxed)));
+        h = hash_at(grp, lane);
       } else {
         const node* n = grp.slots[lane].load(std::memory_order_relaxed);
         TIDE_CHECK((tag == tag_unused) == (n == nullptr), "a slot is unused iff its tag says so");
@@ -1051,27 +1711,28 @@ class concurrent_map {
         h = n->hash;
       }
       TIDE_CHECK(&shard_of(h) == &s, "an entry sits in the shard of its hash");
+      const std::size_t di = dir_index(d, h);
+      TIDE_CHECK(di >= first && di < first + len, "an entry sits in the table its bits name");
       TIDE_CHECK(tag == tag_of(h), "an entry's slot holds its tag");
       // Every slot from the first of the entry's start group up to the entry has been used.
-      for (std::size_t q = (h & t->group_mask) * group_slots; q != p; q = (q + 1) % t->capacity) {
-        TIDE_CHECK(t->tag(q).load(std::memory_order_relaxed) != tag_unused,
+      for (std::size_t q = (h & t->group_mask) * group_slots; q != p; q = (q + 1) % t->capacity()) {
+        TIDE_CHECK(t->tag(q) != tag_unused,
                    "no unused slot between an entry's start group and the entry");
       }
     }
-    TIDE_CHECK(live == size, "size == live slots");
-    TIDE_CHECK(tombstones == s.tombstones_, "tombstones == erased slots");
-    for (std::size_t i = 1; i < s.retired_.size(); ++i) {
-      TIDE_CHECK(s.retired_[i - 1].epoch <= s.retired_[i].epoch, "retire epochs non-decreasing");
-    }
+    TIDE_CHECK(live == t->used, "a table's used == its live slots");
+    TIDE_CHECK(tombstones == t->tombstones, "a table's tombstones == its erased slots");
   }
 
   [[no_unique_address]] Hash hash_;
   [[no_unique_address]] KeyEqual equal_;
   [[no_unique_address]] mutable node_alloc_type node_alloc_;
   [[no_unique_address]] table_alloc_type table_alloc_;
+  [[no_unique_address]] directory_alloc_type directory_alloc_;
   [[no_unique_address]] shard_alloc_type shard_alloc_;
   std::size_t shard_count_;
-  unsigned shard_shift_;
+  unsigned shard_bits_;
+  unsigned shard_shift_;  // 63 - shard_bits_
   shard* shards_ = nullptr;
 };
 

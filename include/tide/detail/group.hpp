@@ -69,6 +69,35 @@ inline constexpr ctrl_t overflow_bit(ctrl_t tag) noexcept {
   return static_cast<ctrl_t>(1u << (tag & 7));
 }
 
+// SWAR (SIMD within a register) on one little-endian 64-bit word of 8 bytes, byte i in bits
+// 8i..8i+7. The portable group below matches its 16 ctrl bytes as two such words;
+// tide::concurrent_map matches the 8 tag bytes of its groups, loaded as one atomic word.
+inline constexpr std::uint64_t swar_lsb = 0x0101010101010101ull;
+inline constexpr std::uint64_t swar_msb = 0x8080808080808080ull;
+static_assert(std::endian::native == std::endian::little,
+              "SWAR words are read little-endian: byte i is slot i");
+// The high bit of each zero byte of w, exactly: (w & ~msb) + ~msb sets a byte's high bit iff
+// its low 7 bits are not all zero and never carries into the next byte.
+inline constexpr std::uint64_t zero_bytes(std::uint64_t w) noexcept {
+  return ~(((w & ~swar_msb) + ~swar_msb) | w) & swar_msb;
+}
+// The high bit of each byte of w equal to b, and perhaps of bytes equal to b ^ 1 above one:
+// (x - lsb) & ~x & msb on x = w ^ (b in every byte), two operations cheaper than an exact
+// match. Its borrow out of a zero byte of x may flag the 0x01 bytes of x right above it, never a
+// byte below the lowest match nor a byte of x other than 0x00 and 0x01. For matches verified
+// afterwards (a tag match is followed by a key compare).
+inline constexpr std::uint64_t maybe_equal_bytes(std::uint64_t w, std::uint8_t b) noexcept {
+  const std::uint64_t x = w ^ (swar_lsb * b);
+  return (x - swar_lsb) & ~x & swar_msb;
+}
+// Bytes 01 00 01 02 00 01 02 03 (byte 0 first): zero bytes 1 and 4; bytes equal to 0 are 1
+// and 4, and bytes 2 and 5 (01 above a 00) by the borrow, not byte 0; equal to 2 are 3 and 6,
+// and byte 7 (03 = 2 ^ 1 above one).
+static_assert(zero_bytes(0x0302010002010001ull) == 0x0000008000008000ull &&
+                  maybe_equal_bytes(0x0302010002010001ull, 0) == 0x0000808000808000ull &&
+                  maybe_equal_bytes(0x0302010002010001ull, 2) == 0x8080000080000000ull,
+              "exact zero bytes; the borrow's extra bytes only above a match");
+
 // The set bits of a match, one per slot (bit i for slot i).
 class bitmask {
  public:
@@ -122,9 +151,6 @@ class group {
 // A copy of one group's 16 ctrl bytes as two little-endian words, matched with SWAR.
 class group {
  public:
-  static constexpr std::uint64_t lsb = 0x0101010101010101ull;
-  static constexpr std::uint64_t msb = 0x8080808080808080ull;
-
   explicit group(const ctrl_t* ctrl) noexcept { std::memcpy(words_, ctrl, sizeof(words_)); }
 
   // Slots holding the tag repeated in tag_word (see tag_words).
@@ -136,12 +162,6 @@ class group {
   bitmask match_full() const noexcept { return bitmask(match_empty_bits() ^ slot_bits); }
 
  private:
-  static_assert(std::endian::native == std::endian::little,
-                "group words are read little-endian: slot i is byte i");
-  // The high bit of each zero byte of w, exactly (no borrow between bytes).
-  static std::uint64_t zero_bytes(std::uint64_t w) noexcept {
-    return ~(((w & ~msb) + ~msb) | w) & msb;
-  }
   std::uint32_t match_empty_bits() const noexcept { return combine(zero_bytes).bits(); }
   template <class F>
   bitmask combine(F f) const noexcept {

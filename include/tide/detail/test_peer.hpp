@@ -28,6 +28,11 @@ struct test_peer {
   static constexpr std::size_t max_table_slots() {
     return table_layout<slot_of<M>>::max_groups * group_slots;
   }
+  // Slots of a tide::concurrent_map's largest table (one table's worth of work).
+  template <class M>
+  static constexpr std::size_t concurrent_max_table_slots() {
+    return M::max_table_slots;
+  }
 };
 
 }  // namespace tide::detail
