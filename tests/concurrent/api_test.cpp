@@ -186,14 +186,32 @@ TEST(ConcurrentMapDifferential, RandomOpsMatchUnorderedMapNodesOneShard) {
   check_random_ops_match_unordered_map<boxed_u64>(1);
 }
 
+// u64 -> Value on a counting allocator, for the memory() checks.
+template <class Value>
+using counting_alloc = tide::counting_allocator<std::pair<const std::uint64_t, Value>>;
+template <class Value>
+using counted_map = tide::concurrent_map<std::uint64_t, Value, tide::hash<std::uint64_t>,
+                                         std::equal_to<std::uint64_t>, counting_alloc<Value>>;
+
+// Once every entry is erased and reclaim() ran, a map holds its shard array and nothing else.
+template <class Map>
+void expect_empty_after_reclaim(Map& m, const tide::allocation_counter& counter,
+                                std::size_t empty_bytes) {
+  m.reclaim();
+  const tide::concurrent_map_memory mem = m.memory();
+  EXPECT_EQ(mem.size, 0u);
+  EXPECT_EQ(mem.table_bytes, 0u) << "an empty shard keeps no table";
+  EXPECT_EQ(mem.retired_bytes, 0u);
+  EXPECT_EQ(counter.bytes_in_use(), empty_bytes) << "everything but the shard array returned";
+}
+
 // Erasing shrinks the tables; once no thread is pinned, reclaim() empties the retire lists, and
 // what the map holds falls back to the shard array. A counting allocator checks memory().
 template <class Value>
 void check_shrinks_and_reclaims() {
   tide::allocation_counter counter;
-  using alloc = tide::counting_allocator<std::pair<const std::uint64_t, Value>>;
-  using map_type = tide::concurrent_map<std::uint64_t, Value, tide::hash<std::uint64_t>,
-                                        std::equal_to<std::uint64_t>, alloc>;
+  using alloc = counting_alloc<Value>;
+  using map_type = counted_map<Value>;
   map_type m(16, {}, {}, alloc(counter));
   const std::size_t empty_bytes = counter.bytes_in_use();
   const std::uint64_t n = tide_test::scaled(100000, 5000);
@@ -218,12 +236,7 @@ void check_shrinks_and_reclaims() {
   }
 
   for (std::uint64_t i = 0; i < n; i += 10) m.erase(i);
-  m.reclaim();
-  after = m.memory();
-  EXPECT_EQ(after.size, 0u);
-  EXPECT_EQ(after.table_bytes, 0u) << "an empty shard keeps no table";
-  EXPECT_EQ(after.retired_bytes, 0u);
-  EXPECT_EQ(counter.bytes_in_use(), empty_bytes) << "everything but the shard array returned";
+  expect_empty_after_reclaim(m, counter, empty_bytes);
 }
 
 TEST(ConcurrentMapMemory, ShrinksAfterEraseAndReclaimsBacklogInline) {
@@ -412,9 +425,8 @@ TEST(ConcurrentMapEraseIfKey, HeterogeneousLookup) {
 template <class Value>
 void check_erase_if_key_memory() {
   tide::allocation_counter counter;
-  using alloc = tide::counting_allocator<std::pair<const std::uint64_t, Value>>;
-  using map_type = tide::concurrent_map<std::uint64_t, Value, tide::hash<std::uint64_t>,
-                                        std::equal_to<std::uint64_t>, alloc>;
+  using alloc = counting_alloc<Value>;
+  using map_type = counted_map<Value>;
   constexpr bool in_nodes = !std::is_same_v<Value, std::uint64_t>;
   map_type m(4, {}, {}, alloc(counter));
   const std::size_t empty_bytes = counter.bytes_in_use();
@@ -453,12 +465,7 @@ void check_erase_if_key_memory() {
   for (std::uint64_t i = 1; i < n; i += 2) {
     EXPECT_EQ(m.erase_if(i, [i](const Value& v) { return std::uint64_t(v) == i; }), 1u);
   }
-  m.reclaim();
-  mem = m.memory();
-  EXPECT_EQ(mem.size, 0u);
-  EXPECT_EQ(mem.table_bytes, 0u) << "an empty shard keeps no table";
-  EXPECT_EQ(mem.retired_bytes, 0u);
-  EXPECT_EQ(counter.bytes_in_use(), empty_bytes) << "everything but the shard array returned";
+  expect_empty_after_reclaim(m, counter, empty_bytes);
   m.check_invariants();
 }
 

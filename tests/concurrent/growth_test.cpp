@@ -98,11 +98,16 @@ void check_no_operation_moves_more_than_one_table(std::size_t n) {
   Map m(4, {}, {}, {});
   const std::uint64_t limit = test_peer::concurrent_max_table_slots<Map>();
   std::uint64_t prev_moved = 0;
+  // The entries the last operation moved.
+  auto moved_by_last = [&] {
+    const std::uint64_t total = m.stats().slots_moved;
+    const std::uint64_t moved = total - prev_moved;
+    prev_moved = total;
+    return moved;
+  };
   for (std::size_t i = 0; i < n; ++i) {
     m.insert({key(i), i});
-    const tide::map_stats s = m.stats();
-    const std::uint64_t moved = s.slots_moved - prev_moved;
-    prev_moved = s.slots_moved;
+    const std::uint64_t moved = moved_by_last();
     ASSERT_LE(moved, limit) << "insert #" << i + 1 << " moved " << moved
                             << " entries; one table holds at most " << limit;
   }
@@ -116,9 +121,7 @@ void check_no_operation_moves_more_than_one_table(std::size_t n) {
       << "the directories (copied when they double) are small next to the tables";
   for (std::size_t i = 0; i < n; ++i) {
     ASSERT_EQ(m.erase(key(i)), 1u);
-    const tide::map_stats s = m.stats();
-    const std::uint64_t moved = s.slots_moved - prev_moved;
-    prev_moved = s.slots_moved;
+    const std::uint64_t moved = moved_by_last();
     ASSERT_LE(moved, limit) << "erase #" << i + 1 << " moved " << moved
                             << " entries; one table holds at most " << limit;
   }
