@@ -70,9 +70,10 @@
 // group), then looks only at the matching lanes. They take no lock, write no shared cache line
 // and never wait for a writer.
 // Writers lock one shard. A node reader reads the immutable node in place; an inline reader
-// copies the value word: an inline slot's key is written before its tag is published and never
-// changes while the table lives (an inline tombstone is reused only by the key it held), and
-// its value is replaced whole by one atomic store.
+// copies the value word: an inline slot's key and value are written before its tag is
+// published, the value is replaced whole by one atomic store, and an erased slot that another
+// key takes is rewritten inside its group's seqlock (version), which a reader that found its
+// key checks, so it never pairs one key with another's value.
 // A rebuild builds its new table(s) from the old ones' entries (node pointers or words; nodes
 // stay where they are), names them in the directory (entry stores, release; or a new directory
 // published with one release store) and only then retires what they replace. A reader still
@@ -389,26 +390,22 @@ class concurrent_map {
     const std::size_t h = hash_of(key);
     shard& s = shard_of(h);
     std::lock_guard lock(s.mutex_);
-    if (table* t = table_for_locked(s, h)) {
-      if (const slot_ref at = locate(t, key, h).match; at.grp != nullptr) {
-        if constexpr (inline_entries) {
-          at.grp->values[at.lane].store(to_word(make_entry(h, key, std::forward<V>(value))),
-                                        std::memory_order_release);
-        } else {
-          reserve_retire_locked(s, 1);
-          node* fresh = make_entry(h, std::forward<K>(key), std::forward<V>(value));
-          node* old = at.grp->slots[at.lane].load(std::memory_order_relaxed);
-          at.grp->slots[at.lane].store(fresh, std::memory_order_release);
-          retire_node_locked(s, old);
-        }
-        after_mutation_locked(s);
-        return false;
-      }
+    if constexpr (!inline_entries) reserve_retire_locked(s, 1);  // for a replaced node
+    // One probe: insert_locked finds the key or where it goes; make runs only to insert.
+    const auto [at, inserted] = insert_locked(
+        s, key, h, [&] { return make_entry(h, std::forward<K>(key), std::forward<V>(value)); });
+    if (inserted) return true;
+    if constexpr (inline_entries) {
+      at.grp->values[at.lane].store(to_word(make_entry(h, key, std::forward<V>(value))),
+                                    std::memory_order_release);
+    } else {
+      node* fresh = make_entry(h, std::forward<K>(key), std::forward<V>(value));
+      node* old = at.grp->slots[at.lane].load(std::memory_order_relaxed);
+      at.grp->slots[at.lane].store(fresh, std::memory_order_release);
+      retire_node_locked(s, old);
     }
-    return insert_locked(
-               s, key, h,
-               [&] { return make_entry(h, std::forward<K>(key), std::forward<V>(value)); })
-        .second;
+    after_mutation_locked(s);
+    return false;
   }
 
   // sync.Map's LoadOrStore: if key is present, returns (its value, true); otherwise inserts
@@ -648,8 +645,8 @@ class concurrent_map {
     explicit node(std::size_t h, Args&&... args) : hash(h), entry(std::forward<Args>(args)...) {}
   };
 
-  //   node group:    [ tags | slot 0 .. slot 6 ]                    (8 + 56 bytes)
-  //   inline group:  [ tags | key 0 .. key 2 | value 0 .. value 2 ]  (8 + 48 + 8 pad)
+  //   node group:    [ tags | slot 0 .. slot 6 ]                              (8 + 56 bytes)
+  //   inline group:  [ tags | key 0 .. key 2 | value 0 .. value 2 | version ]  (8 + 48 + 8)
   //
   //   tags: one atomic 64-bit word, byte i the tag of lane i (little-endian), the bytes past
   //   the last lane 0:  bits 63..56 | ... | 15..8 | 7..0
@@ -661,10 +658,14 @@ class concurrent_map {
     std::atomic<std::uint64_t> tags{0};
     std::atomic<node*> slots[7]{};
   };
+  //   version: a sequence count, odd while the writer gives an erased lane to another key
+  //   (rekey_begin/rekey_end). A reader that found a key checks it did not change meanwhile
+  //   (read_is_stable), so it never pairs one key with another key's value.
   struct alignas(detail::cache_line_bytes) inline_group {
     std::atomic<std::uint64_t> tags{0};
     std::atomic<std::uint64_t> keys[3]{};
     std::atomic<std::uint64_t> values[3]{};
+    std::atomic<std::uint64_t> version{0};
   };
   using group = std::conditional_t<inline_entries, inline_group, node_group>;
   static_assert(sizeof(group) == detail::cache_line_bytes, "a group is one cache line");
@@ -672,6 +673,23 @@ class concurrent_map {
   // fill a group's lanes in order), so the group has an unused lane iff its last lane is.
   static constexpr std::uint64_t last_lane_byte = std::uint64_t{0xFF} << (8 * (group_slots - 1));
   static_assert(group_slots < 8, "a tags word has a pad byte, always 0, that tag_of never is");
+
+  // A seqlock around the rewrite of an inline lane's key (its value and tag go with it), with
+  // no fences: the writer stores the key and value words with release after making the
+  // version odd, and readers load them with acquire before they load the version again. A
+  // reader that read any word of a rekey therefore sees the odd (or a later) version.
+  // Precondition: the caller is the table's only writer.
+  static void rekey_begin(inline_group& grp) noexcept {
+    grp.version.store(grp.version.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  static void rekey_end(inline_group& grp) noexcept {
+    grp.version.store(grp.version.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
+  // A reader's check after its acquire loads of a group's words: true if no rekey overlapped
+  // them, given `before`, the version it loaded (acquire) before the group's tags.
+  static bool read_is_stable(const inline_group& grp, std::uint64_t before) noexcept {
+    return (before & 1) == 0 && grp.version.load(std::memory_order_relaxed) == before;
+  }
 
   // A lane's tag, for writers (relaxed: they hold the mutex or own the unnamed table).
   static std::uint8_t tag_at(const group& grp, std::size_t lane) noexcept {
@@ -906,17 +924,20 @@ class concurrent_map {
     }
   }
 
-  enum class lane_verdict { next, found, absent };
+  enum class lane_verdict { next, found, absent, retry };
 
-  // Walks h's probe and calls look(grp, lane) for each lane whose tag is tag_of(h) (and perhaps
-  // a few others, see detail::maybe_equal_bytes), in probe order, until look says found or
-  // absent, or a group with an unused lane ends the probe. Returns whether look said found.
+  // Walks h's probe and calls look(grp, lane, version) for each lane whose tag is tag_of(h) (and
+  // perhaps a few others, see detail::maybe_equal_bytes), in probe order, until look says found
+  // or absent, or a group with an unused lane ends the probe. Returns whether look said found.
+  // `version` is an inline group's version, loaded (acquire) before its tags (0 for node
+  // groups); look says retry when a rekey overlapped its reads, and the probe starts over.
   //
   // Each group's tags are one acquire load of its tags word, matched with SWAR. Memory order:
   // every tag a writer publishes is a release store of the group's whole tags word (set_tag),
   // so a reader that loads the word sees everything written before any tag it reads there: an
-  // inline slot's key and value (an inline key never changes afterwards); a node slot's pointer
-  // is stored after its tag, with its own release store, and look loads it with acquire. Reading
+  // inline slot's key and value (rewritten only inside a rekey, see probe_inline); a node
+  // slot's pointer is stored after its tag, with its own release store, and look loads it with
+  // acquire. Reading
   // a group's tags at one instant is one of the orders reading them lane by lane allowed (every
   // lane at the same moment), so the per-lane argument holds as it was: a slot never returns
   // to unused within a table, and a group's used lanes are a prefix (writers fill lanes in
@@ -927,11 +948,16 @@ class concurrent_map {
   template <class Look>
   static bool probe(const group* groups, std::size_t group_mask, std::size_t h, Look&& look) {
     const std::uint8_t want = tag_of(h);
+  start:
     for (std::size_t g = h & group_mask;; g = (g + 1) & group_mask) {
       const group& grp = groups[g];
+      std::uint64_t version = 0;
+      if constexpr (inline_entries) version = grp.version.load(std::memory_order_acquire);
       const std::uint64_t tags = grp.tags.load(std::memory_order_acquire);
       for (std::uint64_t m = detail::maybe_equal_bytes(tags, want); m != 0; m &= m - 1) {
-        const lane_verdict v = look(grp, static_cast<std::size_t>(std::countr_zero(m)) / 8);
+        const lane_verdict v =
+            look(grp, static_cast<std::size_t>(std::countr_zero(m)) / 8, version);
+        if (v == lane_verdict::retry) goto start;
         if (v != lane_verdict::next) return v == lane_verdict::found;
       }
       if ((tags & last_lane_byte) == 0) return false;
@@ -945,7 +971,7 @@ class concurrent_map {
   const node* probe_nodes(const group* groups, std::size_t group_mask, const K& key,
                           std::size_t h) const {
     const node* found = nullptr;
-    probe(groups, group_mask, h, [&](const group& grp, std::size_t lane) {
+    probe(groups, group_mask, h, [&](const group& grp, std::size_t lane, std::uint64_t) {
       const node* n = grp.slots[lane].load(std::memory_order_acquire);
       if (n == nullptr) return lane_verdict::absent;
       if (n == tombstone() || n->hash != h || !equal_(n->entry.first, key)) {
@@ -957,20 +983,25 @@ class concurrent_map {
     return found;
   }
 
-  // Inline tables. A slot's key is written before its tag is published (release) and never
-  // changes afterwards: an erased slot is reused only by the same key, so a reader that saw a
-  // live tag reads the right key. The value word is replaced whole by insert_or_assign, or by
-  // the insert that revives the slot; either way it is a value the key held while the reader
-  // ran (after an erase and before a revival it does not change).
+  // Inline tables. A slot's key and value are written before its tag is published (release).
+  // The value word is replaced whole by insert_or_assign: a reader reads a value the key held
+  // while it ran. An erased slot may be given to another key (its key, value and tag rewritten
+  // inside rekey_begin/rekey_end), so a reader that saw a live tag might read the old key and
+  // the new key's value: having found its key, it checks the group's version (read_is_stable)
+  // and starts over if a rekey overlapped. Lanes it skipped need no check: a rekey only
+  // changes an erased lane, which held no live entry the reader could have missed.
   template <class K>
   bool probe_inline(const group* groups, std::size_t group_mask, const K& key, std::size_t h,
                     std::uint64_t& value_word) const {
     const std::uint64_t key_word = to_word(static_cast<Key>(key));
-    return probe(groups, group_mask, h, [&](const group& grp, std::size_t lane) {
-      if (grp.keys[lane].load(std::memory_order_relaxed) != key_word) return lane_verdict::next;
-      value_word = grp.values[lane].load(std::memory_order_acquire);
-      return lane_verdict::found;
-    });
+    return probe(groups, group_mask, h,
+                 [&](const group& grp, std::size_t lane, std::uint64_t version) {
+                   if (grp.keys[lane].load(std::memory_order_acquire) != key_word) {
+                     return lane_verdict::next;
+                   }
+                   value_word = grp.values[lane].load(std::memory_order_acquire);
+                   return read_is_stable(grp, version) ? lane_verdict::found : lane_verdict::retry;
+                 });
   }
 
   // visit_all's read of one table of d: every live entry, or (from > 0) only those whose
@@ -980,20 +1011,43 @@ class concurrent_map {
                    F& f) const {
     for (std::size_t g = 0; g < groups; ++g) {
       const group& grp = t->groups()[g];
-      const std::uint64_t tags = grp.tags.load(std::memory_order_acquire);
-      for (std::size_t lane = 0; lane < group_slots; ++lane) {
-        if (static_cast<std::uint8_t>(tags >> (8 * lane)) < first_live_tag) continue;
-        if constexpr (inline_entries) {
-          const Key key = from_word<Key>(grp.keys[lane].load(std::memory_order_relaxed));
-          if (from != 0 && dir_index(d, hash_of(key)) < from) continue;
-          const T value = from_word<T>(grp.values[lane].load(std::memory_order_acquire));
-          f(key, value);
-        } else {
+      if constexpr (inline_entries) {
+        visit_inline_group(d, grp, from, f);
+      } else {
+        const std::uint64_t tags = grp.tags.load(std::memory_order_acquire);
+        for (std::size_t lane = 0; lane < group_slots; ++lane) {
+          if (static_cast<std::uint8_t>(tags >> (8 * lane)) < first_live_tag) continue;
           const node* n = grp.slots[lane].load(std::memory_order_acquire);
           if (!is_node(n) || (from != 0 && dir_index(d, n->hash) < from)) continue;
           f(n->entry.first, std::as_const(n->entry.second));
         }
       }
+    }
+  }
+
+  // visit_table's read of one inline group: its live entries are copied out and handed to f
+  // only once the group's version shows no rekey overlapped the copy (else it is read again).
+  template <class F>
+  void visit_inline_group(const dir_word* d, const group& grp, std::size_t from, F& f) const {
+    std::uint64_t key_words[group_slots];
+    std::uint64_t value_words[group_slots];
+    std::size_t n = 0;
+    for (;;) {
+      const std::uint64_t version = grp.version.load(std::memory_order_acquire);
+      const std::uint64_t tags = grp.tags.load(std::memory_order_acquire);
+      n = 0;
+      for (std::size_t lane = 0; lane < group_slots; ++lane) {
+        if (static_cast<std::uint8_t>(tags >> (8 * lane)) < first_live_tag) continue;
+        key_words[n] = grp.keys[lane].load(std::memory_order_acquire);
+        value_words[n] = grp.values[lane].load(std::memory_order_acquire);
+        ++n;
+      }
+      if (read_is_stable(grp, version)) break;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const Key key = from_word<Key>(key_words[i]);
+      if (from != 0 && dir_index(d, hash_of(key)) < from) continue;
+      f(key, from_word<T>(value_words[i]));
     }
   }
 
@@ -1012,11 +1066,9 @@ class concurrent_map {
       const std::uint64_t tags = grp.tags.load(std::memory_order_relaxed);
       for (std::size_t lane = 0; lane < group_slots; ++lane) {
         const auto tag = static_cast<std::uint8_t>(tags >> (8 * lane));
-        // A node tombstone may take any key; an inline one only the key it held (its key word
-        // stays what readers may have read).
-        const bool reusable =
-            tag == tag_unused ||
-            (tag == tag_erased && (!inline_entries || holds_key_locked(grp, lane, key, h)));
+        // Any key may take a tombstone (an inline one another key takes is rekeyed, see
+        // insert_locked).
+        const bool reusable = tag == tag_unused || tag == tag_erased;
         if (reusable) {
           if (result.free.grp == nullptr) result.free = {t, &grp, lane};
           if (tag == tag_unused) return result;
@@ -1088,9 +1140,16 @@ class concurrent_map {
       set_tombstones_locked(s, -1);
     }
     if constexpr (inline_entries) {
-      grp.keys[lane].store(to_word(static_cast<Key>(key)), std::memory_order_relaxed);
-      grp.values[lane].store(to_word(entry), std::memory_order_relaxed);
+      // Readers may still be reading an erased lane's key and value (they saw its tag live): a
+      // lane given to another key is rewritten inside the group's seqlock.
+      const std::uint64_t key_word = to_word(static_cast<Key>(key));
+      const bool rekey = grp.keys[lane].load(std::memory_order_relaxed) != key_word &&
+                         tag_at(grp, lane) == tag_erased;
+      if (rekey) rekey_begin(grp);
+      grp.keys[lane].store(key_word, std::memory_order_release);
+      grp.values[lane].store(to_word(entry), std::memory_order_release);
       set_tag(grp, lane, tag_of(h), std::memory_order_release);
+      if (rekey) rekey_end(grp);
     } else {
       set_tag(grp, lane, tag_of(h), std::memory_order_relaxed);
       grp.slots[lane].store(entry, std::memory_order_release);

@@ -473,3 +473,52 @@ TEST(ConcurrentMapEraseIfKey, CountersLoseNoIncrementNodes) {
 }
 
 }  // namespace
+
+namespace {
+
+// Inline tables give an erased lane to the next key that lands on it (a rekey, inside the
+// group's seqlock). Writers churn a few keys of one small table, so erased lanes are retaken by
+// other keys all the time, while readers look keys up and walk the map: every value a reader
+// sees, by visit or visit_all, must be its own key's (value = key * value_stride + n), never
+// the key a lane held before with the value of the key that took it.
+TEST(ConcurrentMapRekey, ReadersNeverPairAKeyWithAnotherKeysValue) {
+  tide::concurrent_map<std::uint64_t, std::uint64_t> m(1, {}, {}, {});
+  constexpr std::uint64_t keys = 12;  // one table of a few groups
+  const int rounds = tide_test::scaled(1000000, 50000);
+  std::atomic<int> writers_done{0};
+  std::atomic<std::uint64_t> mismatches{0};
+  std::atomic<std::uint64_t> values_seen{0};
+  constexpr int writers = 2;
+  run_threads(4, [&](int t) {
+    if (t < writers) {
+      std::mt19937_64 rng(static_cast<std::uint64_t>(t) + 1);
+      for (int i = 0; i < rounds; ++i) {
+        const std::uint64_t k = rng() % keys;
+        if (rng() % 2 == 0) {
+          m.erase(k);
+        } else {
+          m.insert_or_assign(k, k * value_stride + static_cast<std::uint64_t>(i));
+        }
+      }
+      writers_done.fetch_add(1);
+      return;
+    }
+    std::mt19937_64 rng(static_cast<std::uint64_t>(t) + 100);
+    auto check = [&](std::uint64_t k, std::uint64_t v) {
+      values_seen.fetch_add(1, std::memory_order_relaxed);
+      if (v / value_stride != k) mismatches.fetch_add(1, std::memory_order_relaxed);
+    };
+    do {
+      for (int i = 0; i < 64; ++i) {
+        const std::uint64_t k = rng() % keys;
+        m.visit(k, [&](const std::uint64_t& v) { check(k, v); });
+      }
+      m.visit_all([&](const std::uint64_t& k, const std::uint64_t& v) { check(k, v); });
+    } while (writers_done.load() < writers);
+  });
+  EXPECT_GT(values_seen.load(), 0u);
+  EXPECT_EQ(mismatches.load(), 0u) << "a reader saw a value of another key";
+  m.check_invariants();
+}
+
+}  // namespace
