@@ -71,9 +71,9 @@
 // and never wait for a writer.
 // Writers lock one shard. A node reader reads the immutable node in place; an inline reader
 // copies the value word: an inline slot's key and value are written before its tag is
-// published, the value is replaced whole by one atomic store, and an erased slot that another
-// key takes is rewritten inside its group's seqlock (version), which a reader that found its
-// key checks, so it never pairs one key with another's value.
+// published, the value is replaced whole by one atomic store, and an erased slot that a key
+// takes is rewritten inside its group's seqlock (version), which a reader that found its key
+// checks, so it never pairs one key with another's value.
 // A rebuild builds its new table(s) from the old ones' entries (node pointers or words; nodes
 // stay where they are), names them in the directory (entry stores, release; or a new directory
 // published with one release store) and only then retires what they replace. A reader still
@@ -658,7 +658,7 @@ class concurrent_map {
     std::atomic<std::uint64_t> tags{0};
     std::atomic<node*> slots[7]{};
   };
-  //   version: a sequence count, odd while the writer gives an erased lane to another key
+  //   version: a sequence count, odd while the writer gives an erased lane to a key
   //   (rekey_begin/rekey_end). A reader that found a key checks it did not change meanwhile
   //   (read_is_stable), so it never pairs one key with another key's value.
   struct alignas(detail::cache_line_bytes) inline_group {
@@ -985,9 +985,10 @@ class concurrent_map {
 
   // Inline tables. A slot's key and value are written before its tag is published (release).
   // The value word is replaced whole by insert_or_assign: a reader reads a value the key held
-  // while it ran. An erased slot may be given to another key (its key, value and tag rewritten
-  // inside rekey_begin/rekey_end), so a reader that saw a live tag might read the old key and
-  // the new key's value: having found its key, it checks the group's version (read_is_stable)
+  // while it ran. An erased slot is taken by the next insert whose probe meets it, of any key
+  // (its key, value and tag rewritten inside rekey_begin/rekey_end), so a reader that saw a
+  // live tag might read the old key with the new value, or its own key's new value before the
+  // insert publishes it: having found its key, it checks the group's version (read_is_stable)
   // and starts over if a rekey overlapped. Lanes it skipped need no check: a rekey only
   // changes an erased lane, which held no live entry the reader could have missed.
   template <class K>
@@ -1140,13 +1141,13 @@ class concurrent_map {
       set_tombstones_locked(s, -1);
     }
     if constexpr (inline_entries) {
-      // Readers may still be reading an erased lane's key and value (they saw its tag live): a
-      // lane given to another key is rewritten inside the group's seqlock.
-      const std::uint64_t key_word = to_word(static_cast<Key>(key));
-      const bool rekey = grp.keys[lane].load(std::memory_order_relaxed) != key_word &&
-                         tag_at(grp, lane) == tag_erased;
+      // Readers may still be reading an erased lane's key and value (they saw its tag live),
+      // so an erased lane is rewritten inside the group's seqlock, whatever key takes it: a
+      // reader must not return another key's value, nor this key's new value before the tag
+      // that publishes it.
+      const bool rekey = tag_at(grp, lane) == tag_erased;
       if (rekey) rekey_begin(grp);
-      grp.keys[lane].store(key_word, std::memory_order_release);
+      grp.keys[lane].store(to_word(static_cast<Key>(key)), std::memory_order_release);
       grp.values[lane].store(to_word(entry), std::memory_order_release);
       set_tag(grp, lane, tag_of(h), std::memory_order_release);
       if (rekey) rekey_end(grp);
