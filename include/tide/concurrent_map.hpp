@@ -60,7 +60,7 @@
 //                                                              │
 //                                                              v
 //                                                 node: { hash, pair<const Key, T> }
-//               inline group (64 bytes): [ tag 0..2 | pad | key 0..2 | value 0..2 | pad ]
+//               inline group (64 bytes): [ tag 0..2 | pad | key 0..2 | value 0..2 | version ]
 //
 // Readers (visit, find, contains, visit_all, the first look of load_or_store) pin the thread's
 // epoch record (its own cache line), load the shard's directory, the entry of the hash and probe
@@ -421,11 +421,7 @@ class concurrent_map {
     if (present) return {std::move(*present), true};
     std::lock_guard lock(s.mutex_);
     const auto [at, inserted] = insert_locked(s, key, h, [&] { return make_entry(h, key, value); });
-    if constexpr (inline_entries) {
-      return {from_word<T>(at.grp->values[at.lane].load(std::memory_order_relaxed)), !inserted};
-    } else {
-      return {at.grp->slots[at.lane].load(std::memory_order_relaxed)->entry.second, !inserted};
-    }
+    return {value_locked(at), !inserted};
   }
 
   // Returns the number of entries erased (0 or 1). A node is retired, not freed.
@@ -451,14 +447,7 @@ class concurrent_map {
     if (t == nullptr) return 0;
     const slot_ref at = locate(t, key, h).match;
     if (at.grp == nullptr) return 0;
-    if constexpr (inline_entries) {
-      const T value = from_word<T>(at.grp->values[at.lane].load(std::memory_order_relaxed));
-      if (!f(value)) return 0;
-    } else {
-      if (!f(std::as_const(at.grp->slots[at.lane].load(std::memory_order_relaxed)->entry.second))) {
-        return 0;
-      }
-    }
+    if (!f(value_locked(at))) return 0;
     reserve_erase_locked(s);
     erase_slot_locked(s, at);
     shrink_if_sparse_locked(s, h);
@@ -937,10 +926,9 @@ class concurrent_map {
   // so a reader that loads the word sees everything written before any tag it reads there: an
   // inline slot's key and value (rewritten only inside a rekey, see probe_inline); a node
   // slot's pointer is stored after its tag, with its own release store, and look loads it with
-  // acquire. Reading
-  // a group's tags at one instant is one of the orders reading them lane by lane allowed (every
-  // lane at the same moment), so the per-lane argument holds as it was: a slot never returns
-  // to unused within a table, and a group's used lanes are a prefix (writers fill lanes in
+  // acquire. Reading a group's tags at one instant is one of the orders reading them lane by
+  // lane allowed (every lane at the same moment), so the per-lane argument holds: a slot never
+  // returns to unused within a table, and a group's used lanes are a prefix (writers fill lanes in
   // order), so a group whose last lane is unused ends the probe: nothing was ever stored past
   // its used lanes along the probe; a lane whose tag does not match may be stale only if it was
   // refilled after the load (skipping it then is a valid answer). The candidates are lanes with
@@ -1091,6 +1079,16 @@ class concurrent_map {
     }
   }
 
+  // The value of the live entry at `at`, for writers: a copy of an inline value word, or a
+  // const reference to a node's value (lock-free readers may be reading it).
+  decltype(auto) value_locked(const slot_ref& at) const noexcept {
+    if constexpr (inline_entries) {
+      return from_word<T>(at.grp->values[at.lane].load(std::memory_order_relaxed));
+    } else {
+      return std::as_const(at.grp->slots[at.lane].load(std::memory_order_relaxed)->entry.second);
+    }
+  }
+
   // The hash of the live entry at (grp, lane): a node keeps it; an inline key is hashed again.
   std::size_t hash_at(const group& grp, std::size_t lane) const {
     if constexpr (inline_entries) {
@@ -1136,7 +1134,8 @@ class concurrent_map {
     auto entry = make();
     group& grp = *at.free.grp;
     const std::size_t lane = at.free.lane;
-    if (tag_at(grp, lane) == tag_erased) {
+    const bool takes_tombstone = tag_at(grp, lane) == tag_erased;
+    if (takes_tombstone) {
       --t->tombstones;
       set_tombstones_locked(s, -1);
     }
@@ -1145,12 +1144,11 @@ class concurrent_map {
       // so an erased lane is rewritten inside the group's seqlock, whatever key takes it: a
       // reader must not return another key's value, nor this key's new value before the tag
       // that publishes it.
-      const bool rekey = tag_at(grp, lane) == tag_erased;
-      if (rekey) rekey_begin(grp);
+      if (takes_tombstone) rekey_begin(grp);
       grp.keys[lane].store(to_word(static_cast<Key>(key)), std::memory_order_release);
       grp.values[lane].store(to_word(entry), std::memory_order_release);
       set_tag(grp, lane, tag_of(h), std::memory_order_release);
-      if (rekey) rekey_end(grp);
+      if (takes_tombstone) rekey_end(grp);
     } else {
       set_tag(grp, lane, tag_of(h), std::memory_order_relaxed);
       grp.slots[lane].store(entry, std::memory_order_release);

@@ -80,7 +80,11 @@ struct intern_entry {
   const char* data() const noexcept { return reinterpret_cast<const char*>(this + 1); }
   char* data() noexcept { return reinterpret_cast<char*>(this + 1); }
   std::string_view view() const noexcept { return {data(), size}; }
-  std::size_t block_bytes() const noexcept { return sizeof(intern_entry) + size + 1; }
+  // The heap block of an entry of `size` text bytes: header, text and NUL.
+  static constexpr std::size_t block_bytes(std::size_t size) noexcept {
+    return sizeof(intern_entry) + size + 1;
+  }
+  std::size_t block_bytes() const noexcept { return block_bytes(size); }
 };
 
 class intern_table {
@@ -215,7 +219,7 @@ class intern_table {
   // Counts an entry of `size` text bytes into (+1) or out of (-1) the table. An erased entry
   // stays allocated until its retired node is freed.
   void in_table(std::size_t size, int sign) noexcept {
-    const std::size_t block = sizeof(intern_entry) + size + 1;
+    const std::size_t block = intern_entry::block_bytes(size);
     if (sign > 0) {
       string_bytes_.fetch_add(size, std::memory_order_relaxed);
       table_entry_bytes_.fetch_add(block, std::memory_order_relaxed);
@@ -226,7 +230,7 @@ class intern_table {
   }
 
   static intern_entry* make_entry(std::string_view s) {
-    void* block = heap::allocate(sizeof(intern_entry) + s.size() + 1, alignof(intern_entry));
+    void* block = heap::allocate(intern_entry::block_bytes(s.size()), alignof(intern_entry));
     auto* e = ::new (block) intern_entry{{1}, s.size()};
     std::memcpy(e->data(), s.data(), s.size());
     e->data()[s.size()] = '\0';

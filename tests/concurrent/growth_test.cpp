@@ -260,15 +260,8 @@ void check_random_ops_through_splits_and_merges() {
       case 1:
         if (rng() % 16 == 0) {
           const std::uint64_t mod = 2 + rng() % 5;
-          std::size_t want = 0;
-          for (auto it = ref.begin(); it != ref.end();) {
-            if (it->second % mod == 0) {
-              it = ref.erase(it);
-              ++want;
-            } else {
-              ++it;
-            }
-          }
+          const std::size_t want =
+              std::erase_if(ref, [mod](const auto& kv) { return kv.second % mod == 0; });
           ASSERT_EQ(m.erase_if([mod](const std::uint64_t&, const auto& value) {
             return std::uint64_t(value) % mod == 0;
           }),

@@ -199,15 +199,8 @@ void run(fuzz_reader& in) {
       case 15: {  // erase_if
         work += 2 * m.size();
         const std::uint64_t mod = 2 + arg % 16;
-        std::size_t want = 0;
-        for (auto it = ref.begin(); it != ref.end();) {
-          if (it->second % mod == 1) {
-            it = ref.erase(it);
-            ++want;
-          } else {
-            ++it;
-          }
-        }
+        const std::size_t want =
+            std::erase_if(ref, [mod](const auto& kv) { return kv.second % mod == 1; });
         const std::size_t got = tide::erase_if(m, [&](const auto& kv) { return kv.second % mod == 1; });
         if (got != want) mismatch(at() + "erase_if got " + describe(got) + " want " + describe(want));
         break;
