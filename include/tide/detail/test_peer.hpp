@@ -28,6 +28,28 @@ struct test_peer {
   static constexpr std::size_t max_table_slots() {
     return table_layout<slot_of<M>>::max_groups * group_slots;
   }
+  // Entries that sit past a group with a free slot on their probe path, counting only
+  // paths that do not wrap round the end of their table. An insert takes the first free
+  // slot on the path, so a map that has only grown has none unless something left entries
+  // behind when it emptied slots in front of them.
+  template <class M>
+  static std::size_t entries_past_a_free_slot(const M& m) {
+    std::size_t count = 0;
+    m.for_each_table([&](const table_ref& t, std::size_t) {
+      const auto* slots = M::layout::slots(t);
+      for_each_full(t, [&](std::size_t p) {
+        const std::size_t g = p / group_width;
+        const std::size_t h = m.hash_of(M::policy_type::key(slots[slot_index(p)]));
+        for (std::size_t b = start_group(h, t.groups); b < g; ++b) {
+          if (group(t.ctrl + b * group_width).match_empty()) {
+            ++count;
+            break;
+          }
+        }
+      });
+    });
+    return count;
+  }
   // Slots of a tide::concurrent_map's largest table (one table's worth of work).
   template <class M>
   static constexpr std::size_t concurrent_max_table_slots() {
