@@ -182,10 +182,12 @@ class map : public detail::raw_hash<detail::map_policy<Key, T>, Hash, KeyEqual, 
   ///@{
   /// Inserts `v` unless an entry with an equal key exists. Returns the entry with that key and
   /// whether it was inserted. Strong guarantee.
-  std::pair<iterator, bool> insert(const value_type& v) { return emplace(v); }
-  std::pair<iterator, bool> insert(value_type&& v) { return emplace(std::move(v)); }
+  TIDE_ALWAYS_INLINE std::pair<iterator, bool> insert(const value_type& v) { return emplace(v); }
+  TIDE_ALWAYS_INLINE std::pair<iterator, bool> insert(value_type&& v) {
+    return emplace(std::move(v));
+  }
   template <class P, class = std::enable_if_t<std::is_constructible_v<value_type, P&&>>>
-  std::pair<iterator, bool> insert(P&& v) {
+  TIDE_ALWAYS_INLINE std::pair<iterator, bool> insert(P&& v) {
     return emplace(std::forward<P>(v));
   }
   iterator insert(const_iterator, const value_type& v) { return insert(v).first; }
@@ -215,12 +217,12 @@ class map : public detail::raw_hash<detail::map_policy<Key, T>, Hash, KeyEqual, 
   /// absent; `key` and `args` are untouched otherwise. Returns the entry with that key and
   /// whether it was inserted. Strong guarantee.
   template <class... Args>
-  std::pair<iterator, bool> try_emplace(const key_type& key, Args&&... args) {
+  TIDE_ALWAYS_INLINE std::pair<iterator, bool> try_emplace(const key_type& key, Args&&... args) {
     return this->emplace_with_key(key, std::piecewise_construct, std::forward_as_tuple(key),
                                   std::forward_as_tuple(std::forward<Args>(args)...));
   }
   template <class... Args>
-  std::pair<iterator, bool> try_emplace(key_type&& key, Args&&... args) {
+  TIDE_ALWAYS_INLINE std::pair<iterator, bool> try_emplace(key_type&& key, Args&&... args) {
     return this->emplace_with_key(key, std::piecewise_construct,
                                   std::forward_as_tuple(std::move(key)),
                                   std::forward_as_tuple(std::forward<Args>(args)...));
@@ -264,8 +266,10 @@ class map : public detail::raw_hash<detail::map_policy<Key, T>, Hash, KeyEqual, 
 
   ///@{
   /// The mapped value of `key`, inserting a value-initialised one first if `key` is absent.
-  T& operator[](const key_type& key) { return try_emplace(key).first->second; }
-  T& operator[](key_type&& key) { return try_emplace(std::move(key)).first->second; }
+  TIDE_ALWAYS_INLINE T& operator[](const key_type& key) { return try_emplace(key).first->second; }
+  TIDE_ALWAYS_INLINE T& operator[](key_type&& key) {
+    return try_emplace(std::move(key)).first->second;
+  }
   ///@}
 
   ///@{

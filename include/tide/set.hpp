@@ -87,8 +87,10 @@ class set : public detail::raw_hash<detail::set_policy<Key>, Hash, KeyEqual, All
   ///@{
   /// Inserts `v` unless an equal key is present. Returns the entry and whether it was
   /// inserted. Strong guarantee.
-  std::pair<iterator, bool> insert(const value_type& v) { return emplace(v); }
-  std::pair<iterator, bool> insert(value_type&& v) { return emplace(std::move(v)); }
+  TIDE_ALWAYS_INLINE std::pair<iterator, bool> insert(const value_type& v) { return emplace(v); }
+  TIDE_ALWAYS_INLINE std::pair<iterator, bool> insert(value_type&& v) {
+    return emplace(std::move(v));
+  }
   iterator insert(const_iterator, const value_type& v) { return insert(v).first; }
   iterator insert(const_iterator, value_type&& v) { return insert(std::move(v)).first; }
   ///@}
