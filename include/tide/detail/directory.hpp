@@ -570,8 +570,8 @@ class raw_hash {
 
   // Plain words, not an iterator: built in registers and read field by field. (With an
   // iterator inside, g++ 12 stored the fields one by one and copied the iterator out in
-  // 16-byte loads, which cannot be forwarded from the narrower stores: each insert waited
-  // for the previous insert's stores to reach the cache, 2x slower at 10M.)
+  // 16-byte loads, which cannot be forwarded from the narrower stores; a perf profile put
+  // 54% of a non-inlined emplace's samples on those loads. See docs/map.md, Directory.)
   struct insert_position {
     slot_type* slot;
     ctrl_t* ctrl;
@@ -876,13 +876,17 @@ class raw_hash {
   // position, whose ctrl byte the caller sets.
   std::size_t place(const table_ref& dst, std::size_t h, slot_type* from) {
     const std::size_t q = find_insert_position(dst, h);
-    slot_type* to = layout::slots(dst) + slot_index(q);
+    construct_from(layout::slots(dst) + slot_index(q), from);
+    return q;
+  }
+  // Constructs *to from *from (bytes copied for trivially relocatable types). The source is
+  // left for the caller to destroy.
+  void construct_from(slot_type* to, slot_type* from) {
     if constexpr (Policy::trivially_relocatable) {
       std::memcpy(static_cast<void*>(to), from, sizeof(slot_type));
     } else {
       Policy::transfer_construct(alloc_, to, from);
     }
-    return q;
   }
 
   void count_moved(std::size_t k) noexcept {
@@ -918,14 +922,17 @@ class raw_hash {
         mark_overflow(old.ctrl + s * group_width, tag);
       }
     };
-    // The group where the staying entry in group g (hash h) belongs: the first group on its
-    // path before g with a free slot, or g. Only groups below g: they were visited already,
-    // so an entry moved there is not met again (a path that wraps round keeps its place).
-    auto home_group = [&](std::size_t g, std::size_t h) {
+    // Where the staying entry in group g (hash h) belongs: the first free position on its
+    // path in a group before g, or `none`. Only groups below g: they were visited already, so
+    // an entry moved there is not met again (a path that wraps round keeps its place).
+    constexpr std::size_t none = ~std::size_t{0};
+    auto free_position_before = [&](std::size_t g, std::size_t h) {
       for (std::size_t b = start_group(h, groups); b < g; ++b) {
-        if (group(old.ctrl + b * group_width).match_empty()) return b;
+        if (const bitmask empty = group(old.ctrl + b * group_width).match_empty()) {
+          return b * group_width + empty.lowest();
+        }
       }
-      return g;
+      return none;
     };
     const std::size_t* next_hash = hashes;
     if constexpr (Policy::nothrow_transfer) {
@@ -938,16 +945,17 @@ class raw_hash {
           const std::size_t h = *next_hash++;
           slot_type* from = slots + g * group_slots + i;
           if (!((h >> bit) & 1)) {
-            const std::size_t b = home_group(g, h);
-            if (b != g) {
-              const std::size_t j = group(old.ctrl + b * group_width).match_empty().lowest();
-              Policy::transfer_construct(alloc_, slots + b * group_slots + j, from);
-              if constexpr (!Policy::trivially_relocatable) alloc_traits::destroy(alloc_, from);
-              old.ctrl[b * group_width + j] = group_ctrl[i];
-              group_ctrl[i] = ctrl_empty;
-              ++relocated;
+            const std::size_t q = free_position_before(g, h);
+            if (q == none) {
+              stay(g, h);
+              continue;
             }
-            stay(b, h);
+            construct_from(slots + slot_index(q), from);
+            if constexpr (!Policy::trivially_relocatable) alloc_traits::destroy(alloc_, from);
+            old.ctrl[q] = group_ctrl[i];
+            group_ctrl[i] = ctrl_empty;
+            ++relocated;
+            stay(q / group_width, h);
             continue;
           }
           hi.ctrl[place(hi, h, from)] = tag_of(h);
