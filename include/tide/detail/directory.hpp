@@ -371,9 +371,9 @@ class raw_hash {
   template <class K = key_type>
   TIDE_ALWAYS_INLINE iterator find(const key_arg<K>& key) {
     const std::size_t h = hash_of(key);
-    const std::size_t di = dir_index(h);
-    const hit found = locate(key, dir_[di], h);
-    return found.slot ? iterator(found.slot, found.ctrl, this, di) : end();
+    const std::size_t offset = dir_offset(h);
+    const hit found = locate(key, dir_at(offset), h);
+    return found.slot ? iterator(found.slot, found.ctrl, this, offset / sizeof(table_ref)) : end();
   }
   template <class K = key_type>
   TIDE_ALWAYS_INLINE const_iterator find(const key_arg<K>& key) const {
@@ -481,8 +481,8 @@ class raw_hash {
   template <class K = key_type>
   TIDE_ALWAYS_INLINE size_type erase(const key_arg<K>& key) {
     const std::size_t h = hash_of(key);
-    const std::size_t di = dir_index(h);
-    const table_ref t = dir_[di];
+    const std::size_t offset = dir_offset(h);
+    const table_ref t = dir_at(offset);
     const hit found = locate(key, t, h);
     if (!found.slot) return 0;
     alloc_traits::destroy(alloc_, found.slot);
@@ -491,7 +491,7 @@ class raw_hash {
     if (TIDE_UNLIKELY(size_ == 0)) {
       collapse_if_empty();
     } else if (TIDE_UNLIKELY(below_shrink_point(t.header().used, t.groups))) {
-      if (!try_compact(di)) compact_step();
+      if (!try_compact(offset / sizeof(table_ref))) compact_step();
     } else {
       compact_step();
     }
@@ -650,9 +650,17 @@ class raw_hash {
     if constexpr (!avalanching_hash<Hash>) h = mix(h, 0x9E3779B97F4A7C15ull);
     return h;
   }
-  // Top global_depth_ bits; two shifts so that depth 0 needs no branch (a shift by 64 is
-  // undefined).
-  std::size_t dir_index(std::size_t h) const noexcept { return (h >> 1) >> (63 - global_depth_); }
+  // The directory entry of hash h is its top global_depth_ bits. Lookups take the entry's
+  // byte offset, (h >> (60 - global_depth_)) rounded down to an entry: one shift and one
+  // mask, and no branch at depth 0 (where it is 0, as the shift leaves 4 bits).
+  static_assert(sizeof(table_ref) == 16, "a directory offset is the index shifted by 4");
+  std::size_t dir_offset(std::size_t h) const noexcept {
+    return (h >> (60 - global_depth_)) & ~std::size_t{15};
+  }
+  const table_ref& dir_at(std::size_t offset) const noexcept {
+    return *reinterpret_cast<const table_ref*>(reinterpret_cast<const char*>(dir_) + offset);
+  }
+  std::size_t dir_index(std::size_t h) const noexcept { return dir_offset(h) / sizeof(table_ref); }
   std::size_t dir_size() const noexcept { return std::size_t{1} << global_depth_; }
   std::size_t run_length(const table_ref& t) const noexcept {
     return std::size_t{1} << (global_depth_ - t.header().local_depth);
@@ -844,6 +852,9 @@ class raw_hash {
   // throws, the old tables are intact and the caller discards the new ones
   // (discard_new_table).
   // `sources(f)` calls f(table) for each old table, in the order the hashes were taken.
+  // Only ctrl bytes are written: the caller counts what each destination received
+  // (add_entries), once. (Counting per entry was a read-modify-write of the header that
+  // each next entry waited for: the ctrl stores are char stores, which may alias it.)
   template <class Sources, class Pick>
   void transfer_all(Sources sources, const std::size_t* hashes, Pick pick) {
     const std::size_t* next_hash = hashes;
@@ -854,7 +865,8 @@ class raw_hash {
       for (std::size_t g = 0; g < src.groups; ++g) {
         for (bitmask full = group(src.ctrl + g * group_width).match_full(); full;
              full.clear_lowest()) {
-          transfer_one(pick(*h), *h, src_slots + g * group_slots + full.lowest());
+          const table_ref dst = pick(*h);
+          dst.ctrl[place(dst, *h, src_slots + g * group_slots + full.lowest())] = tag_of(*h);
           ++h;
         }
       }
@@ -869,11 +881,7 @@ class raw_hash {
 
   // Moves *from (hash h) into a free slot of dst; copies it if its move may throw. The
   // source is left for the caller to destroy (trivially relocatable types need not be).
-  void transfer_one(const table_ref& dst, std::size_t h, slot_type* from) {
-    mark_full(dst, place(dst, h, from), tag_of(h));
-  }
-  // transfer_one without the count (the caller adds up what it placed): returns the
-  // position, whose ctrl byte the caller sets.
+  // Returns the position, whose ctrl byte the caller sets; the caller also counts it.
   std::size_t place(const table_ref& dst, std::size_t h, slot_type* from) {
     const std::size_t q = find_insert_position(dst, h);
     construct_from(layout::slots(dst) + slot_index(q), from);
@@ -1010,6 +1018,7 @@ class raw_hash {
       discard_new_table(fresh);
       throw;
     }
+    add_entries(fresh, old_hdr.used);
     const std::size_t len = run_length(old);
     for (std::size_t j = start; j < start + len; ++j) dir_[j] = fresh;
     table_bytes_ += layout::bytes(groups);
@@ -1101,6 +1110,8 @@ class raw_hash {
       discard_new_table(hi);
       throw;
     }
+    add_entries(lo, left);
+    add_entries(hi, right);
     for (std::size_t j = start; j < start + half; ++j) dir_[j] = lo;
     for (std::size_t j = start + half; j < start + 2 * half; ++j) dir_[j] = hi;
     table_bytes_ += layout::bytes(left_groups) + layout::bytes(right_groups);
@@ -1213,6 +1224,7 @@ class raw_hash {
       discard_new_table(merged);
       throw;
     }
+    add_entries(merged, total);
     table_bytes_ += layout::bytes(groups);
     retire(parts[0]);
     retire(parts[1]);
@@ -1259,6 +1271,7 @@ class raw_hash {
       hash_table(goes, hashes.data());
       // Cannot throw from here.
       transfer_all([&](auto f) { f(goes); }, hashes.data(), [&](std::size_t) { return stays; });
+      add_entries(stays, goes.header().used);
       const std::uint8_t depth = stays.header().local_depth;
       stays.header().local_depth = static_cast<std::uint8_t>(depth - 1);
       retire(goes);
@@ -1476,6 +1489,7 @@ class raw_hash {
       }
       throw;
     }
+    for (std::size_t part = 0; part < parts; ++part) add_entries(fresh[part], counts[part]);
     for_each_table([&](const table_ref& t, std::size_t) { layout::deallocate(alloc_, t); });
     const std::size_t entries = size_;
     free_directory();

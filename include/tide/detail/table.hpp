@@ -267,6 +267,15 @@ inline void mark_full(const table_ref& t, std::size_t p, ctrl_t tag) noexcept {
   t.ctrl[p] = tag;
 }
 
+// Counts n entries whose ctrl bytes a move already set in t (moves count once, not per
+// entry). Precondition: t had growth for them.
+inline void add_entries(const table_ref& t, std::size_t n) noexcept {
+  table_header& h = t.header();
+  TIDE_ASSERT(h.growth_left >= n, "add_entries: no growth left");
+  h.used += static_cast<std::uint32_t>(n);
+  h.growth_left -= static_cast<std::uint32_t>(n);
+}
+
 // Marks full position p empty. Its slot goes back to growth_left unless its group had
 // overflowed for its tag (then it counts as a tombstone until the table is rebuilt).
 inline void mark_erased(const table_ref& t, std::size_t p) noexcept {
