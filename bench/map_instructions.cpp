@@ -47,14 +47,31 @@ __attribute__((noinline)) std::size_t count_erase(Map& m, const std::vector<std:
   return erased;
 }
 
+// Entries tide moved so far (rebuilds, splits, merges), or 0 for maps that do not count them.
+template <class Map>
+std::uint64_t entries_moved(const Map& m) {
+  if constexpr (requires { m.stats().slots_moved; }) {
+    return m.stats().slots_moved;
+  } else {
+    return 0;
+  }
+}
+
 template <class Kind>
 std::uint64_t run_one(const key_set<std::uint64_t>& ks) {
   typename Kind::template map<std::uint64_t, std::uint64_t> m;
+  const double n = static_cast<double>(ks.present.size());
   count_insert(m, ks.present);
+  const std::uint64_t moved_growing = entries_moved(m);
   std::uint64_t sink = count_find_hit(m, ks.shuffled) + count_find_miss(m, ks.absent);
   if (count_erase(m, ks.shuffled) != ks.present.size() || !m.empty()) {
     std::fprintf(stderr, "map_instructions: %s missed keys\n", Kind::name.data());
     std::exit(1);
+  }
+  if (moved_growing != 0) {
+    std::printf("%s moved %.2f entries per insert and %.2f per erase\n", Kind::name.data(),
+                static_cast<double>(moved_growing) / n,
+                static_cast<double>(entries_moved(m) - moved_growing) / n);
   }
   return sink;
 }

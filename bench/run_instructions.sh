@@ -17,7 +17,7 @@ command -v valgrind >/dev/null || { echo "run_instructions: needs valgrind (apt-
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-valgrind --tool=callgrind --callgrind-out-file="$out" "$program" "$n" >/dev/null 2>&1
+valgrind --tool=callgrind --callgrind-out-file="$out" "$program" "$n" 2>/dev/null | grep -v checksum
 # A function's inclusive count shows on several lines (one per source file it spans); the
 # largest is the whole.
 callgrind_annotate --inclusive=yes "$out" |

@@ -53,26 +53,31 @@ static_assert(group_slots + 1 == group_width, "15 slots and one overflow byte");
 
 inline constexpr bool is_full(ctrl_t c) noexcept { return c != ctrl_empty; }
 
-// The tag of every low byte of a hash, moved off 0 (empty) and 1 (kept free), repeated in
-// the four bytes of a word: a lookup broadcasts it to a group with one shuffle. Moving by
-// 8 keeps tag & 7, the overflow class, equal to hash & 7.
-inline constexpr std::array<std::uint32_t, 256> tag_words = [] {
-  std::array<std::uint32_t, 256> words{};
+// What a probe needs from the low byte of a hash, in one word: the tag, moved off 0 (empty)
+// and 1 (kept free) and repeated in the four low bytes (a lookup broadcasts them to a
+// group with one shuffle), and the overflow bit of its class, 1 << (tag & 7), in byte 4.
+// Moving the tag by 8 keeps tag & 7, the overflow class, equal to hash & 7, so the word of
+// a tag's own value carries that tag's overflow bit too. One load takes both (a shift by a
+// variable count took four instructions on x86-64, which needs the count in cl).
+inline constexpr std::array<std::uint64_t, 256> probe_words = [] {
+  std::array<std::uint64_t, 256> words{};
   for (std::uint32_t low = 0; low < 256; ++low) {
-    words[low] = (low < 2 ? low + 8 : low) * 0x01010101u;
+    const std::uint64_t tag = low < 2 ? low + 8 : low;
+    words[low] = tag * 0x01010101u | std::uint64_t{1} << (32 + (low & 7));
   }
   return words;
 }();
-inline std::uint32_t tag_word(std::size_t hash) noexcept { return tag_words[hash & 0xFF]; }
-inline ctrl_t tag_of(std::size_t hash) noexcept { return static_cast<ctrl_t>(tag_word(hash)); }
-// The overflow bit of a tag's class, 1 << (tag & 7), by table: one load where a shift by a
-// variable count takes four instructions on x86-64 (it needs the count in cl).
-inline constexpr std::array<ctrl_t, 256> overflow_bits = [] {
-  std::array<ctrl_t, 256> bits{};
-  for (std::uint32_t tag = 0; tag < 256; ++tag) bits[tag] = static_cast<ctrl_t>(1u << (tag & 7));
-  return bits;
-}();
-inline constexpr ctrl_t overflow_bit(ctrl_t tag) noexcept { return overflow_bits[tag]; }
+inline std::uint64_t probe_word(std::size_t hash) noexcept { return probe_words[hash & 0xFF]; }
+inline std::uint32_t tag_word(std::uint64_t probe) noexcept {
+  return static_cast<std::uint32_t>(probe);
+}
+inline ctrl_t tag_of(std::size_t hash) noexcept {
+  return static_cast<ctrl_t>(probe_word(hash));
+}
+inline ctrl_t overflow_bit_of(std::uint64_t probe) noexcept {
+  return static_cast<ctrl_t>(probe >> 32);
+}
+inline ctrl_t overflow_bit(ctrl_t tag) noexcept { return overflow_bit_of(probe_words[tag]); }
 
 // SWAR (SIMD within a register) on one little-endian 64-bit word of 8 bytes, byte i in bits
 // 8i..8i+7. The portable group below matches its 16 ctrl bytes as two such words;
@@ -182,8 +187,11 @@ class group {
 #endif
 
 // Overflow bits live in the group's last ctrl byte, read and written in place.
+inline bool overflowed_bit(const ctrl_t* group_ctrl, ctrl_t bit) noexcept {
+  return (group_ctrl[overflow_byte] & bit) != 0;
+}
 inline bool overflowed(const ctrl_t* group_ctrl, ctrl_t tag) noexcept {
-  return (group_ctrl[overflow_byte] & overflow_bit(tag)) != 0;
+  return overflowed_bit(group_ctrl, overflow_bit(tag));
 }
 inline void mark_overflow(ctrl_t* group_ctrl, ctrl_t tag) noexcept {
   group_ctrl[overflow_byte] |= overflow_bit(tag);
