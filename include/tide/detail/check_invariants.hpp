@@ -48,6 +48,8 @@ void raw_hash<Policy, Hash, Eq, Alloc>::check_invariants() const {
       used += static_cast<std::size_t>(group(t.ctrl + g * group_width).match_full().count());
     }
     expect(used == hdr.used, "header.used matches the full ctrl bytes", hdr.used, used);
+    expect(hdr.shrink_below == shrink_point(t.groups), "header.shrink_below matches the groups",
+           hdr.shrink_below, shrink_point(t.groups));
     expect(used + hdr.tombstones + hdr.growth_left <= max_load(t.capacity()),
            "used + tombstones + growth_left <= max load", used + hdr.tombstones + hdr.growth_left,
            max_load(t.capacity()));

@@ -490,7 +490,7 @@ class raw_hash {
     --size_;
     if (TIDE_UNLIKELY(size_ == 0)) {
       collapse_if_empty();
-    } else if (TIDE_UNLIKELY(below_shrink_point(t.header().used, t.groups))) {
+    } else if (TIDE_UNLIKELY(t.header().used < t.header().shrink_below)) {
       if (!try_compact(offset / sizeof(table_ref))) compact_step();
     } else {
       compact_step();

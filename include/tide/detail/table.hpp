@@ -53,6 +53,7 @@ struct table_header {
   std::uint32_t tombstones;       // erased slots not given back to growth (see above)
   std::uint8_t local_depth;       // top hash bits shared by every key of this table
   std::uint8_t needs_compaction;  // an erase(iterator) left it below the shrink point
+  std::uint16_t shrink_below;     // shrink_point(groups): a table never changes its groups
 };
 static_assert(sizeof(table_header) == 16, "the header is 16 bytes in front of the ctrl bytes");
 
@@ -95,6 +96,17 @@ inline constexpr std::size_t shrink_load16 = 6;
 inline constexpr bool below_shrink_point(std::size_t used, std::size_t groups) noexcept {
   return groups > 1 && used * 16 < groups * (group_slots * shrink_load16);
 }
+// The count below which a table of `groups` groups is below its shrink point (0: never), kept
+// in its header so that erase(key) tests one number. Clamped to 65,535: only a table whose keys
+// all share one hash grows that large (directory.hpp, make_room), and erase(key) leaves it to
+// shrink_to_fit() until it holds fewer entries.
+inline constexpr std::uint16_t shrink_point(std::size_t groups) noexcept {
+  if (groups <= 1) return 0;
+  const std::size_t below = (groups * (group_slots * shrink_load16) + 15) / 16;
+  return static_cast<std::uint16_t>(std::min<std::size_t>(below, 0xFFFF));
+}
+static_assert(shrink_point(1) == 0 && shrink_point(2) == 12 && shrink_point(8) == 45,
+              "used < shrink_point(groups) exactly when below_shrink_point(used, groups)");
 // The fewest groups that hold `n` entries at a load of at most num/16.
 inline constexpr std::size_t groups_for(std::size_t n, std::size_t num16) noexcept {
   if (n <= group_slots) return 1;
@@ -145,7 +157,7 @@ inline std::size_t next_group(std::size_t g, std::size_t groups) noexcept {
 // The table of an empty map: one group of empty ctrl bytes and no growth left, so a find
 // misses without a branch and the first insert allocates a real table. Never written.
 struct empty_table_storage {
-  table_header header{0, 0, 0, 0, 0};
+  table_header header{0, 0, 0, 0, 0, 0};
   ctrl_t ctrl[group_width] = {};  // all ctrl_empty, overflow clear
 };
 static_assert(ctrl_empty == 0, "the empty table's ctrl bytes are zero-initialised");
@@ -228,7 +240,8 @@ struct table_layout {
                 "groups are 16-byte aligned (iterators rely on it)");
     const std::size_t capacity = groups * group_slots;
     std::memset(t.ctrl, ctrl_empty, t.positions());
-    t.header() = table_header{0, static_cast<std::uint32_t>(max_load(capacity)), 0, local_depth, 0};
+    t.header() = table_header{
+        0, static_cast<std::uint32_t>(max_load(capacity)), 0, local_depth, 0, shrink_point(groups)};
     return t;
   }
 
