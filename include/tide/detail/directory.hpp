@@ -663,6 +663,11 @@ class raw_hash {
     return *reinterpret_cast<const table_ref*>(reinterpret_cast<const char*>(dir_) + offset);
   }
   std::size_t dir_index(std::size_t h) const noexcept { return dir_offset(h) / sizeof(table_ref); }
+  // The index of hash h in a directory of 2^depth entries (0 at depth 0); dir_index is the
+  // same at the map's own depth.
+  static std::size_t index_at_depth(std::size_t h, std::uint8_t depth) noexcept {
+    return (h >> 1) >> (63 - depth);
+  }
   std::size_t dir_size() const noexcept { return std::size_t{1} << global_depth_; }
   std::size_t run_length(const table_ref& t) const noexcept {
     return std::size_t{1} << (global_depth_ - t.header().local_depth);
@@ -854,14 +859,16 @@ class raw_hash {
   template <class Sources>
   hash_buffer hashes_for_move(std::size_t n, Sources sources) const {
     hash_buffer hashes(hash_as_moved ? 0 : n, alloc_);
-    if constexpr (!hash_as_moved) {
-      std::size_t* out = hashes.data();
-      sources([&](const table_ref& t) {
-        hash_table(t, out);
-        out += t.header().used;
-      });
-    }
+    if constexpr (!hash_as_moved) hash_tables(sources, hashes.data());
     return hashes;
+  }
+  // Writes the hashes of the full slots of every table sources(f) gives f, in order, to out.
+  template <class Sources>
+  void hash_tables(Sources sources, std::size_t* out) const {
+    sources([&](const table_ref& t) {
+      hash_table(t, out);
+      out += t.header().used;
+    });
   }
   // Where transfer_all takes the hashes a caller computed first, in order.
   static auto hash_from(const std::size_t* hashes) noexcept {
@@ -1487,12 +1494,11 @@ class raw_hash {
     const std::size_t load16 = pack ? 14 : 13;
     const std::size_t max_fit = layout::max_groups * group_slots * load16 / 16;
 
+    auto every_table = [&](auto f) {
+      for_each_table([&](const table_ref& t, std::size_t) { f(t); });
+    };
     hash_buffer hashes(size_, alloc_);
-    std::size_t hashed = 0;
-    for_each_table([&](const table_ref& t, std::size_t) {
-      hash_table(t, hashes.data() + hashed);
-      hashed += t.header().used;
-    });
+    hash_tables(every_table, hashes.data());
 
     // The smallest depth at which every part fits in one largest table.
     std::uint8_t depth = 0;
@@ -1503,7 +1509,7 @@ class raw_hash {
     hash_vector counts(alloc_);
     for (;; ++depth) {
       counts.assign(std::size_t{1} << depth, 0);
-      for (const std::size_t h : hashes) ++counts[(h >> 1) >> (63 - depth)];
+      for (const std::size_t h : hashes) ++counts[index_at_depth(h, depth)];
       if (*std::max_element(counts.begin(), counts.end()) <= max_fit) break;
     }
     const std::size_t parts = counts.size();
@@ -1519,9 +1525,8 @@ class raw_hash {
         fresh[made] = layout::allocate(alloc_, groups, depth);
         fresh_bytes += layout::bytes(groups);
       }
-      transfer_all([&](auto f) { for_each_table([&](const table_ref& t, std::size_t) { f(t); }); },
-                   hash_from(hashes.data()),
-                   [&](std::size_t h) { return fresh[(h >> 1) >> (63 - depth)]; });
+      transfer_all(every_table, hash_from(hashes.data()),
+                   [&](std::size_t h) { return fresh[index_at_depth(h, depth)]; });
     } catch (...) {
       for (std::size_t p = 0; p < made; ++p) discard_new_table(fresh[p]);
       if (depth > 0) {
