@@ -103,6 +103,15 @@ inline constexpr std::size_t cache_line_bytes = 64;
 
 class epoch_domain {
  public:
+  // A thread record (see the vocabulary above). Public only so that an epoch_guard can hold
+  // the one it pinned.
+  struct alignas(cache_line_bytes) record {
+    std::atomic<std::uint64_t> word{0};
+    std::atomic<bool> in_use{true};
+    record* next = nullptr;  // set before the record is published, never changed
+  };
+  static_assert(sizeof(record) == cache_line_bytes, "one record per cache line");
+
   // The process's domain: every concurrent_map shares it, so a thread pins once whatever the
   // number of maps it reads. Constant-initialized: no guard on the way to it.
   static epoch_domain& instance() noexcept { return domain_; }
@@ -136,12 +145,18 @@ class epoch_domain {
     return epoch;  // another thread advanced it; `epoch` holds the value it found
   }
 
-  // Pins the calling thread (nestable). Precondition: paired with unpin() on the same thread.
-  void pin() noexcept {
+  // The calling thread's record, pinned, or nullptr if the thread was pinned already (a nested
+  // pin, which leaves the record as the outer one set it). Precondition: a non-null result is
+  // passed to unpin() on the same thread, after every nested pin's unpin.
+  //
+  // A thread is pinned exactly when its record's word is nonzero, and only the thread writes
+  // it, so the nesting test is a load of its own store: no counter is kept (a counter in
+  // thread-local storage cost every read a load and a store to pin and another pair to unpin).
+  record* pin() noexcept {
     thread_slot& slot = this_thread_;
-    if (TIDE_UNLIKELY(slot.nesting++ != 0)) return;
     record* r = slot.owned;
     if (TIDE_UNLIKELY(r == nullptr)) r = first_pin(slot);
+    if (TIDE_UNLIKELY(r->word.load(std::memory_order_relaxed) != 0)) return nullptr;
     const std::uint64_t word = (global_.load(std::memory_order_acquire) << 1) | pinned_bit;
     if (TIDE_LIKELY(slot.light)) {
       // A compiler-only barrier: try_advance's membarrier makes it a full one when it matters.
@@ -150,13 +165,12 @@ class epoch_domain {
     } else {
       r->word.exchange(word, std::memory_order_seq_cst);
     }
+    return r;
   }
 
-  void unpin() noexcept {
-    thread_slot& slot = this_thread_;
-    TIDE_ASSERT(slot.nesting > 0, "epoch unpin without a pin");
-    if (TIDE_UNLIKELY(--slot.nesting != 0)) return;
-    slot.owned->word.store(0, std::memory_order_release);
+  // Ends the pin that returned r; nothing for a nested pin (r == nullptr).
+  static void unpin(record* r) noexcept {
+    if (r != nullptr) r->word.store(0, std::memory_order_release);
   }
 
   // True when readers pin with a relaxed store and scans pay with membarrier; false when they
@@ -186,21 +200,14 @@ class epoch_domain {
   static constexpr int fence_membarrier = 1;
   static constexpr int fence_exchange = 2;
 
-  struct alignas(cache_line_bytes) record {
-    std::atomic<std::uint64_t> word{0};
-    std::atomic<bool> in_use{true};
-    record* next = nullptr;  // set before the record is published, never changed
-  };
-  static_assert(sizeof(record) == cache_line_bytes, "one record per cache line");
 
-  // The calling thread's record, guard nesting depth and pin kind. Trivially destructible and
+  // The calling thread's record and pin kind. Trivially destructible and
   // constant-initialized, so reaching it is one thread-pointer-relative access with no guard;
   // record_release gives the record back at thread exit. The TLS model is the compiler's
   // default (initial- or local-exec in an executable, general-dynamic in -fPIC code), never
   // forced to initial-exec: this header may be compiled into a library loaded with dlopen.
   struct thread_slot {
     record* owned;
-    unsigned nesting;
     bool light;  // pin with the relaxed store (asymmetric()), cached at the first pin
   };
 
@@ -299,10 +306,13 @@ constinit inline thread_local epoch_domain::thread_slot epoch_domain::this_threa
 // stay valid until it is destroyed.
 class epoch_guard {
  public:
-  epoch_guard() noexcept { epoch_domain::instance().pin(); }
-  ~epoch_guard() { epoch_domain::instance().unpin(); }
+  epoch_guard() noexcept : pinned_(epoch_domain::instance().pin()) {}
+  ~epoch_guard() { epoch_domain::unpin(pinned_); }
   epoch_guard(const epoch_guard&) = delete;
   epoch_guard& operator=(const epoch_guard&) = delete;
+
+ private:
+  epoch_domain::record* pinned_;  // nullptr when nested in another guard of this thread
 };
 
 // True once an object retired at `retired_epoch` can no longer be reached by any reader.
