@@ -706,6 +706,20 @@ class raw_hash {
   iterator make_iterator(const table_ref& t, std::size_t di, std::size_t p) const noexcept {
     return iterator(layout::slots(t) + slot_index(p), t.ctrl + p, this, di);
   }
+  // Asks for the slots of group g of t (if it has one) while the iterator walks the group
+  // before it. The stream prefetchers restart at every page and every table, and one group's
+  // walk is long enough to fetch the next. Iterating 1M string -> u64 entries (40-byte
+  // slots), four alternations: 6.3-8.1 ns per entry with it, 7.7-9.2 without (absl 5.5-6.4).
+  // Forced inline: g++ 12 takes a function that only prefetches for one without effects
+  // and deletes its calls.
+  TIDE_ALWAYS_INLINE static void prefetch_slots_of_group(const table_ref& t,
+                                                         std::size_t g) noexcept {
+    if (g >= t.groups) return;
+    const char* first = reinterpret_cast<const char*>(layout::slots(t) + g * group_slots);
+    for (std::size_t byte = 0; byte < group_slots * sizeof(slot_type); byte += 64) {
+      __builtin_prefetch(first + byte);
+    }
+  }
   template <bool C>
   void advance(iterator_impl<C>& it) const noexcept {
     // The next entry of the same group, found without the directory: groups are 16-byte
@@ -722,6 +736,7 @@ class raw_hash {
     const table_ref t = dir_[it.dir_index_];
     const std::size_t p = next_full_slot(t, static_cast<std::size_t>(it.ctrl_ - t.ctrl) + 1);
     if (p < t.positions()) {
+      prefetch_slots_of_group(t, p / group_width + 1);
       it.slot_ = layout::slots(t) + slot_index(p);
       it.ctrl_ = t.ctrl + p;
       it.later_ = group(t.ctrl + p / group_width * group_width)
