@@ -10,10 +10,15 @@
 // checked expressions still compile in every build.
 #pragma once
 
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 
 namespace tide::detail {
+
+// The cache line of every target tide builds for (x86-64, AArch64): the unit of prefetching
+// and of false-sharing padding.
+inline constexpr std::size_t cache_line_bytes = 64;
 
 #ifdef NDEBUG
 inline constexpr bool debug_checks = false;

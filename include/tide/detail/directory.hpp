@@ -597,9 +597,12 @@ class raw_hash {
     ctrl_t* group_ctrl;
     slot_type* group_slot;
   };
+  static slot_type* group_slots_of(const table_ref& t, std::size_t g) noexcept {
+    return layout::slots(t) + g * group_slots;
+  }
   static probe_start probe_start_of(const table_ref& t, std::size_t h) noexcept {
     const std::size_t g = start_group(h, t.groups);
-    return {probe_word(h), g, t.ctrl + g * group_width, layout::slots(t) + g * group_slots};
+    return {probe_word(h), g, t.ctrl + g * group_width, group_slots_of(t, g)};
   }
   template <class K>
   TIDE_ALWAYS_INLINE hit locate(const K& key, const table_ref& t, std::size_t h) const {
@@ -624,7 +627,7 @@ class raw_hash {
     for (std::size_t n = t.groups - 1; n != 0; --n) {
       g = next_group(g, t.groups);
       ctrl_t* group_ctrl = t.ctrl + g * group_width;
-      slot_type* group_slot = layout::slots(t) + g * group_slots;
+      slot_type* group_slot = group_slots_of(t, g);
       if (const hit found = match_in_group(key, group_ctrl, group_slot, tag); found.slot) {
         return found;
       }
@@ -715,8 +718,8 @@ class raw_hash {
   TIDE_ALWAYS_INLINE static void prefetch_slots_of_group(const table_ref& t,
                                                          std::size_t g) noexcept {
     if (g >= t.groups) return;
-    const char* first = reinterpret_cast<const char*>(layout::slots(t) + g * group_slots);
-    for (std::size_t byte = 0; byte < group_slots * sizeof(slot_type); byte += 64) {
+    const char* first = reinterpret_cast<const char*>(group_slots_of(t, g));
+    for (std::size_t byte = 0; byte < group_slots * sizeof(slot_type); byte += cache_line_bytes) {
       __builtin_prefetch(first + byte);
     }
   }

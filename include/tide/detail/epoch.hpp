@@ -99,8 +99,6 @@
 
 namespace tide::detail {
 
-inline constexpr std::size_t cache_line_bytes = 64;
-
 class epoch_domain {
  public:
   // A thread record (see the vocabulary above). Public only so that an epoch_guard can hold
@@ -170,6 +168,8 @@ class epoch_domain {
 
   // Ends the pin that returned r; nothing for a nested pin (r == nullptr).
   static void unpin(record* r) noexcept {
+    TIDE_ASSERT(r == nullptr || r->word.load(std::memory_order_relaxed) != 0,
+                "epoch unpin without a pin");
     if (r != nullptr) r->word.store(0, std::memory_order_release);
   }
 
@@ -200,10 +200,9 @@ class epoch_domain {
   static constexpr int fence_membarrier = 1;
   static constexpr int fence_exchange = 2;
 
-
-  // The calling thread's record and pin kind. Trivially destructible and
-  // constant-initialized, so reaching it is one thread-pointer-relative access with no guard;
-  // record_release gives the record back at thread exit. The TLS model is the compiler's
+  // The calling thread's record and pin kind. Trivially destructible and constant-initialized,
+  // so reaching it is one thread-pointer-relative access with no guard; record_release gives
+  // the record back at thread exit. The TLS model is the compiler's
   // default (initial- or local-exec in an executable, general-dynamic in -fPIC code), never
   // forced to initial-exec: this header may be compiled into a library loaded with dlopen.
   struct thread_slot {
