@@ -7,7 +7,8 @@
 //   directory   one shard's array of 2^global_depth entries, indexed by the hash bits just
 //               below the shard's; each entry names a table, several entries may name one.
 //               Replaced whole (a new allocation) only when it doubles or halves; otherwise a
-//               writer updates its entries in place, one atomic word each
+//               writer updates its entries in place, one atomic word each. The shard names it
+//               with one word: its address (cache-line aligned) | its index shift
 //   entry       one directory word: the table's address | log2(its groups), so a reader has the
 //               table and its group mask from one load
 //   table       an open-addressing array of groups (a power of two of them, at most
@@ -48,7 +49,8 @@
 // Layout:
 //
 //   shards_ ──> [ shard 0 | shard 1 | ... | shard S-1 ]          S = shard_count(), fixed
-//                  │ reader line: atomic<directory*> directory_  (written when it is replaced)
+//                  │ reader line: directory_ = directory* | (63 - global_depth)  (written when
+//                  │              the directory is replaced)
 //                  │ writer line: mutex, counts, stats, retire list, memory counters
 //                  v
 //               directory: [ 63 - global_depth | entry 0 | entry 1 | ... | entry 2^depth - 1 ]
@@ -63,12 +65,13 @@
 //               inline group (64 bytes): [ tag 0..2 | pad | key 0..2 | value 0..2 | version ]
 //
 // Readers (visit, find, contains, visit_all, the first look of load_or_store) pin the thread's
-// epoch record (its own cache line), load the shard's directory, the entry of the hash and probe
-// the table it names: three dependent loads before the first group, as many as a single table
-// per shard needed (its header held the group mask). A probe reads each group's tags with one
-// atomic load and matches them with SWAR (detail/group.hpp, shared with tide::map's portable
-// group), then looks only at the matching lanes. They take no lock, write no shared cache line
-// and never wait for a writer.
+// epoch record (its own cache line), load the shard's directory word (the directory's address
+// and the shift that takes an entry index out of the hash), the entry of the hash and probe the
+// table it names: two dependent loads before the first group (with the shift read from the
+// directory's word 0 it was three, and single-threaded reads were 1-2% slower). A probe reads
+// each group's tags with one atomic load and matches them with SWAR (detail/group.hpp, shared
+// with tide::map's portable group), then looks only at the matching lanes. They take no lock,
+// write no shared cache line and never wait for a writer.
 // Writers lock one shard. A node reader reads the immutable node in place; an inline reader
 // copies the value word: an inline slot's key and value are written before its tag is
 // published, the value is replaced whole by one atomic store, and an erased slot that a key
@@ -89,6 +92,7 @@
 // Invariants, per shard, under its mutex (check_invariants_locked):
 //   directory_ == nullptr => the shard has no entry (and no table); erasing its last entry frees
 //     every table and the directory (a reserve()d shard may hold empty tables)
+//   directory_'s low bits equal its directory's word 0 (63 - global_depth)
 //   every table's run is aligned, 2^(global_depth - local_depth) entries long, and all of them
 //     name it; local_depth <= global_depth; shard bits + global_depth <= max_directory_bits
 //   every key in a table has its run's directory bits and belongs to this shard
@@ -726,8 +730,38 @@ class concurrent_map {
 
   // A directory: word 0 is 63 - global_depth (the shift that takes an entry index out of the
   // hash), words 1..2^global_depth are the entries. Immutable but for entry stores while it is
-  // its shard's current directory.
+  // its shard's current directory. Allocated in whole cache lines, so its address has 6 low bits
+  // free for the shift (directory_pointer).
   using dir_word = std::atomic<std::uintptr_t>;
+  struct alignas(detail::cache_line_bytes) directory_line {
+    unsigned char bytes[detail::cache_line_bytes];
+  };
+  static constexpr std::size_t words_per_line = sizeof(directory_line) / sizeof(dir_word);
+  static constexpr std::uintptr_t shift_bits = alignof(directory_line) - 1;
+  static_assert(shift_bits >= 63, "the index shift (at most 63) fits in the address's low bits");
+
+  // A shard's current directory (or null) as one atomic word, the address | its word 0, so that
+  // a reader gets the directory and its index shift from one load (load_word, then
+  // directory_of and entry_index).
+  class directory_pointer {
+   public:
+    static dir_word* directory_of(std::uintptr_t word) noexcept {
+      return reinterpret_cast<dir_word*>(word & ~shift_bits);
+    }
+    dir_word* load(std::memory_order order) const noexcept {
+      return directory_of(word_.load(order));
+    }
+    std::uintptr_t load_word(std::memory_order order) const noexcept { return word_.load(order); }
+    void store(dir_word* d, std::memory_order order) noexcept {
+      word_.store(d == nullptr ? 0
+                               : reinterpret_cast<std::uintptr_t>(d) |
+                                     d[0].load(std::memory_order_relaxed),
+                  order);
+    }
+
+   private:
+    std::atomic<std::uintptr_t> word_{0};
+  };
   // An entry: table address | log2(groups); tables are cache-line aligned, so 6 bits are free.
   static constexpr std::uintptr_t entry_low_bits = alignof(table) - 1;
   static_assert(alignof(table) >= 64,
@@ -752,7 +786,7 @@ class concurrent_map {
   using table_alloc_type = typename std::allocator_traits<Allocator>::template rebind_alloc<table>;
   using table_traits = std::allocator_traits<table_alloc_type>;
   using directory_alloc_type =
-      typename std::allocator_traits<Allocator>::template rebind_alloc<dir_word>;
+      typename std::allocator_traits<Allocator>::template rebind_alloc<directory_line>;
   using directory_traits = std::allocator_traits<directory_alloc_type>;
   using retired_allocator =
       typename std::allocator_traits<Allocator>::template rebind_alloc<retired>;
@@ -760,7 +794,7 @@ class concurrent_map {
   struct shard {
     // The reader's line: written only when the directory is replaced (created, doubled,
     // halved, freed).
-    alignas(detail::cache_line_bytes) std::atomic<dir_word*> directory_{nullptr};
+    alignas(detail::cache_line_bytes) directory_pointer directory_;
 
     // The writers' line(s). Counters that memory() and size() read without the mutex are
     // atomics written (relaxed) only under it.
@@ -800,8 +834,11 @@ class concurrent_map {
   static std::size_t table_bytes(std::size_t groups) noexcept {
     return sizeof(table) + groups * sizeof(group);
   }
+  static std::size_t directory_lines(std::size_t depth) noexcept {
+    return (1 + (std::size_t{1} << depth) + words_per_line - 1) / words_per_line;
+  }
   static std::size_t directory_bytes(std::size_t depth) noexcept {
-    return (1 + (std::size_t{1} << depth)) * sizeof(dir_word);
+    return directory_lines(depth) * sizeof(directory_line);
   }
   // Bits 24..31 of the hash moved off 0 and 1: below the shard's and the directory's bits, and
   // above the group index's in a table of at most 2^24 groups.
@@ -839,9 +876,13 @@ class concurrent_map {
     return 63 - d[0].load(std::memory_order_relaxed);
   }
   // The entry of h: the global_depth bits below the shard's (two shifts, so depth 0 needs no
-  // shift by 64).
+  // shift by 64), for a directory whose word 0 is the low 6 bits of `shift` (a directory word
+  // or a shard's directory_pointer word; x86-64 shifts mask their count so, for free).
+  std::size_t entry_index(std::size_t h, std::uintptr_t shift) const noexcept {
+    return ((h << shard_bits_) >> 1) >> (shift & shift_bits);
+  }
   std::size_t dir_index(const dir_word* d, std::size_t h) const noexcept {
-    return ((h << shard_bits_) >> 1) >> d[0].load(std::memory_order_relaxed);
+    return entry_index(h, d[0].load(std::memory_order_relaxed));
   }
   static std::uintptr_t entry_of(const table* t) noexcept {
     return reinterpret_cast<std::uintptr_t>(t) |
@@ -894,9 +935,10 @@ class concurrent_map {
   // whether it was. The table may be replaced meanwhile (see the design comment).
   template <class K, class F>
   bool read(const shard& s, const K& key, std::size_t h, F&& found) const {
-    const dir_word* d = s.directory_.load(std::memory_order_acquire);
+    const std::uintptr_t word = s.directory_.load_word(std::memory_order_acquire);
+    const dir_word* d = directory_pointer::directory_of(word);
     if (d == nullptr) return false;
-    const std::uintptr_t e = d[1 + dir_index(d, h)].load(std::memory_order_acquire);
+    const std::uintptr_t e = d[1 + entry_index(h, word)].load(std::memory_order_acquire);
     const group* groups = table_of(e)->groups();
     const std::size_t group_mask = group_mask_of(e);
     if constexpr (inline_entries) {
@@ -1666,15 +1708,19 @@ class concurrent_map {
   }
 
   dir_word* allocate_directory(std::size_t depth) {
+    directory_line* lines = directory_traits::allocate(directory_alloc_, directory_lines(depth));
+    TIDE_CHECK(reinterpret_cast<std::uintptr_t>(lines) % alignof(directory_line) == 0,
+               "concurrent_map: the allocator must align directories to 64 bytes: the shard "
+               "keeps the directory's index shift in the address's low bits");
+    auto* d = ::new (static_cast<void*>(lines)) dir_word(63 - depth);
     const std::size_t words = 1 + (std::size_t{1} << depth);
-    dir_word* d = directory_traits::allocate(directory_alloc_, words);
-    ::new (static_cast<void*>(d)) dir_word(63 - depth);
     for (std::size_t i = 1; i < words; ++i) ::new (static_cast<void*>(d + i)) dir_word(0);
     return d;
   }
 
   void deallocate_directory(dir_word* d) noexcept {
-    directory_traits::deallocate(directory_alloc_, d, 1 + (std::size_t{1} << global_depth(d)));
+    directory_traits::deallocate(directory_alloc_, reinterpret_cast<directory_line*>(d),
+                                 directory_lines(global_depth(d)));
   }
 
   // ---- invariants ----------------------------------------------------------------------
@@ -1696,6 +1742,8 @@ class concurrent_map {
     }
     const std::size_t depth = global_depth(d);
     TIDE_CHECK(shard_bits_ + depth <= max_directory_bits, "the directory's bits fit");
+    TIDE_CHECK((s.directory_.load_word(std::memory_order_relaxed) & shift_bits) == 63 - depth,
+               "the shard's directory word carries the directory's index shift");
     TIDE_CHECK(s.directory_bytes_.load(std::memory_order_relaxed) == directory_bytes(depth),
                "directory_bytes_ is the directory's size");
     std::size_t tables = 0;
