@@ -666,6 +666,12 @@ class concurrent_map {
   // fill a group's lanes in order), so the group has an unused lane iff its last lane is.
   static constexpr std::uint64_t last_lane_byte = std::uint64_t{0xFF} << (8 * (group_slots - 1));
   static_assert(group_slots < 8, "a tags word has a pad byte, always 0, that tag_of never is");
+  // The high bit of each lane's byte (not the pad bytes'), and the lane of the lowest bit set in
+  // a mask of such high bits (detail::zero_bytes, detail::maybe_equal_bytes).
+  static constexpr std::uint64_t lane_high_bits = detail::swar_msb >> (8 * (8 - group_slots));
+  static std::size_t lowest_lane(std::uint64_t high_bits) noexcept {
+    return static_cast<std::size_t>(std::countr_zero(high_bits)) / 8;
+  }
 
   // A seqlock around the rewrite of an inline lane's key (its value and tag go with it), with
   // no fences: the writer stores the key and value words with release after making the
@@ -985,8 +991,7 @@ class concurrent_map {
       if constexpr (inline_entries) version = grp.version.load(std::memory_order_acquire);
       const std::uint64_t tags = grp.tags.load(std::memory_order_acquire);
       for (std::uint64_t m = detail::maybe_equal_bytes(tags, want); m != 0; m &= m - 1) {
-        const lane_verdict v =
-            look(grp, static_cast<std::size_t>(std::countr_zero(m)) / 8, version);
+        const lane_verdict v = look(grp, lowest_lane(m), version);
         if (v == lane_verdict::retry) goto start;
         if (v != lane_verdict::next) return v == lane_verdict::found;
       }
@@ -1089,25 +1094,28 @@ class concurrent_map {
 
   // Precondition: the shard's mutex is held and t is the table of h in its directory.
   template <class K>
+  // The groups' tags are matched with SWAR as probe() does: the key can only be in a lane whose
+  // tag may be tag_of(h) (live tags only), and `free` is the probe's first reusable lane, unused
+  // or erased (any key may take a tombstone; an inline one another key takes is rekeyed, see
+  // insert_locked). `free` is not looked for past a match, whose callers do not use it.
   located locate(table* t, const K& key, std::size_t h) const {
+    static_assert(tag_unused == 0 && tag_erased == 1, "reusable tags are 0 once bit 0 is cleared");
     located result;
     const std::uint8_t want = tag_of(h);
     for (std::size_t g = h & t->group_mask;; g = (g + 1) & t->group_mask) {
       group& grp = t->groups()[g];
       const std::uint64_t tags = grp.tags.load(std::memory_order_relaxed);
-      for (std::size_t lane = 0; lane < group_slots; ++lane) {
-        const auto tag = static_cast<std::uint8_t>(tags >> (8 * lane));
-        // Any key may take a tombstone (an inline one another key takes is rekeyed, see
-        // insert_locked).
-        const bool reusable = tag == tag_unused || tag == tag_erased;
-        if (reusable) {
-          if (result.free.grp == nullptr) result.free = {t, &grp, lane};
-          if (tag == tag_unused) return result;
-        } else if (tag == want && holds_key_locked(grp, lane, key, h)) {
-          result.match = {t, &grp, lane};
+      for (std::uint64_t m = detail::maybe_equal_bytes(tags, want); m != 0; m &= m - 1) {
+        if (holds_key_locked(grp, lowest_lane(m), key, h)) {
+          result.match = {t, &grp, lowest_lane(m)};
           return result;
         }
       }
+      const std::uint64_t reusable = detail::zero_bytes(tags & ~detail::swar_lsb) & lane_high_bits;
+      if (result.free.grp == nullptr && reusable != 0) {
+        result.free = {t, &grp, lowest_lane(reusable)};
+      }
+      if ((tags & last_lane_byte) == 0) return result;
     }
   }
 
