@@ -1168,8 +1168,13 @@ class concurrent_map {
   // Returns (the slot of key, whether make() was called to insert it). Strong guarantee: if
   // make, hash, equality or an allocation throws, the shard is unchanged but for a rebuild,
   // split or new directory (the same entries, in other tables).
+  //
+  // Forced inline: as a call it saved and restored most registers around a short probe
+  // (callgrind, 50% insert_or_assign and 50% erase of u64 keys: 219.9 instructions per write
+  // as a call, 198.1 inlined).
   template <class K, class Make>
-  std::pair<slot_ref, bool> insert_locked(shard& s, const K& key, std::size_t h, Make&& make) {
+  TIDE_ALWAYS_INLINE std::pair<slot_ref, bool> insert_locked(shard& s, const K& key,
+                                                             std::size_t h, Make&& make) {
     table* t = table_for_locked(s, h);
     located at;
     if (t != nullptr) {
