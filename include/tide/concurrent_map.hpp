@@ -1106,8 +1106,9 @@ class concurrent_map {
       group& grp = t->groups()[g];
       const std::uint64_t tags = grp.tags.load(std::memory_order_relaxed);
       for (std::uint64_t m = detail::maybe_equal_bytes(tags, want); m != 0; m &= m - 1) {
-        if (holds_key_locked(grp, lowest_lane(m), key, h)) {
-          result.match = {t, &grp, lowest_lane(m)};
+        const std::size_t lane = lowest_lane(m);
+        if (holds_key_locked(grp, lane, key, h)) {
+          result.match = {t, &grp, lane};
           return result;
         }
       }
@@ -1703,12 +1704,17 @@ class concurrent_map {
     node_traits::deallocate(node_alloc_, n, 1);
   }
 
+  // Tables and directories are 64-byte aligned types, which std::allocator honours; an
+  // allocator that does not would corrupt the bits kept in their addresses, so it is fatal.
+  static void check_cache_line_aligned(const void* block, const char* why) noexcept {
+    TIDE_CHECK(reinterpret_cast<std::uintptr_t>(block) % detail::cache_line_bytes == 0, why);
+  }
+
   table* allocate_table(std::size_t groups, std::size_t depth) {
     TIDE_ASSERT(std::has_single_bit(groups), "a table has a power of two of groups");
     table* t = table_traits::allocate(table_alloc_, 1 + groups);
-    TIDE_CHECK(reinterpret_cast<std::uintptr_t>(t) % alignof(table) == 0,
-               "concurrent_map: the allocator must align tables to alignof(table) (64 bytes): "
-               "directory entries keep log2(groups) in the address's low bits");
+    check_cache_line_aligned(t, "concurrent_map: the allocator must align tables to 64 bytes: "
+                                "directory entries keep log2(groups) in the address's low bits");
     ::new (static_cast<void*>(t)) table(groups, depth);
     for (std::size_t g = 0; g < groups; ++g) ::new (static_cast<void*>(t->groups() + g)) group;
     return t;
@@ -1722,9 +1728,9 @@ class concurrent_map {
 
   dir_word* allocate_directory(std::size_t depth) {
     directory_line* lines = directory_traits::allocate(directory_alloc_, directory_lines(depth));
-    TIDE_CHECK(reinterpret_cast<std::uintptr_t>(lines) % alignof(directory_line) == 0,
-               "concurrent_map: the allocator must align directories to 64 bytes: the shard "
-               "keeps the directory's index shift in the address's low bits");
+    check_cache_line_aligned(lines, "concurrent_map: the allocator must align directories to 64 "
+                                    "bytes: the shard keeps the directory's index shift in the "
+                                    "address's low bits");
     auto* d = ::new (static_cast<void*>(lines)) dir_word(63 - depth);
     const std::size_t words = 1 + (std::size_t{1} << depth);
     for (std::size_t i = 1; i < words; ++i) ::new (static_cast<void*>(d + i)) dir_word(0);
