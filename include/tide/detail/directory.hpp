@@ -978,8 +978,12 @@ class raw_hash {
   // and without this its displaced entries kept their groups' overflow bits set (6% of
   // misses at 1M u64 keys probed a second group; 0.3% with it). If a copy throws, `old` is
   // intact and `hi` is freed.
-  void split_in_place(const table_ref& old, const std::size_t* hashes, std::size_t bit,
-                      const table_ref& hi) {
+  // The tables are taken by value: through references, g++ 12 reloaded their ctrl pointers
+  // and group counts from memory after every ctrl store (a char store may alias them). By
+  // value they stay in registers: the fastest tenth of splits growing to 10M u64 keys took
+  // 31.0-31.9 us instead of 35.9-36.5 (five runs each).
+  void split_in_place(const table_ref old, const std::size_t* hashes, std::size_t bit,
+                      const table_ref hi) {
     slot_type* const slots = layout::slots(old);
     const std::size_t groups = old.groups;
     std::uint32_t moved = 0;      // to hi
