@@ -609,8 +609,9 @@ class raw_hash {
     return {probe_word(h), g, t.ctrl + g * group_width, group_slots_of(t, g)};
   }
   // No prefetch of the slots before the ctrl bytes are compared: a lookup that misses never
-  // reads them, and the wasted fetch made misses 1.4-1.6x slower (u64 keys at 1M and 10M),
-  // while hits gained at most 1.2x from it at 10M (docs/PERFORMANCE.md).
+  // reads them, and the wasted fetch made misses 1.3-1.5x slower (u64 keys at 1M and 10M),
+  // while it made hits at most 1.17x faster (docs/PERFORMANCE.md, "find without the slot
+  // prefetch").
   template <class K>
   TIDE_ALWAYS_INLINE hit locate(const K& key, const table_ref& t, std::size_t h) const {
     return locate(key, t, probe_start_of(t, h));
