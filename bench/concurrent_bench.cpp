@@ -10,7 +10,9 @@
 // --seconds, then each reports its count; the figure is the median of --reps runs, in million
 // operations per second (Mops/s).
 //
-//   concurrent_bench [--keys=N] [--seconds=S] [--reps=R] [--memory]
+//   concurrent_bench [--keys=N] [--seconds=S] [--reps=R] [--threads=T] [--reads=P] [--memory]
+//
+// --threads and --reads run only that thread count (1, 2, 4 or 8) or read share (99, 90 or 50).
 //
 // --memory instead measures bytes held (each map on a tide::counting_allocator, so the figures
 // are bytes requested from the allocator): after inserting --keys entries on one thread, after
@@ -27,6 +29,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <latch>
 #include <libcuckoo/cuckoohash_map.hh>
 #include <memory>
@@ -138,6 +141,8 @@ struct options {
   std::size_t keys = 100'000;
   double seconds = 0.4;
   int reps = 3;
+  int threads = 0;       // 0: 1, 2, 4 and 8
+  int read_percent = 0;  // 0: 99, 90 and 50
   bool memory = false;
 };
 
@@ -301,12 +306,26 @@ options parse(int argc, char** argv) {
       opt.seconds = std::strtod(a + 10, nullptr);
     } else if (std::strncmp(a, "--reps=", 7) == 0) {
       opt.reps = std::max(1, std::atoi(a + 7));
+    } else if (std::strncmp(a, "--threads=", 10) == 0) {
+      opt.threads = std::atoi(a + 10);
+    } else if (std::strncmp(a, "--reads=", 8) == 0) {
+      opt.read_percent = std::atoi(a + 8);
     } else if (std::strcmp(a, "--memory") == 0) {
       opt.memory = true;
     } else {
-      std::fprintf(stderr, "usage: %s [--keys=N] [--seconds=S] [--reps=R] [--memory]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--keys=N] [--seconds=S] [--reps=R] [--threads=T] [--reads=P] "
+                   "[--memory]\n",
+                   argv[0]);
       std::exit(2);
     }
+  }
+  const auto one_of = [](int x, std::initializer_list<int> allowed) {
+    return std::find(allowed.begin(), allowed.end(), x) != allowed.end();
+  };
+  if (!one_of(opt.threads, {0, 1, 2, 4, 8}) || !one_of(opt.read_percent, {0, 99, 90, 50})) {
+    std::fprintf(stderr, "--threads must be 1, 2, 4 or 8 and --reads 99, 90 or 50\n");
+    std::exit(2);
   }
   return opt;
 }
@@ -332,7 +351,9 @@ int main(int argc, char** argv) {
   std::printf("%-6s %-8s %14s %14s %14s %14s %14s   %s\n", "reads", "threads", "tide", "tbb",
               "libcuckoo", "shmutex+absl", "striped+tide", "tide / best other");
   for (int reads : {99, 90, 50}) {
+    if (opt.read_percent != 0 && reads != opt.read_percent) continue;
     for (int threads : {1, 2, 4, 8}) {
+      if (opt.threads != 0 && threads != opt.threads) continue;
       // The maps take turns within each repetition, so a change in the machine's load between
       // repetitions reaches every map alike.
       std::vector<double> runs[5];

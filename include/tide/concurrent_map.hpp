@@ -29,8 +29,14 @@
 //               inline layout: an atomic key word and an atomic value word
 //   tag         one byte per slot: tag_unused (0) while the slot was never used in this
 //               table, tag_erased (1) for a tombstone, else tag_of(hash) of the live entry; a
-//               probe ends at tag_unused, goes on past tag_erased, and looks at a key (or
-//               node) only when the tag matches, so a miss touches no node
+//               probe looks at a key (or node) only when the tag matches, so a miss touches no
+//               node
+//   overflow    the top byte of a group's tags word: bit overflow_bit_of(hash) is set when an
+//               entry of that bit was placed past the group because it was full (every lane
+//               live). A probe ends at the first group whose bit for its hash is clear, so a
+//               miss usually reads one group (a full group alone does not end it, as "an
+//               unused lane" did). Set before the entry's tag is published, cleared only by
+//               building a new table
 //   node        one heap-allocated entry: its hash and a std::pair<const Key, T>; never
 //               changed after it is published: insert_or_assign publishes a new node in the
 //               same slot and retires the old one
@@ -40,11 +46,14 @@
 //
 // Hash bits (64):
 //
-//   [ shard: log2(shards) | directory: global_depth | ... | 31..24: tag | ... | group index ]
+//   [ shard: log2(shards) | directory: global_depth | ... | 31..24: tag | 23..21: overflow
+//     bit | ... | group index ]
 //
 //   The shard and the directory take the top bits, at most max_directory_bits of them
-//   together; the tag is bits 24..31; the probe starts at the group of the low bits (at most 8
-//   of them in a table of max_groups). No two of them share a bit.
+//   together; the tag is bits 24..31; bits 21..23 choose the key's bit in a group's overflow
+//   byte; the probe starts at the group of the low bits (at most 8 of them in a table of
+//   max_groups). No two of them share a bit (but in a table grown past 2^21 groups, where the
+//   overflow bit's hash bits are also the group's).
 //
 // Layout:
 //
@@ -104,9 +113,11 @@
 //     tombstone marker
 //   a live slot's tag is tag_of(its entry's hash)
 //   a key occupies at most one live slot of a table; every live entry sits in its probe run:
-//     no unused slot between the first slot of its start group and itself
-//   a group's used lanes (tag != tag_unused) are a prefix of its lanes, and its pad tag bytes
-//     are 0
+//     no unused slot between the first slot of its start group and itself, and every group
+//     from its start group up to (not including) its own has the entry's overflow bit set
+//   a group's used lanes (tag != tag_unused) are a prefix of its lanes; a group with an
+//     overflow bit set has no unused lane; the pad bytes between its lanes and its overflow
+//     byte are 0
 //   the retire list's epochs are non-decreasing (they are read under the mutex)
 //
 // Thresholds, per table: a table grows at 3/4 full, counting tombstones; it is rebuilt with room
@@ -641,12 +652,14 @@ class concurrent_map {
   //   node group:    [ tags | slot 0 .. slot 6 ]                              (8 + 56 bytes)
   //   inline group:  [ tags | key 0 .. key 2 | value 0 .. value 2 | version ]  (8 + 48 + 8)
   //
-  //   tags: one atomic 64-bit word, byte i the tag of lane i (little-endian), the bytes past
-  //   the last lane 0:  bits 63..56 | ... | 15..8 | 7..0
-  //                     [ pad (0)  | ... | tag 1 | tag 0 ]
-  //   Readers load it whole (one acquire load) and match it with SWAR (detail/group.hpp);
-  //   writers change one byte by storing the whole word (set_tag): only the shard's writer,
-  //   under its mutex, or the builder of a table not yet named, writes a table's tags.
+  //   tags: one atomic 64-bit word, byte i the tag of lane i (little-endian), the top byte the
+  //   overflow bits, the bytes between 0:
+  //                     bits 63..56 | ... | 15..8 | 7..0
+  //                     [ overflow  | pad (0) ... | tag 1 | tag 0 ]
+  //   Readers load it whole (one acquire load) and match it with SWAR (detail/group.hpp),
+  //   keeping only the lanes' bytes; writers change one byte or bit by storing the whole word
+  //   (set_tag, set_overflow): only the shard's writer, under its mutex, or the builder of a
+  //   table not yet named, writes a table's tags.
   struct alignas(detail::cache_line_bytes) node_group {
     std::atomic<std::uint64_t> tags{0};
     std::atomic<node*> slots[7]{};
@@ -665,10 +678,16 @@ class concurrent_map {
   // The byte of the last lane in a tags word: unused lanes are a suffix of the group (writers
   // fill a group's lanes in order), so the group has an unused lane iff its last lane is.
   static constexpr std::uint64_t last_lane_byte = std::uint64_t{0xFF} << (8 * (group_slots - 1));
-  static_assert(group_slots < 8, "a tags word has a pad byte, always 0, that tag_of never is");
-  // The high bit of each lane's byte (not the pad bytes'), and the lane of the lowest bit set in
-  // a mask of such high bits (detail::zero_bytes, detail::maybe_equal_bytes).
+  static_assert(group_slots < 8, "a tags word has a byte past the lanes for the overflow bits");
+  // A group's overflow bit for hash h (hash bits 21..23), in its tags word's top byte.
+  static std::uint64_t overflow_bit_of(std::size_t h) noexcept {
+    return std::uint64_t{1} << (56 + ((h >> 21) & 7));
+  }
+  // The high bit of each lane's byte (not the pad or overflow bytes'), every bit of the lanes'
+  // bytes, and the lane of the lowest bit set in a mask of such high bits (detail::zero_bytes,
+  // detail::maybe_equal_bytes).
   static constexpr std::uint64_t lane_high_bits = detail::swar_msb >> (8 * (8 - group_slots));
+  static constexpr std::uint64_t lane_bytes = (lane_high_bits >> 7) * 0xFF;
   static std::size_t lowest_lane(std::uint64_t high_bits) noexcept {
     return static_cast<std::size_t>(std::countr_zero(high_bits)) / 8;
   }
@@ -701,6 +720,15 @@ class concurrent_map {
     const unsigned shift = static_cast<unsigned>(8 * lane);
     const std::uint64_t word = grp.tags.load(std::memory_order_relaxed);
     grp.tags.store((word & ~(std::uint64_t{0xFF} << shift)) | (std::uint64_t{tag} << shift), order);
+  }
+  // Sets the overflow bit of hash h in a group that h's entry is being placed past (relaxed:
+  // the entry's tag, published later with release, carries it to readers).
+  // Precondition: the caller is the table's only writer.
+  static void set_overflow(group& grp, std::size_t h) noexcept {
+    const std::uint64_t word = grp.tags.load(std::memory_order_relaxed);
+    if ((word & overflow_bit_of(h)) == 0) {
+      grp.tags.store(word | overflow_bit_of(h), std::memory_order_relaxed);
+    }
   }
 
   // A table's header, one cache line, followed by its groups (a power of two of them). Only
@@ -965,7 +993,8 @@ class concurrent_map {
 
   // Walks h's probe and calls look(grp, lane, version) for each lane whose tag is tag_of(h) (and
   // perhaps a few others, see detail::maybe_equal_bytes), in probe order, until look says found
-  // or absent, or a group with an unused lane ends the probe. Returns whether look said found.
+  // or absent, or a group whose overflow bit for h is clear ends the probe. Returns whether look
+  // said found.
   // `version` is an inline group's version, loaded (acquire) before its tags (0 for node
   // groups); look says retry when a rekey overlapped its reads, and the probe starts over.
   //
@@ -975,12 +1004,14 @@ class concurrent_map {
   // inline slot's key and value (rewritten only inside a rekey, see probe_inline); a node
   // slot's pointer is stored after its tag, with its own release store, and look loads it with
   // acquire. Reading a group's tags at one instant is one of the orders reading them lane by
-  // lane allowed (every lane at the same moment), so the per-lane argument holds: a slot never
-  // returns to unused within a table, and a group's used lanes are a prefix (writers fill lanes in
-  // order), so a group whose last lane is unused ends the probe: nothing was ever stored past
-  // its used lanes along the probe; a lane whose tag does not match may be stale only if it was
-  // refilled after the load (skipping it then is a valid answer). The candidates are lanes with
-  // live tags (tag_of(h) or tag_of(h) ^ 1, both >= 2), never an unused lane or the pad byte.
+  // lane allowed (every lane at the same moment), so the per-lane argument holds: a lane whose
+  // tag does not match may be stale only if it was refilled after the load (skipping it then is
+  // a valid answer). A group whose overflow bit for h is clear ends the probe: a writer sets
+  // the bit of every group it places an entry past before it publishes the entry's tag
+  // (release), and a bit is never cleared within a table, so an entry of h published before
+  // the load is not past this group. The candidates are lanes with live tags (tag_of(h) or
+  // tag_of(h) ^ 1, both >= 2), never an unused lane, a pad byte or the overflow byte (the
+  // match keeps only the lanes' bytes).
   template <class Look>
   static bool probe(const group* groups, std::size_t group_mask, std::size_t h, Look&& look) {
     const std::uint8_t want = tag_of(h);
@@ -990,12 +1021,13 @@ class concurrent_map {
       std::uint64_t version = 0;
       if constexpr (inline_entries) version = grp.version.load(std::memory_order_acquire);
       const std::uint64_t tags = grp.tags.load(std::memory_order_acquire);
-      for (std::uint64_t m = detail::maybe_equal_bytes(tags, want); m != 0; m &= m - 1) {
+      for (std::uint64_t m = detail::maybe_equal_bytes(tags, want) & lane_high_bits; m != 0;
+           m &= m - 1) {
         const lane_verdict v = look(grp, lowest_lane(m), version);
         if (v == lane_verdict::retry) goto start;
         if (v != lane_verdict::next) return v == lane_verdict::found;
       }
-      if ((tags & last_lane_byte) == 0) return false;
+      if ((tags & overflow_bit_of(h)) == 0) return false;
     }
   }
 
@@ -1095,28 +1127,50 @@ class concurrent_map {
   // Precondition: the shard's mutex is held and t is the table of h in its directory.
   template <class K>
   // The groups' tags are matched with SWAR as probe() does: the key can only be in a lane whose
-  // tag may be tag_of(h) (live tags only), and `free` is the probe's first reusable lane, unused
-  // or erased (any key may take a tombstone; an inline one another key takes is rekeyed, see
-  // insert_locked). `free` is not looked for past a match, whose callers do not use it.
+  // tag may be tag_of(h) (live tags only), up to the first group whose overflow bit for h is
+  // clear. `free` is the probe's first reusable lane, unused or erased (any key may take a
+  // tombstone; an inline one another key takes is rekeyed, see insert_locked), looked for past
+  // that group if need be (the table is at most 3/4 full, so one is met). `free` is not looked
+  // for past a match, whose callers do not use it.
   located locate(table* t, const K& key, std::size_t h) const {
     static_assert(tag_unused == 0 && tag_erased == 1, "reusable tags are 0 once bit 0 is cleared");
     located result;
     const std::uint8_t want = tag_of(h);
-    for (std::size_t g = h & t->group_mask;; g = (g + 1) & t->group_mask) {
+    std::size_t g = h & t->group_mask;
+    for (;; g = (g + 1) & t->group_mask) {
       group& grp = t->groups()[g];
       const std::uint64_t tags = grp.tags.load(std::memory_order_relaxed);
-      for (std::uint64_t m = detail::maybe_equal_bytes(tags, want); m != 0; m &= m - 1) {
+      for (std::uint64_t m = detail::maybe_equal_bytes(tags, want) & lane_high_bits; m != 0;
+           m &= m - 1) {
         const std::size_t lane = lowest_lane(m);
         if (holds_key_locked(grp, lane, key, h)) {
           result.match = {t, &grp, lane};
           return result;
         }
       }
-      const std::uint64_t reusable = detail::zero_bytes(tags & ~detail::swar_lsb) & lane_high_bits;
-      if (result.free.grp == nullptr && reusable != 0) {
-        result.free = {t, &grp, lowest_lane(reusable)};
-      }
-      if ((tags & last_lane_byte) == 0) return result;
+      if (result.free.grp == nullptr) result.free = first_reusable(t, grp, tags);
+      if ((tags & overflow_bit_of(h)) == 0) break;
+    }
+    while (result.free.grp == nullptr) {
+      g = (g + 1) & t->group_mask;
+      group& grp = t->groups()[g];
+      result.free = first_reusable(t, grp, grp.tags.load(std::memory_order_relaxed));
+    }
+    return result;
+  }
+
+  // The first unused or erased lane of grp, whose tags word is `tags`, or no slot.
+  static slot_ref first_reusable(table* t, group& grp, std::uint64_t tags) noexcept {
+    const std::uint64_t reusable = detail::zero_bytes(tags & ~detail::swar_lsb) & lane_high_bits;
+    if (reusable == 0) return {};
+    return {t, &grp, lowest_lane(reusable)};
+  }
+
+  // Sets h's overflow bit in every group of its probe in t before `to`, the group its entry is
+  // placed in: each is full (the entry takes its probe's first reusable lane).
+  static void mark_overflow(table* t, std::size_t h, const group* to) noexcept {
+    for (std::size_t g = h & t->group_mask; &t->groups()[g] != to; g = (g + 1) & t->group_mask) {
+      set_overflow(t->groups()[g], h);
     }
   }
 
@@ -1190,6 +1244,7 @@ class concurrent_map {
     auto entry = make();
     group& grp = *at.free.grp;
     const std::size_t lane = at.free.lane;
+    mark_overflow(t, h, &grp);
     const bool takes_tombstone = tag_at(grp, lane) == tag_erased;
     if (takes_tombstone) {
       --t->tombstones;
@@ -1585,27 +1640,31 @@ class concurrent_map {
   }
 
   // Copies the live entry at (from, lane), of hash h, into the first unused slot of its probe
-  // in t. Precondition: t is not yet named, has room, and does not hold the entry's key.
+  // in t, setting h's overflow bit in the full groups it passes. Precondition: t is not yet
+  // named, has room and no tombstones, and does not hold the entry's key.
   static void unchecked_place(table* t, std::size_t h, const group& from,
                               std::size_t lane) noexcept {
     for (std::size_t g = h & t->group_mask;; g = (g + 1) & t->group_mask) {
       group& grp = t->groups()[g];
-      const std::uint64_t tags = grp.tags.load(std::memory_order_relaxed);
-      for (std::size_t to = 0; to < group_slots; ++to) {
-        if (static_cast<std::uint8_t>(tags >> (8 * to)) != tag_unused) continue;
-        if constexpr (inline_entries) {
-          grp.keys[to].store(from.keys[lane].load(std::memory_order_relaxed),
-                             std::memory_order_relaxed);
-          grp.values[to].store(from.values[lane].load(std::memory_order_relaxed),
-                               std::memory_order_relaxed);
-        } else {
-          grp.slots[to].store(from.slots[lane].load(std::memory_order_relaxed),
-                              std::memory_order_relaxed);
-        }
-        set_tag(grp, to, tag_of(h), std::memory_order_relaxed);
-        ++t->used;
-        return;
+      const std::uint64_t unused =
+          detail::zero_bytes(grp.tags.load(std::memory_order_relaxed)) & lane_high_bits;
+      if (unused == 0) {
+        set_overflow(grp, h);
+        continue;
       }
+      const std::size_t to = lowest_lane(unused);
+      if constexpr (inline_entries) {
+        grp.keys[to].store(from.keys[lane].load(std::memory_order_relaxed),
+                           std::memory_order_relaxed);
+        grp.values[to].store(from.values[lane].load(std::memory_order_relaxed),
+                             std::memory_order_relaxed);
+      } else {
+        grp.slots[to].store(from.slots[lane].load(std::memory_order_relaxed),
+                            std::memory_order_relaxed);
+      }
+      set_tag(grp, to, tag_of(h), std::memory_order_relaxed);
+      ++t->used;
+      return;
     }
   }
 
@@ -1806,12 +1865,17 @@ class concurrent_map {
     std::size_t live = 0;
     std::size_t tombstones = 0;
     for (std::size_t g = 0; g < t->group_count(); ++g) {
-      const std::uint64_t tags = t->groups()[g].tags.load(std::memory_order_relaxed);
+      const std::uint64_t word = t->groups()[g].tags.load(std::memory_order_relaxed);
+      const std::uint64_t tags = word & lane_bytes;
+      const std::uint64_t overflow = word >> 56;
       const std::uint64_t used_prefix =
           tags == 0 ? 0 : (~std::uint64_t{0} >> (std::countl_zero(tags) / 8 * 8));
-      TIDE_CHECK(tags >> (8 * group_slots) == 0, "a group's pad tag bytes are 0");
+      TIDE_CHECK((word & ~lane_bytes) >> (8 * group_slots) == overflow << (56 - 8 * group_slots),
+                 "a group's pad bytes between its lanes and its overflow byte are 0");
       TIDE_CHECK(detail::zero_bytes(tags) == (detail::zero_bytes(0) & ~used_prefix),
                  "a group's used lanes are a prefix");
+      TIDE_CHECK(overflow == 0 || (tags & last_lane_byte) != 0,
+                 "a group with an overflow bit set has no unused lane");
     }
     for (std::size_t p = 0; p < t->capacity(); ++p) {
       const group& grp = t->groups()[p / group_slots];
@@ -1839,10 +1903,15 @@ class concurrent_map {
       const std::size_t di = dir_index(d, h);
       TIDE_CHECK(di >= first && di < first + len, "an entry sits in the table its bits name");
       TIDE_CHECK(tag == tag_of(h), "an entry's slot holds its tag");
-      // Every slot from the first of the entry's start group up to the entry has been used.
+      // Every slot from the first of the entry's start group up to the entry has been used,
+      // and every group before the entry's has its overflow bit.
       for (std::size_t q = (h & t->group_mask) * group_slots; q != p; q = (q + 1) % t->capacity()) {
         TIDE_CHECK(t->tag(q) != tag_unused,
                    "no unused slot between an entry's start group and the entry");
+        const group& passed = t->groups()[q / group_slots];
+        TIDE_CHECK(&passed == &grp ||
+                       (passed.tags.load(std::memory_order_relaxed) & overflow_bit_of(h)) != 0,
+                   "every group before an entry's, from its start group, has its overflow bit");
       }
     }
     TIDE_CHECK(live == t->used, "a table's used == its live slots");
