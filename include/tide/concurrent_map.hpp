@@ -1125,14 +1125,17 @@ class concurrent_map {
   };
 
   // Precondition: the shard's mutex is held and t is the table of h in its directory.
-  template <class K>
   // The groups' tags are matched with SWAR as probe() does: the key can only be in a lane whose
   // tag may be tag_of(h) (live tags only), up to the first group whose overflow bit for h is
   // clear. `free` is the probe's first reusable lane, unused or erased (any key may take a
   // tombstone; an inline one another key takes is rekeyed, see insert_locked), looked for past
   // that group if need be (the table is at most 3/4 full, so one is met). `free` is not looked
   // for past a match, whose callers do not use it.
-  located locate(table* t, const K& key, std::size_t h) const {
+  //
+  // Forced inline, as insert_locked is: single-threaded writes alone (50% insert_or_assign, 50%
+  // erase, u64 keys) went 1.05-1.07x as fast as with a call, 100,000 and 118,921 keys.
+  template <class K>
+  TIDE_ALWAYS_INLINE located locate(table* t, const K& key, std::size_t h) const {
     static_assert(tag_unused == 0 && tag_erased == 1, "reusable tags are 0 once bit 0 is cleared");
     located result;
     const std::uint8_t want = tag_of(h);
