@@ -426,28 +426,35 @@ void check_erase_if_key_counters(int threads) {
   std::atomic<std::uint64_t> refused{0};
   std::atomic<std::uint64_t> failed_puts{0};
 
-  run_threads(threads, [&](int t) {
-    std::mt19937_64 rng(5 + static_cast<std::uint64_t>(t));
-    for (std::size_t i = 0; i < increments; ++i) {
-      const std::uint64_t k = rng() % counters;
-      for (;;) {
-        const std::optional<Value> seen = m.find(k);
-        if (!seen) {  // another thread holds it
-          std::this_thread::yield();
-          continue;
+  // On a loaded machine the threads may happen to run one after another, taking no counter
+  // while another holds it; the round is then repeated (up to 20 times) so that the check below
+  // that takes did race is not left to the scheduler.
+  std::size_t rounds = 0;
+  do {
+    run_threads(threads, [&](int t) {
+      std::mt19937_64 rng(5 + rounds * 131 + static_cast<std::uint64_t>(t));
+      for (std::size_t i = 0; i < increments; ++i) {
+        const std::uint64_t k = rng() % counters;
+        for (;;) {
+          const std::optional<Value> seen = m.find(k);
+          if (!seen) {  // another thread holds it
+            std::this_thread::yield();
+            continue;
+          }
+          const std::uint64_t v = *seen;
+          // Yield now and then between the read and the take, so other threads' takes of the
+          // same counter fall in between even when the threads would otherwise run one by one.
+          if (rng() % 4 == 0) std::this_thread::yield();
+          if (m.erase_if(k, [v](const Value& now) { return std::uint64_t(now) == v; }) == 1) {
+            if (!m.try_emplace(k, v + 1)) failed_puts.fetch_add(1);
+            break;
+          }
+          refused.fetch_add(1, std::memory_order_relaxed);
         }
-        const std::uint64_t v = *seen;
-        // Yield now and then between the read and the take, so other threads' takes of the
-        // same counter fall in between even when the threads would otherwise run one by one.
-        if (rng() % 4 == 0) std::this_thread::yield();
-        if (m.erase_if(k, [v](const Value& now) { return std::uint64_t(now) == v; }) == 1) {
-          if (!m.try_emplace(k, v + 1)) failed_puts.fetch_add(1);
-          break;
-        }
-        refused.fetch_add(1, std::memory_order_relaxed);
       }
-    }
-  });
+    });
+    ++rounds;
+  } while (refused.load() == 0 && rounds < 20);
 
   EXPECT_GT(refused.load(), 0u) << "no two takes of a counter raced: the check checked nothing";
   EXPECT_EQ(failed_puts.load(), 0u) << "a counter was present while its taker held it";
@@ -457,7 +464,7 @@ void check_erase_if_key_counters(int threads) {
     ASSERT_TRUE(got.has_value()) << "find(" << k << ") got nullopt at the end";
     total += std::uint64_t(*got);
   }
-  EXPECT_EQ(total, increments * static_cast<std::size_t>(threads)) << "lost increments";
+  EXPECT_EQ(total, rounds * increments * static_cast<std::size_t>(threads)) << "lost increments";
   std::printf("erase_if(key, f) counters: %llu refused takes\n",
               static_cast<unsigned long long>(refused.load()));
   m.check_invariants();
