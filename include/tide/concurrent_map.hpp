@@ -1649,13 +1649,13 @@ class concurrent_map {
                               std::size_t lane) noexcept {
     for (std::size_t g = h & t->group_mask;; g = (g + 1) & t->group_mask) {
       group& grp = t->groups()[g];
-      const std::uint64_t unused =
-          detail::zero_bytes(grp.tags.load(std::memory_order_relaxed)) & lane_high_bits;
-      if (unused == 0) {
+      // With no tombstones in t, the first reusable lane is the first unused one.
+      const slot_ref free = first_reusable(t, grp, grp.tags.load(std::memory_order_relaxed));
+      if (free.grp == nullptr) {
         set_overflow(grp, h);
         continue;
       }
-      const std::size_t to = lowest_lane(unused);
+      const std::size_t to = free.lane;
       if constexpr (inline_entries) {
         grp.keys[to].store(from.keys[lane].load(std::memory_order_relaxed),
                            std::memory_order_relaxed);
@@ -1873,7 +1873,7 @@ class concurrent_map {
       const std::uint64_t overflow = word >> 56;
       const std::uint64_t used_prefix =
           tags == 0 ? 0 : (~std::uint64_t{0} >> (std::countl_zero(tags) / 8 * 8));
-      TIDE_CHECK((word & ~lane_bytes) >> (8 * group_slots) == overflow << (56 - 8 * group_slots),
+      TIDE_CHECK((word & ~lane_bytes & ~(std::uint64_t{0xFF} << 56)) == 0,
                  "a group's pad bytes between its lanes and its overflow byte are 0");
       TIDE_CHECK(detail::zero_bytes(tags) == (detail::zero_bytes(0) & ~used_prefix),
                  "a group's used lanes are a prefix");
