@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -17,8 +18,16 @@ namespace {
 
 int stream_fd = -1;
 std::uint64_t started_ms = 0;
+// The periodic thread runs on while the process exits, so the final line must keep it from
+// writing after it. The final writer sets final_written, then waits while a periodic write of
+// this process is in progress; a periodic writer claims periodic_writer (with its pid) and only
+// then checks final_written. Both are seq_cst, so one of them sees the other. The pid, not a
+// flag, marks the write in progress: a child forked during one inherits the parent's pid
+// there and does not wait for a thread it does not have.
+std::atomic<bool> final_written{false};
+std::atomic<int> periodic_writer{0};
 
-void write_stats_line(bool final) noexcept {
+void write_line(bool final) noexcept {
   const memstats s = read_memstats();
   char line[1024];
   const int n = std::snprintf(
@@ -44,7 +53,18 @@ void write_stats_line(bool final) noexcept {
   }
 }
 
-void write_final_line() noexcept { write_stats_line(true); }
+void write_periodic_line() noexcept {
+  int idle = 0;
+  if (!periodic_writer.compare_exchange_strong(idle, static_cast<int>(::getpid()))) return;
+  if (!final_written.load()) write_line(false);
+  periodic_writer.store(0);
+}
+
+void write_final_line() noexcept {
+  final_written.store(true);
+  while (periodic_writer.load() == static_cast<int>(::getpid())) std::this_thread::yield();
+  write_line(true);
+}
 
 }  // namespace
 
@@ -56,7 +76,7 @@ void start_stats_stream(int fd, std::chrono::milliseconds interval) noexcept {
     std::thread([interval] {
       for (;;) {
         std::this_thread::sleep_for(interval);
-        write_stats_line(false);
+        write_periodic_line();
       }
     }).detach();
   } catch (const std::exception&) {  // std::system_error: no thread; the final line remains
