@@ -490,7 +490,7 @@ class raw_hash {
     const hit found = locate(key, t, start);
     if (!found.slot) return 0;
     alloc_traits::destroy(alloc_, found.slot);
-    mark_erased(t, static_cast<std::size_t>(found.ctrl - t.ctrl));
+    mark_erased(t, static_cast<std::size_t>(found.ctrl - t.ctrl), overflow_bit_of(start.probe));
     --size_;
     if (TIDE_UNLIKELY(size_ == 0)) {
       collapse_if_empty();
@@ -920,51 +920,26 @@ class raw_hash {
   // throws, the old tables are intact and the caller discards the new ones
   // (discard_new_table).
   // `sources(f)` calls f(table) for each old table; hash_at(entry) gives the hash of each
-  // entry in turn (hash_of_moving, hash_from), in slot order over the sources.
+  // entry in turn (hash_of_moving, hash_from), in slot order over the sources. No
+  // destination is a source.
   // Only ctrl bytes are written: the caller counts what each destination received
   // (add_entries), once. (Counting per entry was a read-modify-write of the header that
   // each next entry waited for: the ctrl stores are char stores, which may alias it.)
-  template <class Sources, class HashAt, class Pick>
-  void transfer_all(Sources sources, HashAt hash_at, Pick pick) {
-    if constexpr (Policy::trivially_relocatable) {
-      relocate_all(sources, hash_at, pick);
-    } else {
-      std::size_t moved = 0;
-      sources([&](const table_ref& src) {
-        // A plain loop over locals: see split_in_place.
-        slot_type* const src_slots = layout::slots(src);
-        std::size_t n = 0;
-        for (std::size_t g = 0; g < src.groups; ++g) {
-          for (bitmask full = group(src.ctrl + g * group_width).match_full(); full;
-               full.clear_lowest()) {
-            slot_type* from = src_slots + g * group_slots + full.lowest();
-            const std::size_t h = hash_at(*from);
-            const table_ref dst = pick(h);
-            dst.ctrl[place(dst, h, from)] = tag_of(h);
-            ++n;
-          }
-        }
-        moved += n;
-      });
-      // Success: the sources were moved from (or copied); destroy them.
-      sources([&](const table_ref& src) { destroy_entries(src); });
-      count_moved(moved);
-    }
-  }
-
-  // transfer_all for trivially relocatable entries. A destination's slots are scattered over
+  //
+  // Trivially relocatable entries are copied late. A destination's slots are scattered over
   // a table that is usually not in cache, so each entry's ctrl byte is set as soon as its
   // position is chosen, its slot's line is prefetched for writing, and its bytes are copied
   // relocate_lag entries later, when the line has arrived (erasing every key of 1M and 10M
   // u64 keys, whose merges move 0.8 entries per erase, took 0.88x the time; see
   // docs/PERFORMANCE.md). Sound because no destination is a source: a pending copy never
-  // reads a slot that an earlier copy wrote. noexcept because nothing here may throw (a
-  // hash that may throw was taken before, hash_from): if something did, the ctrl bytes
-  // already set would name slots not yet copied, so it terminates rather than go on.
+  // reads a slot that an earlier copy wrote. Nothing may throw then (a hash that may throw
+  // was taken before, hash_from); if something did, the ctrl bytes already set would name
+  // slots not yet copied, so the function is noexcept and terminates rather than go on.
   static constexpr std::size_t relocate_lag = 16;
   template <class Sources, class HashAt, class Pick>
-  void relocate_all(Sources sources, HashAt hash_at, Pick pick) noexcept {
-    const slot_type* pending_from[relocate_lag];
+  void transfer_all(Sources sources, HashAt hash_at,
+                    Pick pick) noexcept(Policy::trivially_relocatable) {
+    slot_type* pending_from[relocate_lag];
     slot_type* pending_to[relocate_lag];
     const auto copy_pending = [&](std::size_t k) {
       std::memcpy(static_cast<void*>(pending_to[k]), pending_from[k], sizeof(slot_type));
@@ -972,29 +947,38 @@ class raw_hash {
     std::size_t moved = 0;
     sources([&](const table_ref& src) {
       // A plain loop over locals: see split_in_place.
-      const slot_type* const src_slots = layout::slots(src);
+      slot_type* const src_slots = layout::slots(src);
       std::size_t n = moved;
       for (std::size_t g = 0; g < src.groups; ++g) {
         for (bitmask full = group(src.ctrl + g * group_width).match_full(); full;
              full.clear_lowest()) {
-          const slot_type* from = src_slots + g * group_slots + full.lowest();
+          slot_type* from = src_slots + g * group_slots + full.lowest();
           const std::size_t h = hash_at(*from);
           const table_ref dst = pick(h);
-          const std::size_t q = find_insert_position(dst, h);
-          dst.ctrl[q] = tag_of(h);
-          slot_type* to = layout::slots(dst) + slot_index(q);
-          __builtin_prefetch(to, 1);
-          const std::size_t k = n % relocate_lag;
-          if (n >= relocate_lag) copy_pending(k);
-          pending_from[k] = from;
-          pending_to[k] = to;
+          if constexpr (Policy::trivially_relocatable) {
+            const std::size_t q = find_insert_position(dst, h);
+            dst.ctrl[q] = tag_of(h);
+            slot_type* to = layout::slots(dst) + slot_index(q);
+            __builtin_prefetch(to, 1);
+            const std::size_t k = n % relocate_lag;
+            if (n >= relocate_lag) copy_pending(k);
+            pending_from[k] = from;
+            pending_to[k] = to;
+          } else {
+            dst.ctrl[place(dst, h, from)] = tag_of(h);
+          }
           ++n;
         }
       }
       moved = n;
     });
-    for (std::size_t n = moved > relocate_lag ? moved - relocate_lag : 0; n < moved; ++n) {
-      copy_pending(n % relocate_lag);
+    if constexpr (Policy::trivially_relocatable) {
+      for (std::size_t n = moved > relocate_lag ? moved - relocate_lag : 0; n < moved; ++n) {
+        copy_pending(n % relocate_lag);
+      }
+    } else {
+      // Success: the sources were moved from (or copied); destroy them.
+      sources([&](const table_ref& src) { destroy_entries(src); });
     }
     count_moved(moved);
   }
@@ -1426,7 +1410,7 @@ class raw_hash {
   void erase_at(std::size_t di, std::size_t p) noexcept {
     const table_ref t = dir_[di];
     alloc_traits::destroy(alloc_, layout::slots(t) + slot_index(p));
-    mark_erased(t, p);
+    mark_erased(t, p, overflow_bit(t.ctrl[p]));
     --size_;
   }
 

@@ -291,12 +291,15 @@ inline void add_entries(const table_ref& t, std::size_t n) noexcept {
 
 // Marks full position p empty. Its slot goes back to growth_left unless its group had
 // overflowed for its tag (then it counts as a tombstone until the table is rebuilt).
-inline void mark_erased(const table_ref& t, std::size_t p) noexcept {
+// `bit` is the overflow bit of its tag's class, overflow_bit(t.ctrl[p]); erase(key) has it
+// from its probe already.
+inline void mark_erased(const table_ref& t, std::size_t p, ctrl_t bit) noexcept {
   TIDE_ASSERT(is_full(t.ctrl[p]), "mark_erased: slot is not full");
+  TIDE_ASSERT(bit == overflow_bit(t.ctrl[p]), "mark_erased: not the overflow bit of the tag");
   table_header& h = t.header();
   --h.used;
   const ctrl_t* group_ctrl = t.ctrl + p / group_width * group_width;
-  if (overflowed(group_ctrl, t.ctrl[p])) {
+  if (overflowed_bit(group_ctrl, bit)) {
     ++h.tombstones;
   } else {
     ++h.growth_left;
