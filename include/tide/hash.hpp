@@ -43,8 +43,12 @@ inline std::uint64_t mix(std::uint64_t a, std::uint64_t b) noexcept {
   return static_cast<std::uint64_t>(r) ^ static_cast<std::uint64_t>(r >> 64);
 }
 
+inline std::uint64_t hash_word_with_seed(std::uint64_t x, std::uint64_t seed) noexcept {
+  return mix(x ^ seed, 0xBF58476D1CE4E5B9ull);
+}
+
 inline std::uint64_t hash_word(std::uint64_t x) noexcept {
-  return mix(x ^ hash_seed(), 0xBF58476D1CE4E5B9ull);
+  return hash_word_with_seed(x, hash_seed());
 }
 
 inline std::uint64_t hash_bytes(const void* data, std::size_t len) noexcept {
