@@ -835,7 +835,8 @@ class raw_hash {
     if (groups <= layout::max_groups) {
       rebuild(run_start(di, t), groups);
     } else if (need * 16 <= layout::max_groups * group_slots * compact_load16) {
-      // Mostly tombstones: rebuilding at the largest size makes room without a split.
+      // The landing would pass the largest size, but the entries fit it at 13/16 (a table
+      // smaller than the largest, rebuilt at some landing earlier): grow to it, no split.
       rebuild(run_start(di, t), layout::max_groups);
     } else if (!split(di, h, growing ? 0 : landing16)) {
       // The entries cannot be separated by the next hash bit: grow past the largest size.
