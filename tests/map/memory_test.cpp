@@ -42,13 +42,19 @@ std::string mib(std::size_t bytes) {
          " MiB)";
 }
 
+// Inserts keys()[0..n), each mapped to its index.
+template <class Map>
+void insert_first_keys(Map& m, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) m.emplace(keys()[i], i);
+}
+
 // ---- (a) erasing everything gives everything back -----------------------------------------------
 
 TEST(MapMemory, EraseAllOneByOneLeavesAtMostOneGroup) {
   tide::allocation_counter counter;
   CM m{A(counter)};
   const std::size_t n = million();
-  for (std::size_t i = 0; i < n; ++i) m.emplace(keys()[i], i);
+  insert_first_keys(m, n);
   const std::size_t full = counter.bytes_in_use();
   ASSERT_GT(full, n * sizeof(std::pair<const std::uint64_t, std::uint64_t>));
   // Erase in a different order than inserted.
@@ -107,11 +113,18 @@ std::size_t bytes_of_fresh_map(const std::vector<std::uint64_t>& keys) {
   return counter.bytes_in_use();
 }
 
+// m holds exactly the keys `survivors`, and its invariants hold.
+void expect_holds(const CM& m, const std::vector<std::uint64_t>& survivors, const char* when) {
+  EXPECT_EQ(m.size(), survivors.size()) << when;
+  for (std::uint64_t k : survivors) ASSERT_TRUE(m.contains(k)) << "find(" << k << ") got end() " << when;
+  test_peer::check_invariants(m);
+}
+
 TEST(MapMemory, EraseRandom90PercentStaysWithin2xOfFreshAndShrinkToFitWithin1_1x) {
   tide::allocation_counter counter;
   CM m{A(counter)};
   const std::size_t n = million();
-  for (std::size_t i = 0; i < n; ++i) m.emplace(keys()[i], i);
+  insert_first_keys(m, n);
   tide_test::rng r(90);
   std::vector<std::uint64_t> survivors;
   for (std::size_t i = 0; i < n; ++i) {
@@ -132,9 +145,7 @@ TEST(MapMemory, EraseRandom90PercentStaysWithin2xOfFreshAndShrinkToFitWithin1_1x
   const double after_shrink = static_cast<double>(counter.bytes_in_use()) / static_cast<double>(fresh_bytes);
   EXPECT_LE(after_shrink, 1.1) << "after shrink_to_fit() the map holds " << mib(counter.bytes_in_use())
                                << ", a fresh map of the survivors holds " << mib(fresh_bytes);
-  EXPECT_EQ(m.size(), survivors.size());
-  for (std::uint64_t k : survivors) ASSERT_TRUE(m.contains(k)) << "find(" << k << ") got end() after shrink_to_fit";
-  test_peer::check_invariants(m);
+  expect_holds(m, survivors, "after shrink_to_fit");
   RecordProperty("ratio_after_erase_x1000", static_cast<int>(after_erase * 1000));
   RecordProperty("ratio_after_shrink_x1000", static_cast<int>(after_shrink * 1000));
 }
@@ -145,7 +156,7 @@ TEST(MapMemory, EraseRandom90PercentThroughIteratorsIsGivenBackByLaterMutations)
   tide::allocation_counter counter;
   CM m{A(counter)};
   const std::size_t n = million();
-  for (std::size_t i = 0; i < n; ++i) m.emplace(keys()[i], i);
+  insert_first_keys(m, n);
   tide_test::rng r(91);
   std::vector<std::uint64_t> survivors;
   for (auto it = m.begin(); it != m.end();) {
@@ -171,9 +182,7 @@ TEST(MapMemory, EraseRandom90PercentThroughIteratorsIsGivenBackByLaterMutations)
                         << " insert/erase pairs, the map holds " << mib(counter.bytes_in_use())
                         << "; a fresh map of the " << survivors.size() << " survivors holds "
                         << mib(fresh_bytes);
-  EXPECT_EQ(m.size(), survivors.size());
-  for (std::uint64_t k : survivors) ASSERT_TRUE(m.contains(k)) << "find(" << k << ") got end()";
-  test_peer::check_invariants(m);
+  expect_holds(m, survivors, "after the insert/erase pairs");
   RecordProperty("ratio_x1000", static_cast<int>(ratio * 1000));
 }
 
@@ -182,7 +191,7 @@ TEST(MapMemory, EraseAllButATenthOfAPercentHalvesTheDirectory) {
   tide::allocation_counter counter;
   CM m{A(counter)};
   const std::size_t n = million();
-  for (std::size_t i = 0; i < n; ++i) m.emplace(keys()[i], i);
+  insert_first_keys(m, n);
   const std::size_t full_depth = m.memory().global_depth;
   const std::size_t kept = n / 1000;
   for (std::size_t i = kept; i < n; ++i) ASSERT_EQ(m.erase(keys()[i]), 1u);
@@ -296,7 +305,7 @@ TEST(MapMemory, NoSingleInsertOrEraseMovesMoreThanOneTable) {
 TEST(MapMemory, ErasingEverythingMovesLessThanOneEntryPerErase) {
   CM m;
   const std::size_t n = million();
-  for (std::size_t i = 0; i < n; ++i) m.emplace(keys()[i], i);
+  insert_first_keys(m, n);
   const std::uint64_t before = m.stats().slots_moved;
   for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(m.erase(keys()[i]), 1u);
   const double per_erase = static_cast<double>(m.stats().slots_moved - before) / static_cast<double>(n);
@@ -311,7 +320,7 @@ TEST(MapMemory, ErasingEverythingMovesLessThanOneEntryPerErase) {
 TEST(MapMemory, RegrowingAfterErasing95PercentMovesAboutOneEntryPerInsert) {
   CM m;
   const std::size_t n = million();
-  for (std::size_t i = 0; i < n; ++i) m.emplace(keys()[i], i);
+  insert_first_keys(m, n);
   const std::size_t erased = n / 20 * 19;
   for (std::size_t i = 0; i < erased; ++i) ASSERT_EQ(m.erase(keys()[i]), 1u);
   const std::uint64_t before = m.stats().slots_moved;
