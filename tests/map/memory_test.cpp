@@ -105,12 +105,12 @@ TEST(SetMemory, EraseAllOneByOneLeavesAtMostOneGroup) {
 
 // ---- (b) erasing a random 90% --------------------------------------------------------------------
 
-// The bytes a map built from `keys` alone holds.
-std::size_t bytes_of_fresh_map(const std::vector<std::uint64_t>& keys) {
-  tide::allocation_counter counter;
-  CM fresh{A(counter)};
+// The memory of a map built from `keys` alone (its bytes are the allocator's count: see
+// MemorySnapshotIsConsistent).
+tide::map_memory memory_of_fresh_map(const std::vector<std::uint64_t>& keys) {
+  CM fresh;
   for (std::uint64_t k : keys) fresh.emplace(k, 0);
-  return counter.bytes_in_use();
+  return fresh.memory();
 }
 
 // m holds exactly the keys `survivors`, and its invariants hold.
@@ -134,7 +134,7 @@ TEST(MapMemory, EraseRandom90PercentStaysWithin2xOfFreshAndShrinkToFitWithin1_1x
       survivors.push_back(keys()[i]);
     }
   }
-  const std::size_t fresh_bytes = bytes_of_fresh_map(survivors);
+  const std::size_t fresh_bytes = memory_of_fresh_map(survivors).bytes;
   ASSERT_GT(fresh_bytes, 0u);
   const double after_erase = static_cast<double>(counter.bytes_in_use()) / static_cast<double>(fresh_bytes);
   EXPECT_LE(after_erase, 2.0) << "after erasing a random 90% of " << n << " entries the map holds "
@@ -168,7 +168,7 @@ TEST(MapMemory, EraseRandom90PercentThroughIteratorsIsGivenBackByLaterMutations)
     }
   }
   ASSERT_EQ(m.size(), survivors.size());
-  const std::size_t fresh_bytes = bytes_of_fresh_map(survivors);
+  const std::size_t fresh_bytes = memory_of_fresh_map(survivors).bytes;
   const std::size_t held_after_erasing = counter.bytes_in_use();
   // Two mutations per directory entry: more than enough steps to reach every flagged table.
   const std::size_t pairs = std::size_t{1} << m.memory().global_depth;
@@ -196,16 +196,14 @@ TEST(MapMemory, EraseAllButATenthOfAPercentHalvesTheDirectory) {
   const std::size_t kept = n / 1000;
   for (std::size_t i = kept; i < n; ++i) ASSERT_EQ(m.erase(keys()[i]), 1u);
   const std::vector<std::uint64_t> survivors(keys().begin(), keys().begin() + kept);
-  tide::allocation_counter fresh_counter;
-  CM fresh{A(fresh_counter)};
-  for (std::uint64_t k : survivors) fresh.emplace(k, 0);
+  const tide::map_memory fresh = memory_of_fresh_map(survivors);
   const tide::map_memory mem = m.memory();
-  EXPECT_LE(mem.global_depth, fresh.memory().global_depth + 1)
+  EXPECT_LE(mem.global_depth, fresh.global_depth + 1)
       << "the directory had depth " << full_depth << " at " << n << " entries and "
       << mem.global_depth << " (" << mem.tables << " tables) after erasing all but " << kept
-      << "; a fresh map of those holds " << fresh.memory().tables << " table(s) at depth "
-      << fresh.memory().global_depth;
-  EXPECT_LE(mem.bytes, 2 * fresh_counter.bytes_in_use());
+      << "; a fresh map of those holds " << fresh.tables << " table(s) at depth "
+      << fresh.global_depth;
+  EXPECT_LE(mem.bytes, 2 * fresh.bytes);
   test_peer::check_invariants(m);
 }
 
@@ -432,7 +430,7 @@ TEST(MapChurnRegression, TombstonesAreCleanedAtTheSameSize) {
   tide::allocation_counter counter;
   churn_map m = make_churn_map(churn_seeds[0], A(counter));
   const std::size_t size = 740;
-  for (std::size_t i = 0; i <= size; ++i) m.emplace(keys()[i], i);
+  insert_first_keys(m, size + 1);
   m.erase(keys()[size]);  // one below the record, so the pairs are churn, not growth
   const tide::map_memory before = m.memory();
   ASSERT_EQ(before.tables, 1u);
