@@ -117,6 +117,7 @@ class raw_hash {
   using dir_traits = std::allocator_traits<dir_alloc>;
   using hash_alloc = typename alloc_traits::template rebind_alloc<std::size_t>;
   using hash_traits = std::allocator_traits<hash_alloc>;
+  using free_slots_alloc = typename alloc_traits::template rebind_alloc<free_slots>;
 
   static_assert(std::is_same_v<typename alloc_traits::value_type, value_type>,
                 "Allocator::value_type must be the container's value_type");
@@ -917,10 +918,10 @@ class raw_hash {
     }
   }
 
-  // Moves the entries of the old tables `from` into new tables chosen by pick(hash), then
-  // destroys the old entries. Types whose move may throw are copied instead, so if a copy
-  // throws, the old tables are intact and the caller discards the new ones
-  // (discard_new_table).
+  // Moves the entries of the old tables `from` into new tables chosen by pick(hash) (which
+  // returns the free_slots of one), then destroys the old entries. Types whose move may
+  // throw are copied instead, so if a copy throws, the old tables are intact and the caller
+  // discards the new ones (discard_new_table).
   // `sources(f)` calls f(table) for each old table; hash_at(entry) gives the hash of each
   // entry in turn (hash_of_moving, hash_from), in slot order over the sources. No
   // destination is a source.
@@ -956,18 +957,19 @@ class raw_hash {
              full.clear_lowest()) {
           slot_type* from = src_slots + g * group_slots + full.lowest();
           const std::size_t h = hash_at(*from);
-          const table_ref dst = pick(h);
+          free_slots& dst = pick(h);
+          const table_ref& t = dst.table();
           if constexpr (Policy::trivially_relocatable) {
-            const std::size_t q = find_insert_position(dst, h);
-            dst.ctrl[q] = tag_of(h);
-            slot_type* to = layout::slots(dst) + slot_index(q);
+            const std::size_t q = dst.take(h);
+            t.ctrl[q] = tag_of(h);
+            slot_type* to = layout::slots(t) + slot_index(q);
             __builtin_prefetch(to, 1);
             const std::size_t k = n % relocate_lag;
             if (n >= relocate_lag) copy_pending(k);
             pending_from[k] = from;
             pending_to[k] = to;
           } else {
-            dst.ctrl[place(dst, h, from)] = tag_of(h);
+            t.ctrl[place(dst, h, from)] = tag_of(h);
           }
           ++n;
         }
@@ -988,9 +990,9 @@ class raw_hash {
   // Moves *from (hash h) into a free slot of dst; copies it if its move may throw. The
   // source is left for the caller to destroy (trivially relocatable types need not be).
   // Returns the position, whose ctrl byte the caller sets; the caller also counts it.
-  std::size_t place(const table_ref& dst, std::size_t h, slot_type* from) {
-    const std::size_t q = find_insert_position(dst, h);
-    construct_from(layout::slots(dst) + slot_index(q), from);
+  std::size_t place(free_slots& dst, std::size_t h, slot_type* from) {
+    const std::size_t q = dst.take(h);
+    construct_from(layout::slots(dst.table()) + slot_index(q), from);
     return q;
   }
   // Constructs *to from *from (bytes copied for trivially relocatable types). The source is
@@ -1052,6 +1054,7 @@ class raw_hash {
       }
       return none;
     };
+    free_slots hi_slots(hi);
     const std::size_t* next_hash = hashes;
     if constexpr (Policy::nothrow_transfer) {
       // Nothing can throw: one pass moves the upper half out and re-marks the lower half.
@@ -1078,7 +1081,7 @@ class raw_hash {
             stay(s, q / group_width, h);
             continue;
           }
-          hi.ctrl[place(hi, h, from)] = tag_of(h);
+          hi.ctrl[place(hi_slots, h, from)] = tag_of(h);
           ++moved;
           if constexpr (!Policy::trivially_relocatable) alloc_traits::destroy(alloc_, from);
           group_ctrl[i] = ctrl_empty;
@@ -1090,7 +1093,7 @@ class raw_hash {
         for_each_full(old, [&](std::size_t p) {
           const std::size_t h = *next_hash++;
           if ((h >> bit) & 1) {
-            hi.ctrl[place(hi, h, slots + slot_index(p))] = tag_of(h);
+            hi.ctrl[place(hi_slots, h, slots + slot_index(p))] = tag_of(h);
             ++moved;
           }
         });
@@ -1125,7 +1128,9 @@ class raw_hash {
     hash_buffer hashes = hashes_for_move(old_hdr.used, sources);
     const table_ref fresh = layout::allocate(alloc_, groups, old_hdr.local_depth);
     try {
-      transfer_all(sources, hash_of_moving(hashes), [&](std::size_t) { return fresh; });
+      free_slots dst(fresh);
+      transfer_all(sources, hash_of_moving(hashes),
+                   [&](std::size_t) -> free_slots& { return dst; });
     } catch (...) {
       discard_new_table(fresh);
       throw;
@@ -1215,8 +1220,12 @@ class raw_hash {
       throw;
     }
     try {
+      free_slots lo_slots(lo);
+      free_slots hi_slots(hi);
       transfer_all([&](auto f) { f(old); }, hash_from(hashes.data()),
-                   [&](std::size_t hh) { return ((hh >> bit) & 1) ? hi : lo; });
+                   [&](std::size_t hh) -> free_slots& {
+                     return ((hh >> bit) & 1) ? hi_slots : lo_slots;
+                   });
     } catch (...) {
       discard_new_table(lo);
       discard_new_table(hi);
@@ -1328,7 +1337,9 @@ class raw_hash {
     hash_buffer hashes = hashes_for_move(total, sources);
     const table_ref merged = layout::allocate(alloc_, groups, depth - 1);
     try {
-      transfer_all(sources, hash_of_moving(hashes), [&](std::size_t) { return merged; });
+      free_slots dst(merged);
+      transfer_all(sources, hash_of_moving(hashes),
+                   [&](std::size_t) -> free_slots& { return dst; });
     } catch (...) {
       discard_new_table(merged);
       throw;
@@ -1379,7 +1390,9 @@ class raw_hash {
       const auto sources = [&](auto f) { f(goes); };
       hash_buffer hashes = hashes_for_move(goes.header().used, sources);
       // Cannot throw from here.
-      transfer_all(sources, hash_of_moving(hashes), [&](std::size_t) { return stays; });
+      free_slots dst(stays);
+      transfer_all(sources, hash_of_moving(hashes),
+                   [&](std::size_t) -> free_slots& { return dst; });
       add_entries(stays, goes.header().used);
       const std::uint8_t depth = stays.header().local_depth;
       stays.header().local_depth = static_cast<std::uint8_t>(depth - 1);
@@ -1587,8 +1600,12 @@ class raw_hash {
         fresh[made] = layout::allocate(alloc_, groups, depth);
         fresh_bytes += layout::bytes(groups);
       }
-      transfer_all(every_table, hash_from(hashes.data()),
-                   [&](std::size_t h) { return fresh[index_at_depth(h, depth)]; });
+      std::vector<free_slots, free_slots_alloc> part_slots(alloc_);
+      part_slots.reserve(parts);
+      for (std::size_t part = 0; part < parts; ++part) part_slots.emplace_back(fresh[part]);
+      transfer_all(every_table, hash_from(hashes.data()), [&](std::size_t h) -> free_slots& {
+        return part_slots[index_at_depth(h, depth)];
+      });
     } catch (...) {
       for (std::size_t p = 0; p < made; ++p) discard_new_table(fresh[p]);
       if (depth > 0) {
