@@ -254,19 +254,33 @@ struct table_layout {
   }
 };
 
+// The first group on the probe path of `hash` in t that has an empty slot, with its empty
+// bits: empty_bits(g) gives those of group g (read from the ctrl bytes, or from a mask that
+// stands for them: free_slots). Sets the overflow bit of every full group it passes.
+// Precondition: the table has an empty slot.
+struct group_with_room {
+  std::size_t g;
+  std::uint32_t empty;
+};
+template <class EmptyBits>
+TIDE_ALWAYS_INLINE group_with_room first_group_with_room(const table_ref& t, std::size_t hash,
+                                                         EmptyBits empty_bits) noexcept {
+  std::size_t g = start_group(hash, t.groups);
+  for (std::size_t n = 0; n < t.groups; ++n, g = next_group(g, t.groups)) {
+    if (const std::uint32_t empty = empty_bits(g); empty != 0) return {g, empty};
+    mark_overflow(t.ctrl + g * group_width, tag_of(hash));
+  }
+  TIDE_CHECK(false, "table has no empty slot");
+}
+
 // The position where an entry with hash h goes: the first empty slot on its probe path.
 // Sets the overflow bit of every full group it passes. Precondition: the table has an
 // empty slot (growth_left > 0 guarantees one).
 inline std::size_t find_insert_position(const table_ref& t, std::size_t hash) noexcept {
-  const ctrl_t tag = tag_of(hash);
-  std::size_t g = start_group(hash, t.groups);
-  for (std::size_t n = 0; n < t.groups; ++n, g = next_group(g, t.groups)) {
-    ctrl_t* group_ctrl = t.ctrl + g * group_width;
-    const bitmask empty = group(group_ctrl).match_empty();
-    if (empty) return g * group_width + empty.lowest();
-    mark_overflow(group_ctrl, tag);
-  }
-  TIDE_CHECK(false, "find_insert_position: table has no empty slot");
+  const group_with_room room = first_group_with_room(t, hash, [&](std::size_t g) {
+    return group(t.ctrl + g * group_width).match_empty().bits();
+  });
+  return room.g * group_width + static_cast<std::size_t>(std::countr_zero(room.empty));
 }
 
 // The empty slots of a table that a bulk move (a rebuild, split or merge) is filling, one
@@ -294,17 +308,13 @@ class free_slots {
   // Precondition: the table has an empty slot not yet taken.
   std::size_t take(std::size_t hash) noexcept {
     if (!tracked()) return find_insert_position(table_, hash);
-    std::size_t g = start_group(hash, table_.groups);
-    for (std::size_t n = 0; n < table_.groups; ++n, g = next_group(g, table_.groups)) {
-      if (const std::uint32_t empty = masks_[g]; empty != 0) {
-        masks_[g] = static_cast<std::uint16_t>(empty & (empty - 1));
-        const std::size_t p = g * group_width + static_cast<std::size_t>(std::countr_zero(empty));
-        TIDE_ASSERT(table_.ctrl[p] == ctrl_empty, "free_slots: a taken slot is full");
-        return p;
-      }
-      mark_overflow(table_.ctrl + g * group_width, tag_of(hash));
-    }
-    TIDE_CHECK(false, "free_slots::take: table has no empty slot");
+    const group_with_room room =
+        first_group_with_room(table_, hash, [&](std::size_t g) { return masks_[g]; });
+    masks_[room.g] = static_cast<std::uint16_t>(room.empty & (room.empty - 1));
+    const std::size_t p =
+        room.g * group_width + static_cast<std::size_t>(std::countr_zero(room.empty));
+    TIDE_ASSERT(table_.ctrl[p] == ctrl_empty, "free_slots: a taken slot is full");
+    return p;
   }
 
  private:
