@@ -3,7 +3,8 @@
 //
 // Benchmarks are named BM_<Op>_<Key>/<map>/<N>. One iteration is a whole batch of N operations,
 // timed by hand around the batch (UseManualTime), so building keys and maps, and destroying
-// them, stay outside the measurement. The counter ns_per_op is the figure to compare.
+// them, stay outside the measurement. The counter ns_per_op is the figure to compare
+// (cpu_ns_per_op, this thread's CPU time, shows how much of it the VM took away).
 //
 //   Insert   N inserts into an empty map (no reserve), keys in generation order
 //   FindHit  N finds of present keys, in shuffled order
@@ -23,29 +24,19 @@
 namespace tide_bench {
 namespace {
 
-void finish(benchmark::State& state, double total_seconds, std::size_t n) {
-  const double ops = static_cast<double>(state.iterations()) * static_cast<double>(n);
-  state.counters["ns_per_op"] = ops > 0 ? total_seconds * 1e9 / ops : 0.0;
-}
-
 template <class Map>
 void BM_Insert(benchmark::State& state) {
   using K = typename Map::key_type;
   const auto n = static_cast<std::size_t>(state.range(0));
   const key_set<K>& ks = cached_key_set<K>(n);
-  double total = 0;
+  pass_times times;
   for (auto _ : state) {
     Map m;
-    const auto t0 = bench_clock::now();
-    fill(m, ks.present);
-    const auto t1 = bench_clock::now();
+    times.time(state, [&] { fill(m, ks.present); });
     benchmark::DoNotOptimize(m.size());
-    const double s = seconds_between(t0, t1);
-    state.SetIterationTime(s);
-    total += s;
     if (m.size() != n) state.SkipWithError("insert lost keys");
   }
-  finish(state, total, n);
+  times.report(state, n);
 }
 
 template <class Map>
@@ -55,21 +46,18 @@ void BM_FindHit(benchmark::State& state) {
   const key_set<K>& ks = cached_key_set<K>(n);
   Map m;
   fill(m, ks.present);
-  double total = 0;
+  pass_times times;
   for (auto _ : state) {
     std::uint64_t sum = 0;
-    const auto t0 = bench_clock::now();
-    for (const K& k : ks.shuffled) {
-      auto it = m.find(k);
-      if (it != m.end()) sum += it->second;
-    }
-    const auto t1 = bench_clock::now();
+    times.time(state, [&] {
+      for (const K& k : ks.shuffled) {
+        auto it = m.find(k);
+        if (it != m.end()) sum += it->second;
+      }
+    });
     benchmark::DoNotOptimize(sum);
-    const double s = seconds_between(t0, t1);
-    state.SetIterationTime(s);
-    total += s;
   }
-  finish(state, total, n);
+  times.report(state, n);
 }
 
 template <class Map>
@@ -79,19 +67,16 @@ void BM_FindMiss(benchmark::State& state) {
   const key_set<K>& ks = cached_key_set<K>(n);
   Map m;
   fill(m, ks.present);
-  double total = 0;
+  pass_times times;
   for (auto _ : state) {
     std::uint64_t found = 0;
-    const auto t0 = bench_clock::now();
-    for (const K& k : ks.absent) found += m.find(k) != m.end();
-    const auto t1 = bench_clock::now();
+    times.time(state, [&] {
+      for (const K& k : ks.absent) found += m.find(k) != m.end();
+    });
     benchmark::DoNotOptimize(found);
-    const double s = seconds_between(t0, t1);
-    state.SetIterationTime(s);
-    total += s;
     if (found != 0) state.SkipWithError("find-miss found an absent key");
   }
-  finish(state, total, n);
+  times.report(state, n);
 }
 
 // glibc's free() of a small chunk (a string key's buffer, a std::unordered_map node) only
@@ -114,22 +99,19 @@ void BM_Erase(benchmark::State& state) {
   using K = typename Map::key_type;
   const auto n = static_cast<std::size_t>(state.range(0));
   const key_set<K>& ks = cached_key_set<K>(n);
-  double total = 0;
+  pass_times times;
   for (auto _ : state) {
     Map m;
-    fill(m, ks.present);  // untimed: manual timing starts below
+    fill(m, ks.present);  // untimed
     std::size_t erased = 0;
-    const auto t0 = bench_clock::now();
-    for (const K& k : ks.shuffled) erased += m.erase(k);
-    settle_deferred_frees();
-    const auto t1 = bench_clock::now();
+    times.time(state, [&] {
+      for (const K& k : ks.shuffled) erased += m.erase(k);
+      settle_deferred_frees();
+    });
     benchmark::DoNotOptimize(erased);
-    const double s = seconds_between(t0, t1);
-    state.SetIterationTime(s);
-    total += s;
     if (erased != n || !m.empty()) state.SkipWithError("erase missed keys");
   }
-  finish(state, total, n);
+  times.report(state, n);
 }
 
 template <class Map>
@@ -139,18 +121,15 @@ void BM_Iterate(benchmark::State& state) {
   const key_set<K>& ks = cached_key_set<K>(n);
   Map m;
   fill(m, ks.present);
-  double total = 0;
+  pass_times times;
   for (auto _ : state) {
     std::uint64_t sum = 0;
-    const auto t0 = bench_clock::now();
-    for (const auto& kv : m) sum += kv.second;
-    const auto t1 = bench_clock::now();
+    times.time(state, [&] {
+      for (const auto& kv : m) sum += kv.second;
+    });
     benchmark::DoNotOptimize(sum);
-    const double s = seconds_between(t0, t1);
-    state.SetIterationTime(s);
-    total += s;
   }
-  finish(state, total, n);
+  times.report(state, n);
 }
 
 enum class op { insert, find_hit, find_miss, erase, iterate };

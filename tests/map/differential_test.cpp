@@ -9,11 +9,13 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <tide/detail/test_peer.hpp>
 #include <tide/map.hpp>
+#include <tide/set.hpp>
 
 #include "support/map_check.hpp"
 #include "support/random.hpp"
@@ -405,6 +407,35 @@ TEST(MapDifferential, StringKeys) {
     differential<std::string, strings>(seed, tide_test::scaled(350000, 20000)).run();
     if (HasFatalFailure()) return;
   }
+}
+
+// The comparison every test above relies on fails, and says why, for each kind of difference.
+TEST(MapDifferential, TheComparisonReportsEachKindOfDifference) {
+  const tide::map<int, int> m{{1, 10}, {2, 20}, {3, 30}};
+  using ref_map = std::unordered_map<int, int>;
+  EXPECT_TRUE(tide_test::same_contents(m, ref_map{{1, 10}, {2, 20}, {3, 30}}));
+  const auto expect_reported = [&](const ref_map& ref, const std::string& what) {
+    const ::testing::AssertionResult result = tide_test::same_contents(m, ref);
+    EXPECT_FALSE(result);
+    EXPECT_NE(std::string(result.message()).find(what), std::string::npos) << result.message();
+  };
+  expect_reported({{1, 10}, {2, 20}, {3, 31}}, "find(3) got 30 want 31");
+  expect_reported({{1, 10}, {2, 20}, {3, 30}, {4, 40}}, "find(4) got end() want 40");
+  expect_reported({{1, 10}, {2, 20}, {3, 30}, {4, 40}}, "size() got 3 want 4");
+  expect_reported({{1, 10}, {2, 20}}, "iteration visited 3 which is not in the map");
+  expect_reported({{1, 10}, {2, 20}}, "iteration visited 3 elements want 2");
+  expect_reported({}, "empty() got false");
+
+  using ref_set = std::unordered_set<int>;
+  const tide::set<int> s{1, 2, 3};
+  EXPECT_TRUE(tide_test::same_set_contents(s, ref_set{1, 2, 3}));
+  const ::testing::AssertionResult missing = tide_test::same_set_contents(s, ref_set{1, 2, 3, 4});
+  EXPECT_FALSE(missing);
+  EXPECT_NE(std::string(missing.message()).find("find(4) got end() want it"), std::string::npos);
+  const ::testing::AssertionResult extra = tide_test::same_set_contents(s, ref_set{1, 2});
+  EXPECT_FALSE(extra);
+  EXPECT_NE(std::string(extra.message()).find("iteration visited 3 not in the set"),
+            std::string::npos);
 }
 
 }  // namespace

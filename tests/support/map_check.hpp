@@ -15,65 +15,74 @@
 
 namespace tide_test {
 
+// The differences a comparison found: the first `max_shown` described, all counted.
+class differences {
+ public:
+  explicit differences(int max_shown) : max_shown_(max_shown) {}
+  void add(const std::string& what) {
+    if (count_++ < max_shown_) text_ << "\n  " << what;
+  }
+  // What every comparison checks last: the container's size, and how many elements one
+  // iteration of it visited.
+  void check_counts(std::size_t size, std::size_t visited, std::size_t want) {
+    if (size != want) add("size() got " + std::to_string(size) + " want " + std::to_string(want));
+    if (visited != want) {
+      add("iteration visited " + std::to_string(visited) + " elements want " +
+          std::to_string(want));
+    }
+  }
+  ::testing::AssertionResult result() const {
+    if (count_ == 0) return ::testing::AssertionSuccess();
+    auto failure = ::testing::AssertionFailure();
+    failure << count_ << " difference(s) from the reference:" << text_.str();
+    return failure;
+  }
+
+ private:
+  int max_shown_;
+  int count_ = 0;
+  std::ostringstream text_;
+};
+
 // Map m (tide) against reference map ref (std::unordered_map or similar): size, find for every
 // reference key, and one iteration of m visiting exactly the reference's elements.
 template <class M, class Ref>
 ::testing::AssertionResult same_contents(const M& m, const Ref& ref, int max_errors = 5) {
-  std::ostringstream errors;
-  int n = 0;
-  auto error = [&](const std::string& what) {
-    if (n++ < max_errors) errors << "\n  " << what;
-  };
-  if (m.size() != ref.size())
-    error("size() got " + std::to_string(m.size()) + " want " + std::to_string(ref.size()));
-  if (m.empty() != ref.empty()) error("empty() got " + describe(m.empty()));
+  differences diff(max_errors);
+  if (m.empty() != ref.empty()) diff.add("empty() got " + describe(m.empty()));
   for (const auto& [k, v] : ref) {
     auto it = m.find(k);
     if (it == m.end()) {
-      error("find(" + describe(k) + ") got end() want " + describe(v));
+      diff.add("find(" + describe(k) + ") got end() want " + describe(v));
     } else if (!same_value(it->second, v)) {
-      error("find(" + describe(k) + ") got " + describe(it->second) + " want " + describe(v));
+      diff.add("find(" + describe(k) + ") got " + describe(it->second) + " want " + describe(v));
     }
   }
   std::size_t visited = 0;
   for (const auto& [k, v] : m) {
     ++visited;
-    auto rit = ref.find(k);
-    if (rit == ref.end()) error("iteration visited " + describe(k) + " which is not in the map");
+    if (ref.find(k) == ref.end()) {
+      diff.add("iteration visited " + describe(k) + " which is not in the map");
+    }
   }
-  if (visited != ref.size())
-    error("iteration visited " + std::to_string(visited) + " elements want " +
-          std::to_string(ref.size()));
-  if (n == 0) return ::testing::AssertionSuccess();
-  auto failure = ::testing::AssertionFailure();
-  failure << n << " difference(s) from the reference:" << errors.str();
-  return failure;
+  diff.check_counts(m.size(), visited, ref.size());
+  return diff.result();
 }
 
 // Set s (tide) against reference set ref.
 template <class S, class Ref>
 ::testing::AssertionResult same_set_contents(const S& s, const Ref& ref, int max_errors = 5) {
-  std::ostringstream errors;
-  int n = 0;
-  auto error = [&](const std::string& what) {
-    if (n++ < max_errors) errors << "\n  " << what;
-  };
-  if (s.size() != ref.size())
-    error("size() got " + std::to_string(s.size()) + " want " + std::to_string(ref.size()));
-  for (const auto& k : ref)
-    if (s.find(k) == s.end()) error("find(" + describe(k) + ") got end() want it");
+  differences diff(max_errors);
+  for (const auto& k : ref) {
+    if (s.find(k) == s.end()) diff.add("find(" + describe(k) + ") got end() want it");
+  }
   std::size_t visited = 0;
   for (const auto& k : s) {
     ++visited;
-    if (ref.find(k) == ref.end()) error("iteration visited " + describe(k) + " not in the set");
+    if (ref.find(k) == ref.end()) diff.add("iteration visited " + describe(k) + " not in the set");
   }
-  if (visited != ref.size())
-    error("iteration visited " + std::to_string(visited) + " elements want " +
-          std::to_string(ref.size()));
-  if (n == 0) return ::testing::AssertionSuccess();
-  auto failure = ::testing::AssertionFailure();
-  failure << n << " difference(s) from the reference:" << errors.str();
-  return failure;
+  diff.check_counts(s.size(), visited, ref.size());
+  return diff.result();
 }
 
 }  // namespace tide_test
