@@ -26,16 +26,16 @@
 
 #include <fmt/core.h>
 
-#include <charconv>
+#include <CLI/CLI.hpp>
 #include <cstddef>
-#include <cstdio>
 #include <exception>
-#include <optional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
 #include "alloc_backends.hpp"
 #include "alloc_workloads.hpp"
+#include "bench_cli.hpp"
 #include "give_back.hpp"
 #include "common/process_memory.hpp"
 
@@ -43,68 +43,24 @@ namespace tide_bench {
 namespace {
 
 struct options {
-  std::string_view allocator;
-  std::string_view workload;
+  std::string allocator;
+  std::string workload;
   std::size_t size = 64;
   std::size_t live = 10'000;
   std::size_t ops = 0;  // 0: the workload's default
   std::size_t mib = 512;
 };
 
-constexpr std::string_view usage =
-    "usage: alloc_bench --allocator=system|tide --workload=NAME [--size=B] [--live=K] [--ops=N] "
-    "[--mib=M]\n"
-    "  workloads: churn random prodcons map-u64 map-string give-back give-back-release\n";
-
-std::optional<std::size_t> parse_count(std::string_view text) {
-  std::size_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || value == 0) return std::nullopt;
-  return value;
-}
-
-std::optional<options> parse(int argc, char** argv) {
-  options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    const std::size_t eq = arg.find('=');
-    if (eq == std::string_view::npos) return std::nullopt;
-    const std::string_view key = arg.substr(0, eq);
-    const std::string_view value = arg.substr(eq + 1);
-    if (key == "--allocator") {
-      o.allocator = value;
-      continue;
-    }
-    if (key == "--workload") {
-      o.workload = value;
-      continue;
-    }
-    const std::optional<std::size_t> n = parse_count(value);
-    if (!n) return std::nullopt;
-    if (key == "--size") {
-      o.size = *n;
-    } else if (key == "--live") {
-      o.live = *n;
-    } else if (key == "--ops") {
-      o.ops = *n;
-    } else if (key == "--mib") {
-      o.mib = *n;
-    } else {
-      return std::nullopt;
-    }
-  }
-  if (o.allocator != "system" && o.allocator != "tide") return std::nullopt;
-  return o;
-}
+using json = nlohmann::ordered_json;
 
 std::size_t ops_or(const options& o, std::size_t fallback) { return o.ops != 0 ? o.ops : fallback; }
 
-// The workload's figures as the middle of a JSON object: "case", "time", "unit" and extras.
-// Empty if the workload name is unknown.
+// The workload's figures: "case", "time", "unit" and extras.
+// Precondition: o.workload is one of the names main() accepts.
 template <class Backend>
-std::string run(const options& o) {
-  const auto timed = [](std::string label, double time, std::string_view unit) {
-    return fmt::format(R"("case": "{}", "time": {:.3f}, "unit": "{}")", label, time, unit);
+json run(const options& o) {
+  const auto timed = [](const std::string& label, double time, std::string_view unit) {
+    return json{{"case", label}, {"time", rounded(time, 3)}, {"unit", unit}};
   };
   const std::string_view w = o.workload;
   if (w == "churn") {
@@ -123,21 +79,22 @@ std::string run(const options& o) {
     const std::size_t entries = ops_or(o, 1'000'000);
     const map_times t =
         w == "map-u64" ? map_u64<Backend>(entries) : map_string<Backend>(entries);
-    return timed(fmt::format("{} {}", w, entries), t.insert_ns + t.erase_ns,
-                 "ns/entry (insert+erase)") +
-           fmt::format(R"(, "insert_ns": {:.3f}, "erase_ns": {:.3f})", t.insert_ns, t.erase_ns);
+    json figures = timed(fmt::format("{} {}", w, entries), t.insert_ns + t.erase_ns,
+                         "ns/entry (insert+erase)");
+    figures["insert_ns"] = rounded(t.insert_ns, 3);
+    figures["erase_ns"] = rounded(t.erase_ns, 3);
+    return figures;
   }
-  if (w == "give-back" || w == "give-back-release") {
-    const bool explicit_release = w == "give-back-release";
-    const give_back_result r = give_back<Backend>(o.mib << 20, explicit_release);
-    std::string out = fmt::format(
-        R"("case": "{} {} MiB", "time": {}, "unit": "ms to return", "rss_before": {}, )"
-        R"("rss_full": {}, "rss_after_free": {}, "rss_end": {})",
-        w, o.mib, r.ms_to_return ? fmt::format("{:.1f}", *r.ms_to_return) : "null",
-        r.rss_before, r.rss_full, r.rss_after_free, r.rss_end);
-    return out;
-  }
-  return {};
+  // give-back and give-back-release
+  const bool explicit_release = w == "give-back-release";
+  const give_back_result r = give_back<Backend>(o.mib << 20, explicit_release);
+  return json{{"case", fmt::format("{} {} MiB", w, o.mib)},
+              {"time", r.ms_to_return ? json(rounded(*r.ms_to_return, 1)) : json(nullptr)},
+              {"unit", "ms to return"},
+              {"rss_before", r.rss_before},
+              {"rss_full", r.rss_full},
+              {"rss_after_free", r.rss_after_free},
+              {"rss_end", r.rss_end}};
 }
 
 }  // namespace
@@ -146,21 +103,36 @@ std::string run(const options& o) {
 int main(int argc, char** argv) {
   using namespace tide_bench;
   const std::size_t start_rss = tide_tools::resident_bytes();
-  const std::optional<options> o = parse(argc, argv);
-  if (!o) {
-    std::fputs(usage.data(), stderr);
-    return 2;
-  }
+  options o;
+  CLI::App app{
+      "alloc_bench: one allocation workload on one allocator, one JSON line of results. "
+      "bench/run_alloc_compare.sh runs it; see docs/PERFORMANCE.md (\"Allocators\")."};
+  app.add_option("--allocator", o.allocator,
+                 "tide: tide::heap; system: malloc (glibc, or the allocator in LD_PRELOAD)")
+      ->required()
+      ->check(CLI::IsMember({"system", "tide"}));
+  app.add_option("--workload", o.workload, "The workload (see the top of alloc_bench.cpp)")
+      ->required()
+      ->check(CLI::IsMember({"churn", "random", "prodcons", "map-u64", "map-string", "give-back",
+                             "give-back-release"}));
+  app.add_option("--size", o.size, "Bytes per object (churn, prodcons)")
+      ->capture_default_str()
+      ->check(positive);
+  app.add_option("--live", o.live, "Live objects (churn, random)")
+      ->capture_default_str()
+      ->check(positive);
+  app.add_option("--ops", o.ops, "Operations, blocks or map entries (default: the workload's)")
+      ->check(positive);
+  app.add_option("--mib", o.mib, "MiB allocated and freed (give-back)")
+      ->capture_default_str()
+      ->check(positive);
+  CLI11_PARSE(app, argc, argv);
   try {
-    const std::string figures =
-        o->allocator == "tide" ? run<tide_backend>(*o) : run<system_backend>(*o);
-    if (figures.empty()) {
-      std::fputs(usage.data(), stderr);
-      return 2;
-    }
-    fmt::print(R"({{"workload": "{}", "allocator": "{}", {}, "start_rss": {}, "peak_rss": {}}})"
-               "\n",
-               o->workload, o->allocator, figures, start_rss, tide_tools::peak_resident_bytes());
+    json line = {{"workload", o.workload}, {"allocator", o.allocator}};
+    line.update(o.allocator == "tide" ? run<tide_backend>(o) : run<system_backend>(o));
+    line["start_rss"] = start_rss;
+    line["peak_rss"] = tide_tools::peak_resident_bytes();
+    fmt::print("{}\n", line.dump());
   } catch (const std::exception& e) {
     fmt::print(stderr, "alloc_bench: {}\n", e.what());
     return 1;

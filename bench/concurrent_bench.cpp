@@ -21,14 +21,13 @@
 #include <absl/container/flat_hash_map.h>
 #include <tbb/concurrent_hash_map.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <initializer_list>
 #include <latch>
 #include <libcuckoo/cuckoohash_map.hh>
@@ -42,6 +41,8 @@
 #include <tide/counting_allocator.hpp>
 #include <tide/map.hpp>
 #include <vector>
+
+#include "bench_cli.hpp"
 
 namespace {
 
@@ -296,44 +297,27 @@ double median(std::vector<double> runs) {
   return runs[runs.size() / 2];
 }
 
-options parse(int argc, char** argv) {
-  options opt;
-  for (int i = 1; i < argc; ++i) {
-    const char* a = argv[i];
-    if (std::strncmp(a, "--keys=", 7) == 0) {
-      opt.keys = std::strtoull(a + 7, nullptr, 10);
-    } else if (std::strncmp(a, "--seconds=", 10) == 0) {
-      opt.seconds = std::strtod(a + 10, nullptr);
-    } else if (std::strncmp(a, "--reps=", 7) == 0) {
-      opt.reps = std::max(1, std::atoi(a + 7));
-    } else if (std::strncmp(a, "--threads=", 10) == 0) {
-      opt.threads = std::atoi(a + 10);
-    } else if (std::strncmp(a, "--reads=", 8) == 0) {
-      opt.read_percent = std::atoi(a + 8);
-    } else if (std::strcmp(a, "--memory") == 0) {
-      opt.memory = true;
-    } else {
-      std::fprintf(stderr,
-                   "usage: %s [--keys=N] [--seconds=S] [--reps=R] [--threads=T] [--reads=P] "
-                   "[--memory]\n",
-                   argv[0]);
-      std::exit(2);
-    }
-  }
-  const auto one_of = [](int x, std::initializer_list<int> allowed) {
-    return std::find(allowed.begin(), allowed.end(), x) != allowed.end();
-  };
-  if (!one_of(opt.threads, {0, 1, 2, 4, 8}) || !one_of(opt.read_percent, {0, 99, 90, 50})) {
-    std::fprintf(stderr, "--threads must be 1, 2, 4 or 8 and --reads 99, 90 or 50\n");
-    std::exit(2);
-  }
-  return opt;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  const options opt = parse(argc, argv);
+  options opt;
+  CLI::App app{
+      "concurrent_bench: operations per second of tide::concurrent_map and four other "
+      "concurrent maps at 1, 2, 4 and 8 threads. See docs/PERFORMANCE.md."};
+  app.add_option("--keys", opt.keys, "Entries in each map")
+      ->capture_default_str()
+      ->check(tide_bench::non_negative);
+  app.add_option("--seconds", opt.seconds, "Seconds per run")->capture_default_str();
+  app.add_option("--reps", opt.reps, "Runs per cell; the median is shown (at least 1)")
+      ->capture_default_str();
+  app.add_option("--threads", opt.threads, "Run this thread count only (default: all)")
+      ->check(CLI::IsMember({1, 2, 4, 8}));
+  app.add_option("--reads", opt.read_percent, "Run this read percentage only (default: all)")
+      ->check(CLI::IsMember({99, 90, 50}));
+  app.add_flag("--memory", opt.memory,
+               "Measure bytes held instead: after fill, after erasing 90%, after erasing all");
+  CLI11_PARSE(app, argc, argv);
+  opt.reps = std::max(1, opt.reps);
   std::vector<u64> key_space(2 * opt.keys);
   std::mt19937_64 rng(2026);
   for (u64& k : key_space) k = rng();

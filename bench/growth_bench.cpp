@@ -30,15 +30,17 @@
 #include <fmt/core.h>
 #include <malloc.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <string>
-#include <string_view>
 #include <vector>
 
+#include "bench_cli.hpp"
 #include "bench_common.hpp"
 
 namespace tide_bench {
@@ -279,43 +281,43 @@ void print_tables(const options& opt, const result& noise, const std::vector<res
   }
 }
 
+// The figures of the tables as one JSON document, keys in the order the tables show them.
 void print_json(const options& opt, const result& noise, const std::vector<result>& results,
                 const std::vector<std::size_t>& points) {
-  auto latency_json = [](const result& r) {
-    std::string runs;
+  using json = nlohmann::ordered_json;
+  const auto latency_json = [](const result& r) {
+    json runs = json::array();
     for (const auto& x : r.runs) {
-      runs += fmt::format("{}{{\"max_ns\": {}, \"p999_ns\": {}, \"mean_ns\": {:.2f}}}",
-                          runs.empty() ? "" : ", ", x.max_ns, x.p999_ns, x.mean_ns);
+      runs.push_back(
+          {{"max_ns", x.max_ns}, {"p999_ns", x.p999_ns}, {"mean_ns", rounded(x.mean_ns, 2)}});
     }
-    return fmt::format("\"min_of_max_ns\": {}, \"min_p999_ns\": {}, \"runs\": [{}]", r.min_of_max(),
-                       r.min_p999(), runs);
+    return json{{"min_of_max_ns", r.min_of_max()}, {"min_p999_ns", r.min_p999()}, {"runs", runs}};
   };
-  fmt::print("{{\n  \"n\": {}, \"runs\": {},\n  \"noise\": {{{}}},\n  \"maps\": [\n", opt.n,
-             opt.runs, latency_json(noise));
-  for (std::size_t m = 0; m < results.size(); ++m) {
-    const auto& r = results[m];
-    std::string bpe;
+  json maps = json::array();
+  for (const auto& r : results) {
+    json map = {{"map", r.name}};
+    map.update(latency_json(r));
+    map["peak_bytes"] = r.peak_bytes;
+    map["final_bytes"] = r.final_bytes;
+    json bytes_per_entry = json::array();
     for (std::size_t i = 0; i < points.size(); ++i) {
-      bpe += fmt::format("{}[{}, {:.3f}]", i ? ", " : "", points[i], r.bytes_per_entry[i]);
+      bytes_per_entry.push_back({points[i], rounded(r.bytes_per_entry[i], 3)});
     }
-    std::string structural;
+    map["bytes_per_entry"] = bytes_per_entry;
     if (r.has_structural) {
-      std::string runs;
+      json runs = json::array();
       for (const auto& x : r.structural_runs) {
-        runs += fmt::format("{}{{\"max_ns\": {}, \"p999_ns\": {}}}", runs.empty() ? "" : ", ",
-                            x.max_ns, x.p999_ns);
+        runs.push_back({{"max_ns", x.max_ns}, {"p999_ns", x.p999_ns}});
       }
-      structural =
-          fmt::format(", \"structural\": {{\"count\": {}, \"min_of_max_ns\": {}, \"runs\": [{}]}}",
-                      r.structural_count, r.structural_min_of_max(), runs);
+      map["structural"] = {{"count", r.structural_count},
+                           {"min_of_max_ns", r.structural_min_of_max()},
+                           {"runs", runs}};
     }
-    fmt::print(
-        "    {{\"map\": \"{}\", {}, \"peak_bytes\": {}, \"final_bytes\": {}, "
-        "\"bytes_per_entry\": [{}]{}}}{}\n",
-        r.name, latency_json(r), r.peak_bytes, r.final_bytes, bpe, structural,
-        m + 1 < results.size() ? "," : "");
+    maps.push_back(map);
   }
-  fmt::print("  ]\n}}\n");
+  const json doc = {
+      {"n", opt.n}, {"runs", opt.runs}, {"noise", latency_json(noise)}, {"maps", maps}};
+  fmt::print("{}\n", doc.dump(2));
 }
 
 int run(const options& opt) {
@@ -344,23 +346,24 @@ int run(const options& opt) {
 
 int main(int argc, char** argv) {
   tide_bench::options opt;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--json") {
-      opt.json = true;
-    } else if (arg == "--runs" && i + 1 < argc) {
-      opt.runs = std::max(1, std::atoi(argv[++i]));
-    } else if (arg == "--prefault" && i + 1 < argc) {
-      opt.prefault_mib = std::strtoull(argv[++i], nullptr, 10);
-    } else if (arg == "--per-decade" && i + 1 < argc) {
-      opt.per_decade = std::clamp(std::atoi(argv[++i]), 1, 1000);
-    } else if (!arg.empty() && arg[0] != '-') {
-      opt.n = std::max<std::size_t>(1, std::strtoull(argv[i], nullptr, 10));
-    } else {
-      fmt::print(stderr,
-                 "usage: growth_bench [N] [--runs R] [--json] [--prefault MiB] [--per-decade D]\n");
-      return 2;
-    }
-  }
+  CLI::App app{
+      "growth_bench: single-insert latency and bytes held while each map grows from "
+      "empty to N entries. See docs/PERFORMANCE.md."};
+  app.add_option("N", opt.n, "Entries to grow to (at least 1)")
+      ->capture_default_str()
+      ->check(tide_bench::non_negative);
+  app.add_option("--runs", opt.runs, "Runs per map (at least 1)")->capture_default_str();
+  app.add_flag("--json", opt.json, "Print JSON instead of the tables");
+  app.add_option("--prefault", opt.prefault_mib,
+                 "MiB of C heap to touch and keep before growing (0: none)")
+      ->capture_default_str()
+      ->check(tide_bench::non_negative);
+  app.add_option("--per-decade", opt.per_decade,
+                 "Sizes per decade at which bytes per entry is sampled")
+      ->capture_default_str()
+      ->transform(CLI::Bound(1, 1000));
+  CLI11_PARSE(app, argc, argv);
+  opt.n = std::max<std::size_t>(1, opt.n);
+  opt.runs = std::max(1, opt.runs);
   return tide_bench::run(opt);
 }

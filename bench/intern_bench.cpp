@@ -15,12 +15,11 @@
 #include <absl/container/flat_hash_set.h>
 #include <malloc.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -28,6 +27,7 @@
 #include <tide/memstats.hpp>
 #include <vector>
 
+#include "bench_cli.hpp"
 #include "bench_common.hpp"
 
 namespace {
@@ -51,20 +51,15 @@ std::string text_of(std::size_t id) {
 int main(int argc, char** argv) {
   std::size_t n = 10'000'000;
   std::size_t percent = 1;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--n") == 0)
-      n = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (std::strcmp(argv[i], "--distinct-percent") == 0)
-      percent = std::strtoull(argv[i + 1], nullptr, 10);
-    else {
-      std::fprintf(stderr, "usage: intern_bench [--n N] [--distinct-percent P]\n");
-      return 2;
-    }
-  }
-  if (n == 0 || percent == 0 || percent > 100) {
-    std::fprintf(stderr, "intern_bench: --n must be > 0 and --distinct-percent in 1..100\n");
-    return 2;
-  }
+  CLI::App app{
+      "intern_bench: bytes of N strings as tide::interned against std::string, and "
+      "the time to intern against an absl::flat_hash_set lookup. "
+      "See docs/PERFORMANCE.md."};
+  app.add_option("--n", n, "Strings")->capture_default_str()->check(tide_bench::positive);
+  app.add_option("--distinct-percent", percent, "Percent of the strings that are distinct")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  CLI11_PARSE(app, argc, argv);
   const std::size_t distinct = std::max<std::size_t>(1, n * percent / 100);
   // The inputs: string i is distinct string (i * 7919 % distinct), a fixed scattered order.
   std::vector<std::string> inputs;

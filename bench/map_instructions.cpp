@@ -8,11 +8,13 @@
 // every present key, find of as many absent keys, erase of every key in shuffled order. A
 // function's inclusive count divided by N is the figure per operation. It counts work, not
 // time: a cache miss costs one instruction here.
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
 
+#include "bench_cli.hpp"
 #include "bench_common.hpp"
 
 namespace tide_bench {
@@ -89,6 +91,13 @@ int run(std::size_t n) {
 }  // namespace tide_bench
 
 int main(int argc, char** argv) {
-  const std::size_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 200'000;
+  std::size_t n = 200'000;
+  CLI::App app{
+      "map_instructions: every map operation over N keys, each in a function of its "
+      "own, for bench/run_instructions.sh to count under callgrind."};
+  app.add_option("N", n, "Keys per operation")
+      ->capture_default_str()
+      ->check(tide_bench::non_negative);
+  CLI11_PARSE(app, argc, argv);
   return tide_bench::run(n);
 }

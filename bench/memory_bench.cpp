@@ -14,15 +14,15 @@
 
 #include <fmt/core.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <numeric>
 #include <random>
 #include <string>
-#include <string_view>
 #include <vector>
 
+#include "bench_cli.hpp"
 #include "bench_common.hpp"
 #include "common/explicit_shrink.hpp"
 
@@ -143,16 +143,15 @@ int run(const options& opt) {
 
 int main(int argc, char** argv) {
   tide_bench::options opt;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--rounds" && i + 1 < argc) {
-      opt.rounds = std::max(1, std::atoi(argv[++i]));
-    } else if (!arg.empty() && arg[0] != '-') {
-      opt.n = std::max<std::size_t>(10, std::strtoull(argv[i], nullptr, 10));
-    } else {
-      fmt::print(stderr, "usage: memory_bench [N] [--rounds R]\n");
-      return 2;
-    }
-  }
+  CLI::App app{
+      "memory_bench: the bytes each map keeps after erasing every entry, after erasing "
+      "a random 90%, and under churn. See docs/PERFORMANCE.md."};
+  app.add_option("N", opt.n, "Entries (at least 10)")
+      ->capture_default_str()
+      ->check(tide_bench::non_negative);
+  app.add_option("--rounds", opt.rounds, "Churn rounds (at least 1)")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  opt.n = std::max<std::size_t>(10, opt.n);
+  opt.rounds = std::max(1, opt.rounds);
   return tide_bench::run(opt);
 }

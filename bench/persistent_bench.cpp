@@ -19,6 +19,7 @@
 
 #include <fmt/core.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -27,13 +28,13 @@
 #include <memory>
 #include <random>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <tide/counting_allocator.hpp>
 #include <tide/persistent_map.hpp>
 #include <tide/snapshot.hpp>
 #include <vector>
 
+#include "bench_cli.hpp"
 #include "bench_common.hpp"
 
 namespace tide_bench {
@@ -182,27 +183,30 @@ contention_result measure_contention(std::size_t readers, std::chrono::milliseco
   return {static_cast<double>(loads.load()) / seconds, static_cast<double>(publishes) / seconds};
 }
 
-options parse(int argc, char** argv) {
-  options opt;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string_view flag = argv[i];
-    const auto value = static_cast<std::size_t>(std::strtoull(argv[i + 1], nullptr, 10));
-    if (value == 0) continue;
-    if (flag == "--n") opt.n = value;
-    if (flag == "--updates") opt.updates = value;
-    if (flag == "--copies") opt.copies = value;
-    if (flag == "--lookups") opt.lookups = value;
-    if (flag == "--readers") opt.readers = value;
-  }
-  return opt;
-}
-
 }  // namespace
 }  // namespace tide_bench
 
 int main(int argc, char** argv) {
   using namespace tide_bench;
-  const options opt = parse(argc, argv);
+  options opt;
+  CLI::App app{
+      "persistent_bench: one update of tide::persistent_map against copy-on-write, "
+      "lookups against tide::map, tide::snapshot against std::atomic<shared_ptr>. "
+      "See docs/PERFORMANCE.md."};
+  app.add_option("--n", opt.n, "Entries")->capture_default_str()->check(positive);
+  app.add_option("--updates", opt.updates, "Persistent updates timed")
+      ->capture_default_str()
+      ->check(positive);
+  app.add_option("--copies", opt.copies, "Copy-on-write updates timed")
+      ->capture_default_str()
+      ->check(positive);
+  app.add_option("--lookups", opt.lookups, "Lookups of present keys, and as many of absent keys")
+      ->capture_default_str()
+      ->check(positive);
+  app.add_option("--readers", opt.readers, "Reader threads for the snapshot loads")
+      ->capture_default_str()
+      ->check(positive);
+  CLI11_PARSE(app, argc, argv);
   std::mt19937_64 random(8);
   std::vector<std::uint64_t> keys(opt.n);
   for (auto& k : keys) k = random();

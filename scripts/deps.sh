@@ -14,7 +14,7 @@ TIDE_DEBIAN_PACKAGES=(
   libxxhash-dev               # tide::hash for strings
   zlib1g-dev                  # heap profiles (gzip)
   golang-go                   # tests/profile: `go tool pprof` reads a heap profile
-  libfmt-dev libcli11-dev nlohmann-json3-dev  # examples, tools
+  libfmt-dev libcli11-dev nlohmann-json3-dev  # examples, tools, bench programs
   python3                     # bench/compare.py, tests/shim (a program under the shim)
   sqlite3                     # tests/shim: sqlite3 under LD_PRELOAD=libtide_malloc.so
   gdb pkg-config              # consumer tests: the pretty-printers under gdb, tide.pc
