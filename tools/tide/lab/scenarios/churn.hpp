@@ -16,6 +16,7 @@
 #include "lab/probe.hpp"
 #include "lab/recorder.hpp"
 #include "lab/request.hpp"
+#include "lab/scenarios/steps.hpp"
 
 namespace tide_lab {
 
@@ -27,22 +28,16 @@ nlohmann::json run_churn(const run_request& req) {
       recorder::for_kind<Kind>("churn", req.keys, req.n, req.n + 2 * step * req.rounds, counter);
   auto m = make_map<Kind, K>(counter);
   rec.phase("before", 0);
-  std::uint64_t oldest = 0, next = 0;
-  for (; next < req.n; ++next) {
-    m.emplace(key_at<K>(next), next);
-    rec.tick(m.size());
-  }
+  insert_entries<K>(m, rec, 0, req.n);
   rec.phase("full", m.size());
+  // The live entries are oldest .. next-1.
+  std::uint64_t oldest = 0, next = req.n;
   nlohmann::json rounds = nlohmann::json::array();
   for (std::size_t round = 1; round <= req.rounds; ++round) {
-    for (const std::uint64_t end = next + step; next < end; ++next) {
-      m.emplace(key_at<K>(next), next);
-      rec.tick(m.size());
-    }
-    for (const std::uint64_t end = oldest + step; oldest < end; ++oldest) {
-      m.erase(key_at<K>(oldest));
-      rec.tick(m.size());
-    }
+    insert_entries<K>(m, rec, next, next + step);
+    next += step;
+    erase_entries<K>(m, rec, oldest, oldest + step);
+    oldest += step;
     rounds.push_back({{"round", round},
                       {"entries", m.size()},
                       {"map_bytes", counter.bytes_in_use()},

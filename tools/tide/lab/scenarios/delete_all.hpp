@@ -15,6 +15,7 @@
 #include "lab/probe.hpp"
 #include "lab/recorder.hpp"
 #include "lab/request.hpp"
+#include "lab/scenarios/steps.hpp"
 
 namespace tide_lab {
 
@@ -24,22 +25,13 @@ nlohmann::json run_delete_all(const run_request& req) {
   recorder rec = recorder::for_kind<Kind>("delete-all", req.keys, req.n, 3 * req.n, counter);
   auto m = make_map<Kind, K>(counter);
   rec.phase("before", 0);
-  for (std::uint64_t i = 0; i < req.n; ++i) {
-    m.emplace(key_at<K>(i), i);
-    rec.tick(m.size());
-  }
+  insert_entries<K>(m, rec, 0, req.n);
   rec.phase("full", m.size());
-  for (std::uint64_t i = 0; i < req.n; ++i) {
-    m.erase(key_at<K>(i));
-    rec.tick(m.size());
-  }
+  erase_entries<K>(m, rec, 0, req.n);
   rec.phase("after_erase", m.size());
   release_allocator(Kind::on_tide_heap);
   rec.phase("after_release", m.size());
-  for (std::uint64_t i = 0; i < req.n; ++i) {
-    m.emplace(key_at<K>(i), i);
-    rec.tick(m.size());
-  }
+  insert_entries<K>(m, rec, 0, req.n);
   rec.phase("refilled", m.size());
   return std::move(rec).finish();
 }

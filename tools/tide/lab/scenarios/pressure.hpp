@@ -44,6 +44,7 @@
 #include "lab/probe.hpp"
 #include "lab/recorder.hpp"
 #include "lab/request.hpp"
+#include "lab/scenarios/steps.hpp"
 #include "lab/scenarios/shrink.hpp"
 
 namespace tide_lab {
@@ -80,18 +81,9 @@ nlohmann::json run_pressure(const run_request& req) {
   };
 
   rec.phase("before", 0);
-  for (std::uint64_t i = 0; i < req.n; ++i) {
-    m.emplace(key_at<K>(i), i);
-    rec.tick(m.size());
-    answer_pressure();
-  }
+  insert_entries<K>(m, rec, 0, req.n, answer_pressure);
   rec.phase("full", m.size());
-  for (std::uint64_t i = 0; i < req.n; ++i) {
-    if (!erased_by_shrink(i)) continue;
-    m.erase(key_at<K>(i));
-    rec.tick(m.size());
-    answer_pressure();
-  }
+  erase_entries<K>(m, rec, 0, req.n, erased_by_shrink, answer_pressure);
   rec.phase("after_erase", m.size());
 
   const std::size_t ballast = req.ballast_bytes > 0 ? req.ballast_bytes : 2 * counter.peak_bytes();

@@ -17,6 +17,7 @@
 #include "lab/probe.hpp"
 #include "lab/recorder.hpp"
 #include "lab/request.hpp"
+#include "lab/scenarios/steps.hpp"
 
 namespace tide_lab {
 
@@ -32,16 +33,9 @@ nlohmann::json run_shrink(const run_request& req) {
   {
     auto m = make_map<Kind, K>(counter);
     rec.phase("before", 0);
-    for (std::uint64_t i = 0; i < req.n; ++i) {
-      m.emplace(key_at<K>(i), i);
-      rec.tick(m.size());
-    }
+    insert_entries<K>(m, rec, 0, req.n);
     rec.phase("full", m.size());
-    for (std::uint64_t i = 0; i < req.n; ++i) {
-      if (!erased_by_shrink(i)) continue;
-      m.erase(key_at<K>(i));
-      rec.tick(m.size());
-    }
+    erase_entries<K>(m, rec, 0, req.n, erased_by_shrink);
     rec.phase("after_erase", m.size());
     release_allocator(Kind::on_tide_heap);
     rec.phase("after_release", m.size());
