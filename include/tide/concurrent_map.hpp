@@ -413,7 +413,7 @@ class concurrent_map {
     if (inserted) return true;
     if constexpr (inline_entries) {
       at.grp->lanes[at.lane].value.store(to_word(make_entry(h, key, std::forward<V>(value))),
-                                    std::memory_order_release);
+                                         std::memory_order_release);
     } else {
       node* fresh = make_entry(h, std::forward<K>(key), std::forward<V>(value));
       node* old = at.grp->slots[at.lane].load(std::memory_order_relaxed);
@@ -670,7 +670,7 @@ class concurrent_map {
   //   table not yet named, writes a table's tags.
   struct alignas(detail::cache_line_bytes) node_group {
     std::atomic<std::uint64_t> tags{0};
-    std::atomic<node*> slots[7]{};
+    std::atomic<node*> slots[group_slots]{};
   };
   //   version: a sequence count, odd while the writer gives an erased lane to a key
   //   (rekey_begin/rekey_end). A reader that found a key checks it did not change meanwhile
@@ -682,7 +682,7 @@ class concurrent_map {
   struct alignas(2 * detail::cache_line_bytes) inline_group {
     std::atomic<std::uint64_t> tags{0};
     std::atomic<std::uint64_t> version{0};
-    inline_lane lanes[7]{};
+    inline_lane lanes[group_slots]{};
   };
   using group = std::conditional_t<inline_entries, inline_group, node_group>;
   static_assert(sizeof(node_group) == detail::cache_line_bytes, "a node group is one line");
@@ -1671,9 +1671,9 @@ class concurrent_map {
       const std::size_t to = free.lane;
       if constexpr (inline_entries) {
         grp.lanes[to].key.store(from.lanes[lane].key.load(std::memory_order_relaxed),
-                           std::memory_order_relaxed);
+                                std::memory_order_relaxed);
         grp.lanes[to].value.store(from.lanes[lane].value.load(std::memory_order_relaxed),
-                             std::memory_order_relaxed);
+                                  std::memory_order_relaxed);
       } else {
         grp.slots[to].store(from.slots[lane].load(std::memory_order_relaxed),
                             std::memory_order_relaxed);
