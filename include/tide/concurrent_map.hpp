@@ -22,9 +22,10 @@
 //               local_depth
 //   layout      where entries live, chosen by type: *inline* when the key is an integer, enum
 //               or pointer compared with std::equal_to and the value is trivially copyable,
-//               each at most 8 bytes (the entry's words sit in the group); *node* otherwise
+//               each at most 8 bytes (the entry's words sit in the table); *node* otherwise
 //   group       its tags word (8 bytes, one atomic word) and 7 slots: one cache line of node
-//               pointers, or two lines (aligned as a pair) of inline key/value pairs
+//               pointers, or (inline layout) the tags word alone, its version and its 7 key/
+//               value pairs kept in the table's version and lane arrays, apart from the tags
 //   slot        node layout: an atomic node pointer (null, a node, or the tombstone marker);
 //               inline layout: an atomic key word and an atomic value word
 //   tag         one byte per slot: tag_unused (0) while the slot was never used in this
@@ -65,14 +66,16 @@
 //               directory: [ 63 - global_depth | entry 0 | entry 1 | ... | entry 2^depth - 1 ]
 //                                                  │ table* | log2(groups)
 //                                                  v
-//               table: [ header: group_mask, used, tombstones, local_depth | group 0 | ... ]
+//               node table: [ header: group_mask, used, tombstones, local_depth | group 0 | ... ]
 //
 //               node group (64 bytes):   [ tag 0..6 | overflow | slot 0 .. slot 6 ]  tags: one word
 //                                                              │
 //                                                              v
 //                                                 node: { hash, pair<const Key, T> }
-//               inline group (128 bytes): [ tag 0..6 | overflow | version | key 0, value 0 | ...
-//                                           ... | key 6, value 6 ]  pairs 0..2 in the first line
+//
+//               inline table: [ header | tags 0 | ... | tags G-1 | version 0 | ... | version G-1 |
+//                               lanes of group 0: key 0, value 0 | ... | key 6, value 6 | ... ]
+//               (8 + 8 + 112 bytes per group: a miss reads tags words only)
 //
 // Readers (visit, find, contains, visit_all, the first look of load_or_store) pin the thread's
 // epoch record (its own cache line), load the shard's directory word (the directory's address
@@ -136,8 +139,9 @@
 // grow point (3/4) and the shrink point (1/4), so insert/erase churn at either does not rebuild
 // back and forth.
 //
-// max_groups = 16 KiB / sizeof(group), 256 node groups or 128 inline ones: a largest table is
-// 16 KiB of groups and a header of one group, so a split moves at most the entries of a table
+// max_groups = 16 KiB / group_bytes, 256 node groups or 128 inline ones: a largest table is
+// 16 KiB of groups (with an inline table's versions and lanes) and a one-line header, so a
+// split moves at most the entries of a table
 // at its grow point, 3/4 of 1,792 slots (1,344 node pointers or 672 inline entries);
 // tide::map's largest table is 32 KiB, and this one stays inside tide::heap's 32 KiB size
 // class with its header, where twice the groups would not. The directory has about
@@ -265,8 +269,8 @@ class concurrent_map {
       if (dir_word* d = s.directory_.load(std::memory_order_relaxed)) {
         for_each_table(d, [&](table* t, std::size_t) {
           if constexpr (!inline_entries) {
-            for_each_live(t, [&](group& grp, std::size_t lane) {
-              destroy_node(grp.slots[lane].load(std::memory_order_relaxed));
+            for_each_live(t, [&](const slot_ref& at) {
+              destroy_node(at.grp->slots[at.lane].load(std::memory_order_relaxed));
             });
           }
           deallocate_table(t);
@@ -412,8 +416,8 @@ class concurrent_map {
         s, key, h, [&] { return make_entry(h, std::forward<K>(key), std::forward<V>(value)); });
     if (inserted) return true;
     if constexpr (inline_entries) {
-      at.grp->lanes[at.lane].value.store(to_word(make_entry(h, key, std::forward<V>(value))),
-                                         std::memory_order_release);
+      lane_of(at).value.store(to_word(make_entry(h, key, std::forward<V>(value))),
+                              std::memory_order_release);
     } else {
       node* fresh = make_entry(h, std::forward<K>(key), std::forward<V>(value));
       node* old = at.grp->slots[at.lane].load(std::memory_order_relaxed);
@@ -488,17 +492,18 @@ class concurrent_map {
                                    s.tables_.load(std::memory_order_relaxed) + 1);
       try {
         for_each_table(d, [&](table* t, std::size_t) {
-          for_each_live(t, [&](group& grp, std::size_t lane) {
+          for_each_live(t, [&](const slot_ref& at) {
             bool matches = false;
             if constexpr (inline_entries) {
-              matches = pred(from_word<Key>(grp.lanes[lane].key.load(std::memory_order_relaxed)),
-                             from_word<T>(grp.lanes[lane].value.load(std::memory_order_relaxed)));
+              const inline_lane& l = lane_of(at);
+              matches = pred(from_word<Key>(l.key.load(std::memory_order_relaxed)),
+                             from_word<T>(l.value.load(std::memory_order_relaxed)));
             } else {
-              const node* n = grp.slots[lane].load(std::memory_order_relaxed);
+              const node* n = at.grp->slots[at.lane].load(std::memory_order_relaxed);
               matches = pred(n->entry.first, std::as_const(n->entry.second));
             }
             if (!matches) return;
-            erase_slot_locked(s, {t, &grp, lane});
+            erase_slot_locked(s, at);
             ++erased;
           });
         });
@@ -651,14 +656,17 @@ class concurrent_map {
     explicit node(std::size_t h, Args&&... args) : hash(h), entry(std::forward<Args>(args)...) {}
   };
 
-  //   node group:    [ tags | slot 0 .. slot 6 ]                               (8 + 56 bytes)
-  //   inline group:  [ tags | version | key 0, value 0 | ... | key 6, value 6 ]  (16 + 112)
+  //   node group:    [ tags | slot 0 .. slot 6 ]                    (8 + 56 bytes, one line)
+  //   inline group:  [ tags ], its version and its lanes elsewhere  (8 + 8 + 112 bytes)
   //
-  //   An inline group is two cache lines aligned as a pair, which the hardware commonly fetches
-  //   together: the first holds the tags, the version and lanes 0..2, so a hit there reads one
-  //   line. Seven lanes in 128 bytes (18.3 bytes each) instead of three in 64 (21.3): measured
-  //   on 100,000 u64 keys single-threaded, 1.04x the operations per second of the 3-lane
-  //   group at 99% reads, 1.09x at 90%, 1.16x at 50% (docs/PERFORMANCE.md).
+  //   An inline table keeps its groups' tags words together, then their versions, then their
+  //   lanes (versions_after, lanes_after): a miss reads one 8-byte tags word of an array that is
+  //   1/16 of the table, which stays in the cache where whole groups did not; a hit reads the
+  //   tags, the version and the lane, whose line the probe prefetches as it loads the tags.
+  //   Measured single-threaded on u64 keys (half the reads miss), against 128-byte groups that
+  //   held the tags, the version and the seven pairs together: 0.60-0.77x the time per
+  //   operation at 100,000 keys; 0.96-1.17x at 1M, where the tags no longer stay in the cache
+  //   and a hit reads three lines for one (docs/PERFORMANCE.md).
   //
   //   tags: one atomic 64-bit word, byte i the tag of lane i (little-endian), the top byte the
   //   overflow bits:
@@ -672,22 +680,25 @@ class concurrent_map {
     std::atomic<std::uint64_t> tags{0};
     std::atomic<node*> slots[group_slots]{};
   };
-  //   version: a sequence count, odd while the writer gives an erased lane to a key
-  //   (rekey_begin/rekey_end). A reader that found a key checks it did not change meanwhile
-  //   (read_is_stable), so it never pairs one key with another key's value.
+  //   version: a sequence count per inline group, odd while the writer gives an erased lane to
+  //   a key (rekey_begin/rekey_end). A reader that found a key checks it did not change
+  //   meanwhile (read_is_stable), so it never pairs one key with another key's value.
+  struct inline_group {
+    std::atomic<std::uint64_t> tags{0};
+  };
+  using version_word = std::atomic<std::uint64_t>;
   struct inline_lane {
     std::atomic<std::uint64_t> key{0};
     std::atomic<std::uint64_t> value{0};
   };
-  struct alignas(2 * detail::cache_line_bytes) inline_group {
-    std::atomic<std::uint64_t> tags{0};
-    std::atomic<std::uint64_t> version{0};
-    inline_lane lanes[group_slots]{};
-  };
   using group = std::conditional_t<inline_entries, inline_group, node_group>;
+  // Bytes per group in a table: the group and, in an inline table, its version and seven lanes.
+  static constexpr std::size_t group_bytes =
+      sizeof(group) +
+      (inline_entries ? sizeof(version_word) + group_slots * sizeof(inline_lane) : 0);
   static_assert(sizeof(node_group) == detail::cache_line_bytes, "a node group is one line");
-  static_assert(sizeof(inline_group) == 2 * detail::cache_line_bytes,
-                "an inline group is two lines, aligned to the pair");
+  static_assert(sizeof(inline_group) == 8 && sizeof(version_word) == 8 && sizeof(inline_lane) == 16,
+                "an inline group's tags, version and lanes take 8 + 8 + 7 x 16 bytes");
   // The byte of the last lane in a tags word: unused lanes are a suffix of the group (writers
   // fill a group's lanes in order), so the group has an unused lane iff its last lane is.
   static constexpr std::uint64_t last_lane_byte = std::uint64_t{0xFF} << (8 * (group_slots - 1));
@@ -710,16 +721,16 @@ class concurrent_map {
   // version odd, and readers load them with acquire before they load the version again. A
   // reader that read any word of a rekey therefore sees the odd (or a later) version.
   // Precondition: the caller is the table's only writer.
-  static void rekey_begin(inline_group& grp) noexcept {
-    grp.version.store(grp.version.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  static void rekey_begin(version_word& version) noexcept {
+    version.store(version.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
-  static void rekey_end(inline_group& grp) noexcept {
-    grp.version.store(grp.version.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  static void rekey_end(version_word& version) noexcept {
+    version.store(version.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   }
-  // A reader's check after its acquire loads of a group's words: true if no rekey overlapped
-  // them, given `before`, the version it loaded (acquire) before the group's tags.
-  static bool read_is_stable(const inline_group& grp, std::uint64_t before) noexcept {
-    return (before & 1) == 0 && grp.version.load(std::memory_order_relaxed) == before;
+  // A reader's check after its acquire loads of a group's lanes: true if no rekey overlapped
+  // them, given `before`, the version it loaded (acquire) before the lanes.
+  static bool read_is_stable(const version_word& version, std::uint64_t before) noexcept {
+    return (before & 1) == 0 && version.load(std::memory_order_relaxed) == before;
   }
 
   // A lane's tag, for writers (relaxed: they hold the mutex or own the unnamed table).
@@ -744,10 +755,11 @@ class concurrent_map {
     }
   }
 
-  // A table's header, the size of a group, followed by its groups (a power of two of them). Only
-  // writers read it, but for local_depth, which visit_all reads: it is set before the table is
+  // A table's header, one cache line, followed by its groups (a power of two of them) and, in an
+  // inline table, the groups' versions and lanes (versions_after, lanes_after). Only writers
+  // read the header, but for local_depth, which visit_all reads: it is set before the table is
   // first named and never changes.
-  struct alignas(alignof(group)) table {
+  struct alignas(detail::cache_line_bytes) table {
     std::size_t group_mask;        // groups - 1
     std::uint32_t used = 0;        // live slots
     std::uint32_t tombstones = 0;  // erased slots
@@ -760,15 +772,39 @@ class concurrent_map {
     const group* groups() const noexcept {
       return std::launder(reinterpret_cast<const group*>(this + 1));
     }
+    // Inline tables: group g's lanes are lanes()[7g .. 7g + 6].
+    auto* versions() noexcept { return versions_after(groups(), group_count()); }
+    auto* lanes() noexcept { return lanes_after(groups(), group_count()); }
+    auto* lanes() const noexcept { return lanes_after(groups(), group_count()); }
     // The tag at position 0..capacity-1 (for full scans by writers).
     std::uint8_t tag(std::size_t p) const noexcept {
       return tag_at(groups()[p / group_slots], p % group_slots);
     }
   };
-  static_assert(sizeof(table) == sizeof(group), "the header is the size of a group");
+  static_assert(sizeof(table) == detail::cache_line_bytes, "the header is one line");
+  static_assert(group_bytes % sizeof(table) == 0, "a table is a whole number of lines");
 
-  // Groups of the largest table (see the design comment): 16 KiB of groups.
-  static constexpr std::size_t max_groups = 16384 / sizeof(group);
+  // An inline table after its header: the groups' tags words, then their versions, then their
+  // lanes, so a probe that misses reads only tags words (8 bytes per 7 slots, which stay in the
+  // cache better than 128-byte groups: docs/PERFORMANCE.md):
+  //
+  //   [ header | tags 0 .. tags G-1 | version 0 .. version G-1 | lanes 0..6 of group 0 | ... ]
+  //
+  // Given the groups and their count, as readers have them from a directory entry (they never
+  // read the header); const if the groups are.
+  template <class Group>
+  static auto* versions_after(Group* groups, std::size_t count) noexcept {
+    using word = std::conditional_t<std::is_const_v<Group>, const version_word, version_word>;
+    return std::launder(reinterpret_cast<word*>(groups + count));
+  }
+  template <class Group>
+  static auto* lanes_after(Group* groups, std::size_t count) noexcept {
+    using lane = std::conditional_t<std::is_const_v<Group>, const inline_lane, inline_lane>;
+    return std::launder(reinterpret_cast<lane*>(versions_after(groups, count) + count));
+  }
+
+  // Groups of the largest table (see the design comment): 16 KiB of groups and lanes.
+  static constexpr std::size_t max_groups = 16384 / group_bytes;
   static constexpr std::size_t max_table_slots = max_groups * group_slots;
   // Hash bits the shard index and the directory take together, from the top: they stay above
   // the tag's bits 24..31 (a shard's tables stop splitting at 2^(32 - shard bits) of them,
@@ -820,6 +856,14 @@ class concurrent_map {
     group* grp = nullptr;
     std::size_t lane = 0;
   };
+  // Inline tables, for writers: the key and value words of a slot, and its group's version.
+  static inline_lane& lane_of(const slot_ref& at) noexcept {
+    const auto g = static_cast<std::size_t>(at.grp - at.tbl->groups());
+    return at.tbl->lanes()[g * group_slots + at.lane];
+  }
+  static version_word& version_of(const slot_ref& at) noexcept {
+    return at.tbl->versions()[static_cast<std::size_t>(at.grp - at.tbl->groups())];
+  }
 
   enum class retired_kind : std::uint8_t { node, table, directory };
   struct retired {
@@ -879,7 +923,7 @@ class concurrent_map {
         std::max<std::size_t>(1, (3 * entries + 2 * group_slots - 1) / (2 * group_slots)));
   }
   static std::size_t table_bytes(std::size_t groups) noexcept {
-    return sizeof(table) + groups * sizeof(group);
+    return sizeof(table) + groups * group_bytes;
   }
   static std::size_t directory_lines(std::size_t depth) noexcept {
     return (1 + (std::size_t{1} << depth) + words_per_line - 1) / words_per_line;
@@ -957,14 +1001,16 @@ class concurrent_map {
     }
   }
 
-  // Calls f(group&, lane) for each live slot of t. Writers only (relaxed loads).
+  // Calls f(const slot_ref&) for each live slot of t. Writers only (relaxed loads).
   template <class F>
   static void for_each_live(table* t, F&& f) {
     for (std::size_t g = 0; g < t->group_count(); ++g) {
       group& grp = t->groups()[g];
       const std::uint64_t tags = grp.tags.load(std::memory_order_relaxed);
       for (std::size_t lane = 0; lane < group_slots; ++lane) {
-        if (static_cast<std::uint8_t>(tags >> (8 * lane)) >= first_live_tag) f(grp, lane);
+        if (static_cast<std::uint8_t>(tags >> (8 * lane)) >= first_live_tag) {
+          f(slot_ref{t, &grp, lane});
+        }
       }
     }
   }
@@ -1004,12 +1050,13 @@ class concurrent_map {
 
   enum class lane_verdict { next, found, absent, retry };
 
-  // Walks h's probe and calls look(grp, lane, version) for each lane whose tag is tag_of(h) (and
-  // perhaps a few others, see detail::maybe_equal_bytes), in probe order, until look says found
-  // or absent, or a group whose overflow bit for h is clear ends the probe. Returns whether look
-  // said found.
-  // `version` is an inline group's version, loaded (acquire) before its tags (0 for node
-  // groups); look says retry when a rekey overlapped its reads, and the probe starts over.
+  // Walks h's probe and calls look(g, lane, version) for each lane of group g whose tag is
+  // tag_of(h) (and perhaps a few others, see detail::maybe_equal_bytes), in probe order, until
+  // look says found or absent, or a group whose overflow bit for h is clear ends the probe.
+  // Returns whether look said found.
+  // `version` is an inline group's version, loaded (acquire) after its tags, only when a lane
+  // matched, and before look reads any lane (0 for node groups); look says retry when a rekey
+  // overlapped its reads, and the probe starts over.
   //
   // Each group's tags are one acquire load of its tags word, matched with SWAR. Memory order:
   // every tag a writer publishes is a release store of the group's whole tags word (set_tag),
@@ -1026,19 +1073,27 @@ class concurrent_map {
   // tag_of(h) ^ 1, both >= 2), never an unused lane or the overflow byte (the
   // match keeps only the lanes' bytes).
   template <class Look>
-  static bool probe(const group* groups, std::size_t group_mask, std::size_t h, Look&& look) {
+  TIDE_ALWAYS_INLINE static bool probe(const group* groups, std::size_t group_mask, std::size_t h,
+                                       Look&& look) {
     const std::uint8_t want = tag_of(h);
   start:
     for (std::size_t g = h & group_mask;; g = (g + 1) & group_mask) {
       const group& grp = groups[g];
-      std::uint64_t version = 0;
-      if constexpr (inline_entries) version = grp.version.load(std::memory_order_acquire);
+      if constexpr (inline_entries) {
+        __builtin_prefetch(lanes_after(groups, group_mask + 1) + g * group_slots);
+      }
       const std::uint64_t tags = grp.tags.load(std::memory_order_acquire);
-      for (std::uint64_t m = detail::maybe_equal_bytes(tags, want) & lane_high_bits; m != 0;
-           m &= m - 1) {
-        const lane_verdict v = look(grp, lowest_lane(m), version);
-        if (v == lane_verdict::retry) goto start;
-        if (v != lane_verdict::next) return v == lane_verdict::found;
+      std::uint64_t m = detail::maybe_equal_bytes(tags, want) & lane_high_bits;
+      if (m != 0) {
+        std::uint64_t version = 0;
+        if constexpr (inline_entries) {
+          version = versions_after(groups, group_mask + 1)[g].load(std::memory_order_acquire);
+        }
+        for (; m != 0; m &= m - 1) {
+          const lane_verdict v = look(g, lowest_lane(m), version);
+          if (v == lane_verdict::retry) goto start;
+          if (v != lane_verdict::next) return v == lane_verdict::found;
+        }
       }
       if ((tags & overflow_bit_of(h)) == 0) return false;
     }
@@ -1051,8 +1106,8 @@ class concurrent_map {
   const node* probe_nodes(const group* groups, std::size_t group_mask, const K& key,
                           std::size_t h) const {
     const node* found = nullptr;
-    probe(groups, group_mask, h, [&](const group& grp, std::size_t lane, std::uint64_t) {
-      const node* n = grp.slots[lane].load(std::memory_order_acquire);
+    probe(groups, group_mask, h, [&](std::size_t g, std::size_t lane, std::uint64_t) {
+      const node* n = groups[g].slots[lane].load(std::memory_order_acquire);
       if (n == nullptr) return lane_verdict::absent;
       if (n == tombstone() || n->hash != h || !equal_(n->entry.first, key)) {
         return lane_verdict::next;
@@ -1071,17 +1126,26 @@ class concurrent_map {
   // insert publishes it: having found its key, it checks the group's version (read_is_stable)
   // and starts over if a rekey overlapped. Lanes it skipped need no check: a rekey only
   // changes an erased lane, which held no live entry the reader could have missed.
+  // The version is loaded after the tags word (a miss reads none), which is enough: a rekey
+  // that ended before that load left a whole key and value, published before the version's
+  // release store that the load saw, so if the key is the reader's, the entry was live at some
+  // moment of the call (at the tags load, or when the rekey published it later); a rekey that
+  // had not ended changes the version the reader checks after the lane's loads.
   template <class K>
   bool probe_inline(const group* groups, std::size_t group_mask, const K& key, std::size_t h,
                     std::uint64_t& value_word) const {
     const std::uint64_t key_word = to_word(static_cast<Key>(key));
     return probe(groups, group_mask, h,
-                 [&](const group& grp, std::size_t lane, std::uint64_t version) {
-                   if (grp.lanes[lane].key.load(std::memory_order_acquire) != key_word) {
+                 [&](std::size_t g, std::size_t lane, std::uint64_t version) {
+                   const std::size_t count = group_mask + 1;
+                   const inline_lane& l = lanes_after(groups, count)[g * group_slots + lane];
+                   if (l.key.load(std::memory_order_acquire) != key_word) {
                      return lane_verdict::next;
                    }
-                   value_word = grp.lanes[lane].value.load(std::memory_order_acquire);
-                   return read_is_stable(grp, version) ? lane_verdict::found : lane_verdict::retry;
+                   value_word = l.value.load(std::memory_order_acquire);
+                   return read_is_stable(versions_after(groups, count)[g], version)
+                              ? lane_verdict::found
+                              : lane_verdict::retry;
                  });
   }
 
@@ -1093,7 +1157,8 @@ class concurrent_map {
     for (std::size_t g = 0; g < groups; ++g) {
       const group& grp = t->groups()[g];
       if constexpr (inline_entries) {
-        visit_inline_group(d, grp, from, f);
+        visit_inline_group(d, grp, versions_after(t->groups(), groups)[g],
+                           t->lanes() + g * group_slots, from, f);
       } else {
         const std::uint64_t tags = grp.tags.load(std::memory_order_acquire);
         for (std::size_t lane = 0; lane < group_slots; ++lane) {
@@ -1109,21 +1174,22 @@ class concurrent_map {
   // visit_table's read of one inline group: its live entries are copied out and handed to f
   // only once the group's version shows no rekey overlapped the copy (else it is read again).
   template <class F>
-  void visit_inline_group(const dir_word* d, const group& grp, std::size_t from, F& f) const {
+  void visit_inline_group(const dir_word* d, const group& grp, const version_word& group_version,
+                          const inline_lane* lanes, std::size_t from, F& f) const {
     std::uint64_t key_words[group_slots];
     std::uint64_t value_words[group_slots];
     std::size_t n = 0;
     for (;;) {
-      const std::uint64_t version = grp.version.load(std::memory_order_acquire);
+      const std::uint64_t version = group_version.load(std::memory_order_acquire);
       const std::uint64_t tags = grp.tags.load(std::memory_order_acquire);
       n = 0;
       for (std::size_t lane = 0; lane < group_slots; ++lane) {
         if (static_cast<std::uint8_t>(tags >> (8 * lane)) < first_live_tag) continue;
-        key_words[n] = grp.lanes[lane].key.load(std::memory_order_acquire);
-        value_words[n] = grp.lanes[lane].value.load(std::memory_order_acquire);
+        key_words[n] = lanes[lane].key.load(std::memory_order_acquire);
+        value_words[n] = lanes[lane].value.load(std::memory_order_acquire);
         ++n;
       }
-      if (read_is_stable(grp, version)) break;
+      if (read_is_stable(group_version, version)) break;
     }
     for (std::size_t i = 0; i < n; ++i) {
       const Key key = from_word<Key>(key_words[i]);
@@ -1159,8 +1225,9 @@ class concurrent_map {
       for (std::uint64_t m = detail::maybe_equal_bytes(tags, want) & lane_high_bits; m != 0;
            m &= m - 1) {
         const std::size_t lane = lowest_lane(m);
-        if (holds_key_locked(grp, lane, key, h)) {
-          result.match = {t, &grp, lane};
+        const slot_ref at{t, &grp, lane};
+        if (holds_key_locked(at, key, h)) {
+          result.match = at;
           return result;
         }
       }
@@ -1191,11 +1258,11 @@ class concurrent_map {
   }
 
   template <class K>
-  bool holds_key_locked(const group& grp, std::size_t lane, const K& key, std::size_t h) const {
+  bool holds_key_locked(const slot_ref& at, const K& key, std::size_t h) const {
     if constexpr (inline_entries) {
-      return grp.lanes[lane].key.load(std::memory_order_relaxed) == to_word(static_cast<Key>(key));
+      return lane_of(at).key.load(std::memory_order_relaxed) == to_word(static_cast<Key>(key));
     } else {
-      const node* n = grp.slots[lane].load(std::memory_order_relaxed);
+      const node* n = at.grp->slots[at.lane].load(std::memory_order_relaxed);
       return n->hash == h && equal_(n->entry.first, key);
     }
   }
@@ -1204,18 +1271,18 @@ class concurrent_map {
   // const reference to a node's value (lock-free readers may be reading it).
   decltype(auto) value_locked(const slot_ref& at) const noexcept {
     if constexpr (inline_entries) {
-      return from_word<T>(at.grp->lanes[at.lane].value.load(std::memory_order_relaxed));
+      return from_word<T>(lane_of(at).value.load(std::memory_order_relaxed));
     } else {
       return std::as_const(at.grp->slots[at.lane].load(std::memory_order_relaxed)->entry.second);
     }
   }
 
-  // The hash of the live entry at (grp, lane): a node keeps it; an inline key is hashed again.
-  std::size_t hash_at(const group& grp, std::size_t lane) const {
+  // The hash of the live entry at `at`: a node keeps it; an inline key is hashed again.
+  std::size_t hash_at(const slot_ref& at) const {
     if constexpr (inline_entries) {
-      return hash_of(from_word<Key>(grp.lanes[lane].key.load(std::memory_order_relaxed)));
+      return hash_of(from_word<Key>(lane_of(at).key.load(std::memory_order_relaxed)));
     } else {
-      return grp.slots[lane].load(std::memory_order_relaxed)->hash;
+      return at.grp->slots[at.lane].load(std::memory_order_relaxed)->hash;
     }
   }
 
@@ -1271,11 +1338,12 @@ class concurrent_map {
       // so an erased lane is rewritten inside the group's seqlock, whatever key takes it: a
       // reader must not return another key's value, nor this key's new value before the tag
       // that publishes it.
-      if (takes_tombstone) rekey_begin(grp);
-      grp.lanes[lane].key.store(to_word(static_cast<Key>(key)), std::memory_order_release);
-      grp.lanes[lane].value.store(to_word(entry), std::memory_order_release);
+      if (takes_tombstone) rekey_begin(version_of(at.free));
+      inline_lane& l = lane_of(at.free);
+      l.key.store(to_word(static_cast<Key>(key)), std::memory_order_release);
+      l.value.store(to_word(entry), std::memory_order_release);
       set_tag(grp, lane, tag_of(h), std::memory_order_release);
-      if (takes_tombstone) rekey_end(grp);
+      if (takes_tombstone) rekey_end(version_of(at.free));
     } else {
       set_tag(grp, lane, tag_of(h), std::memory_order_relaxed);
       grp.slots[lane].store(entry, std::memory_order_release);
@@ -1442,8 +1510,7 @@ class concurrent_map {
     if (shard_bits_ + depth + 1 > max_directory_bits) return false;
     const std::size_t bit = 63 - shard_bits_ - depth;
     std::size_t right = 0;
-    for_each_live(
-        old, [&](const group& grp, std::size_t lane) { right += (hash_at(grp, lane) >> bit) & 1; });
+    for_each_live(old, [&](const slot_ref& at) { right += (hash_at(at) >> bit) & 1; });
     const std::size_t left = old->used - right;
     const bool doubles = depth == global_depth(d);
     if (for_growth) {
@@ -1463,9 +1530,9 @@ class concurrent_map {
     dir_word* target = d;
     try {
       hi = allocate_table(groups_for_half(right), depth + 1);
-      for_each_live(old, [&](const group& grp, std::size_t lane) {
-        const std::size_t h = hash_at(grp, lane);
-        unchecked_place((h >> bit) & 1 ? hi : lo, h, grp, lane);
+      for_each_live(old, [&](const slot_ref& at) {
+        const std::size_t h = hash_at(at);
+        unchecked_place((h >> bit) & 1 ? hi : lo, h, at);
       });
       if (doubles) target = doubled_directory(d);
     } catch (...) {
@@ -1594,8 +1661,8 @@ class concurrent_map {
     publish_directory_locked(s, nullptr);
     for_each_table(d, [&](table* t, std::size_t) {
       if constexpr (!inline_entries) {
-        for_each_live(t, [&](group& grp, std::size_t lane) {
-          retire_node_locked(s, grp.slots[lane].load(std::memory_order_relaxed));
+        for_each_live(t, [&](const slot_ref& at) {
+          retire_node_locked(s, at.grp->slots[at.lane].load(std::memory_order_relaxed));
         });
       }
       drop_table_locked(s, d, t);
@@ -1650,16 +1717,13 @@ class concurrent_map {
 
   // Copies every live entry of `from` into `to`, which is not yet named and has room.
   void copy_entries(table* from, table* to) const {
-    for_each_live(from, [&](const group& grp, std::size_t lane) {
-      unchecked_place(to, hash_at(grp, lane), grp, lane);
-    });
+    for_each_live(from, [&](const slot_ref& at) { unchecked_place(to, hash_at(at), at); });
   }
 
   // Copies the live entry at (from, lane), of hash h, into the first unused slot of its probe
   // in t, setting h's overflow bit in the full groups it passes. Precondition: t is not yet
   // named, has room and no tombstones, and does not hold the entry's key.
-  static void unchecked_place(table* t, std::size_t h, const group& from,
-                              std::size_t lane) noexcept {
+  static void unchecked_place(table* t, std::size_t h, const slot_ref& from) noexcept {
     for (std::size_t g = h & t->group_mask;; g = (g + 1) & t->group_mask) {
       group& grp = t->groups()[g];
       // With no tombstones in t, the first reusable lane is the first unused one.
@@ -1668,17 +1732,17 @@ class concurrent_map {
         set_overflow(grp, h);
         continue;
       }
-      const std::size_t to = free.lane;
       if constexpr (inline_entries) {
-        grp.lanes[to].key.store(from.lanes[lane].key.load(std::memory_order_relaxed),
-                                std::memory_order_relaxed);
-        grp.lanes[to].value.store(from.lanes[lane].value.load(std::memory_order_relaxed),
-                                  std::memory_order_relaxed);
+        const inline_lane& source = lane_of(from);
+        inline_lane& target = lane_of(free);
+        target.key.store(source.key.load(std::memory_order_relaxed), std::memory_order_relaxed);
+        target.value.store(source.value.load(std::memory_order_relaxed),
+                           std::memory_order_relaxed);
       } else {
-        grp.slots[to].store(from.slots[lane].load(std::memory_order_relaxed),
-                            std::memory_order_relaxed);
+        grp.slots[free.lane].store(from.grp->slots[from.lane].load(std::memory_order_relaxed),
+                                   std::memory_order_relaxed);
       }
-      set_tag(grp, to, tag_of(h), std::memory_order_relaxed);
+      set_tag(grp, free.lane, tag_of(h), std::memory_order_relaxed);
       ++t->used;
       return;
     }
@@ -1787,16 +1851,24 @@ class concurrent_map {
 
   table* allocate_table(std::size_t groups, std::size_t depth) {
     TIDE_ASSERT(std::has_single_bit(groups), "a table has a power of two of groups");
-    table* t = table_traits::allocate(table_alloc_, 1 + groups);
+    table* t = table_traits::allocate(table_alloc_, table_bytes(groups) / sizeof(table));
     check_cache_line_aligned(t, "concurrent_map: the allocator must align tables to 64 bytes: "
                                 "directory entries keep log2(groups) in the address's low bits");
     ::new (static_cast<void*>(t)) table(groups, depth);
     for (std::size_t g = 0; g < groups; ++g) ::new (static_cast<void*>(t->groups() + g)) group;
+    if constexpr (inline_entries) {
+      for (std::size_t g = 0; g < groups; ++g) {
+        ::new (static_cast<void*>(t->versions() + g)) version_word(0);
+      }
+      for (std::size_t i = 0; i < t->capacity(); ++i) {
+        ::new (static_cast<void*>(t->lanes() + i)) inline_lane;
+      }
+    }
     return t;
   }
 
   void deallocate_table(table* t) noexcept {
-    const std::size_t units = 1 + t->group_count();
+    const std::size_t units = table_bytes(t->group_count()) / sizeof(table);
     t->~table();
     table_traits::deallocate(table_alloc_, t, units);
   }
@@ -1903,7 +1975,7 @@ class concurrent_map {
         // Placement needs the key's hash; a hasher that may throw is not called here (the
         // check runs after mutations that have already succeeded).
         if constexpr (!noexcept(std::declval<const Hash&>()(std::declval<const Key&>()))) continue;
-        h = hash_at(grp, lane);
+        h = hash_at(slot_ref{const_cast<table*>(t), const_cast<group*>(&grp), lane});
       } else {
         const node* n = grp.slots[lane].load(std::memory_order_relaxed);
         TIDE_CHECK((tag == tag_unused) == (n == nullptr), "a slot is unused iff its tag says so");
