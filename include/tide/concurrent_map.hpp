@@ -774,6 +774,7 @@ class concurrent_map {
     }
     // Inline tables: group g's lanes are lanes()[7g .. 7g + 6].
     auto* versions() noexcept { return versions_after(groups(), group_count()); }
+    auto* versions() const noexcept { return versions_after(groups(), group_count()); }
     auto* lanes() noexcept { return lanes_after(groups(), group_count()); }
     auto* lanes() const noexcept { return lanes_after(groups(), group_count()); }
     // The tag at position 0..capacity-1 (for full scans by writers).
@@ -857,12 +858,14 @@ class concurrent_map {
     std::size_t lane = 0;
   };
   // Inline tables, for writers: the key and value words of a slot, and its group's version.
+  static std::size_t group_index(const slot_ref& at) noexcept {
+    return static_cast<std::size_t>(at.grp - at.tbl->groups());
+  }
   static inline_lane& lane_of(const slot_ref& at) noexcept {
-    const auto g = static_cast<std::size_t>(at.grp - at.tbl->groups());
-    return at.tbl->lanes()[g * group_slots + at.lane];
+    return at.tbl->lanes()[group_index(at) * group_slots + at.lane];
   }
   static version_word& version_of(const slot_ref& at) noexcept {
-    return at.tbl->versions()[static_cast<std::size_t>(at.grp - at.tbl->groups())];
+    return at.tbl->versions()[group_index(at)];
   }
 
   enum class retired_kind : std::uint8_t { node, table, directory };
@@ -1157,7 +1160,7 @@ class concurrent_map {
     for (std::size_t g = 0; g < groups; ++g) {
       const group& grp = t->groups()[g];
       if constexpr (inline_entries) {
-        visit_inline_group(d, grp, versions_after(t->groups(), groups)[g],
+        visit_inline_group(d, grp, t->versions()[g],
                            t->lanes() + g * group_slots, from, f);
       } else {
         const std::uint64_t tags = grp.tags.load(std::memory_order_acquire);
@@ -1720,7 +1723,7 @@ class concurrent_map {
     for_each_live(from, [&](const slot_ref& at) { unchecked_place(to, hash_at(at), at); });
   }
 
-  // Copies the live entry at (from, lane), of hash h, into the first unused slot of its probe
+  // Copies the live entry at `from`, of hash h, into the first unused slot of its probe
   // in t, setting h's overflow bit in the full groups it passes. Precondition: t is not yet
   // named, has room and no tombstones, and does not hold the entry's key.
   static void unchecked_place(table* t, std::size_t h, const slot_ref& from) noexcept {

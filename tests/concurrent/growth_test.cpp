@@ -185,9 +185,10 @@ TEST(ConcurrentMapGrowth, ChurnAtSplitAndMergeDoesNotThrashNodes) {
 }
 
 // A group holds seven entries: a tags word and seven node pointers (one cache line), or a tags
-// word, a version and seven inline key/value pairs (two lines, the pairs in the table's lane
-// array); a table is its groups and a one-line header. A one-group table takes five entries (3/4
-// of seven) before it grows. memory() counts exactly that, table by table, as it grows.
+// word, a version and seven inline key/value pairs (128 bytes, in the table's three arrays of
+// tags words, versions and lanes); a table is its groups and a one-line header. A one-group
+// table takes five entries (3/4 of seven) before it grows. memory() counts exactly that, table
+// by table, as it grows.
 template <class Map>
 void check_groups_of_seven(std::size_t group_bytes) {
   constexpr std::size_t header_bytes = 64;
