@@ -10,7 +10,11 @@
 //   - for maps that count their structural work (tide's stats()): the same latency figures for
 //     the inserts that split, rebuilt or merged a table or resized the directory, read from the
 //     counters around each insert. Their maximum is the map's own worst step; a larger overall
-//     maximum on inserts that did no such work is the machine's.
+//     maximum on inserts that did no such work is the machine's. The same again for each kind
+//     of step, with its median: the typical cost of a split, of a directory doubling.
+//   - the machine's cost of a first write to a fresh 4 KiB page (64 MiB mapped and written one
+//     byte per page, the best of three): every new table's pages cost this once, and on a VM it
+//     can be ten times what it is on bare metal.
 //   - peak bytes held during growth / bytes held at the end (from the counting allocator).
 //   - bytes per entry at log-spaced sizes from 1K to N (D per decade, default 8): the allocator's
 //     bytes in use when the map reaches each size. Average and worst over those sizes. Every map
@@ -29,9 +33,11 @@
 
 #include <fmt/core.h>
 #include <malloc.h>
+#include <sys/mman.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -85,6 +91,7 @@ std::vector<std::size_t> checkpoints(std::size_t n, int per_decade) {
 struct latency_summary {
   std::uint64_t max_ns = 0;
   std::uint64_t p999_ns = 0;
+  std::uint64_t median_ns = 0;
   double mean_ns = 0;
 };
 
@@ -97,10 +104,32 @@ latency_summary summarize(std::vector<std::uint64_t>& ns) {
     total += static_cast<double>(v);
   }
   s.mean_ns = total / static_cast<double>(ns.size());
-  const std::size_t rank = std::min(ns.size() - 1, ns.size() * 999 / 1000);
-  std::nth_element(ns.begin(), ns.begin() + static_cast<std::ptrdiff_t>(rank), ns.end());
-  s.p999_ns = ns[rank];
+  const auto at_rank = [&](std::size_t rank) {
+    std::nth_element(ns.begin(), ns.begin() + static_cast<std::ptrdiff_t>(rank), ns.end());
+    return ns[rank];
+  };
+  s.p999_ns = at_rank(std::min(ns.size() - 1, ns.size() * 999 / 1000));
+  s.median_ns = at_rank(ns.size() / 2);
   return s;
+}
+
+// The kinds of structural step tide::map counts (stats()). An insert that did several (a split
+// that doubled the directory first) is filed under the first kind here that it did.
+enum class step { directory, split, merge, rebuild };
+constexpr std::size_t step_kinds = 4;
+constexpr std::array<const char*, step_kinds> step_names = {
+    "directory resized", "table split", "tables merged", "table rebuilt"};
+
+constexpr auto max_of = [](const latency_summary& s) { return s.max_ns; };
+constexpr auto p999_of = [](const latency_summary& s) { return s.p999_ns; };
+constexpr auto median_of = [](const latency_summary& s) { return s.median_ns; };
+
+// Minimum over runs of one figure of each run's summary.
+template <class Figure>
+std::uint64_t min_over(const std::vector<latency_summary>& runs, Figure figure) {
+  std::uint64_t v = UINT64_MAX;
+  for (const auto& r : runs) v = std::min(v, figure(r));
+  return v;
 }
 
 struct result {
@@ -112,27 +141,18 @@ struct result {
   bool has_structural = false;                   // the map reports structural work (stats())
   std::vector<latency_summary> structural_runs;  // inserts that did structural work, per run
   std::size_t structural_count = 0;              // how many such inserts, first run
+  // The same per kind of step (indexed by step): summaries of runs that had any, first run's count.
+  std::array<std::vector<latency_summary>, step_kinds> step_runs;
+  std::array<std::size_t, step_kinds> step_count{};
 
-  std::uint64_t min_of_max() const {
-    std::uint64_t v = UINT64_MAX;
-    for (const auto& r : runs) v = std::min(v, r.max_ns);
-    return v;
-  }
+  std::uint64_t min_of_max() const { return min_over(runs, max_of); }
   std::uint64_t max_of_max() const {
     std::uint64_t v = 0;
     for (const auto& r : runs) v = std::max(v, r.max_ns);
     return v;
   }
-  std::uint64_t min_p999() const {
-    std::uint64_t v = UINT64_MAX;
-    for (const auto& r : runs) v = std::min(v, r.p999_ns);
-    return v;
-  }
-  std::uint64_t structural_min_of_max() const {
-    std::uint64_t v = UINT64_MAX;
-    for (const auto& r : structural_runs) v = std::min(v, r.max_ns);
-    return v;
-  }
+  std::uint64_t min_p999() const { return min_over(runs, p999_of); }
+  std::uint64_t structural_min_of_max() const { return min_over(structural_runs, max_of); }
   double min_mean() const {
     double v = 1e300;
     for (const auto& r : runs) v = std::min(v, r.mean_ns);
@@ -151,10 +171,36 @@ concept reports_structural_work = requires(const Map& m) {
   m.stats().slots_moved;
 };
 
-template <class Map>
-std::uint64_t structural_work(const Map& m) {
-  const auto& s = m.stats();
-  return s.rebuilds + s.splits + s.merges + s.directory_doublings + s.directory_halvings;
+// The kind of structural step between two stats() snapshots, or step_kinds if none.
+template <class Stats>
+std::size_t step_between(const Stats& before, const Stats& after) {
+  if (after.directory_doublings != before.directory_doublings ||
+      after.directory_halvings != before.directory_halvings) {
+    return static_cast<std::size_t>(step::directory);
+  }
+  if (after.splits != before.splits) return static_cast<std::size_t>(step::split);
+  if (after.merges != before.merges) return static_cast<std::size_t>(step::merge);
+  if (after.rebuilds != before.rebuilds) return static_cast<std::size_t>(step::rebuild);
+  return step_kinds;
+}
+
+// The machine's cost of a first write to a fresh page, in ns per 4 KiB page (0 if the mapping
+// fails): the best of three passes over 64 MiB.
+double first_touch_ns_per_page() {
+  constexpr std::size_t bytes = std::size_t{64} << 20, page = 4096;
+  double best = 0;
+  for (int pass = 0; pass < 3; ++pass) {
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return 0;
+    volatile char* bytes_at = static_cast<char*>(p);
+    const auto t0 = bench_clock::now();
+    for (std::size_t i = 0; i < bytes; i += page) bytes_at[i] = 1;
+    const auto t1 = bench_clock::now();
+    munmap(p, bytes);
+    const double ns = static_cast<double>(ns_between(t0, t1)) / (bytes / page);
+    best = pass == 0 ? ns : std::min(best, ns);
+  }
+  return best;
 }
 
 // The empty timing loop: the same clock reads with nothing between them.
@@ -185,15 +231,19 @@ result measure(const options& opt, const std::vector<std::uint64_t>& keys,
       map_type m = make_counted<map_type>(counter);
       std::size_t next_point = 0;
       std::vector<std::uint64_t> structural_ns;
+      std::array<std::vector<std::uint64_t>, step_kinds> step_ns;
       for (std::size_t i = 0; i < opt.n; ++i) {
-        std::uint64_t work_before = 0;
-        if constexpr (reports_structural_work<map_type>) work_before = structural_work(m);
+        [[maybe_unused]] tide::map_stats before{};
+        if constexpr (reports_structural_work<map_type>) before = m.stats();
         const auto t0 = bench_clock::now();
         m.emplace(keys[i], value_for(i));
         const auto t1 = bench_clock::now();
         ns[i] = ns_between(t0, t1);
         if constexpr (reports_structural_work<map_type>) {
-          if (structural_work(m) != work_before) structural_ns.push_back(ns[i]);
+          if (const std::size_t kind = step_between(before, m.stats()); kind != step_kinds) {
+            structural_ns.push_back(ns[i]);
+            step_ns[kind].push_back(ns[i]);
+          }
         }
         if (r == 0 && next_point < points.size() && i + 1 == points[next_point]) {
           res.bytes_per_entry.push_back(static_cast<double>(counter.bytes_in_use()) /
@@ -205,6 +255,10 @@ result measure(const options& opt, const std::vector<std::uint64_t>& keys,
         res.has_structural = true;
         if (r == 0) res.structural_count = structural_ns.size();
         res.structural_runs.push_back(summarize(structural_ns));
+        for (std::size_t k = 0; k < step_kinds; ++k) {
+          if (r == 0) res.step_count[k] = step_ns[k].size();
+          if (!step_ns[k].empty()) res.step_runs[k].push_back(summarize(step_ns[k]));
+        }
       }
       if (r == 0) {
         res.peak_bytes = counter.peak_bytes();
@@ -218,8 +272,8 @@ result measure(const options& opt, const std::vector<std::uint64_t>& keys,
 
 std::string us(std::uint64_t ns) { return fmt::format("{:.1f}", static_cast<double>(ns) / 1000.0); }
 
-void print_tables(const options& opt, const result& noise, const std::vector<result>& results,
-                  const std::vector<std::size_t>& points) {
+void print_tables(const options& opt, const result& noise, double first_touch_ns,
+                  const std::vector<result>& results, const std::vector<std::size_t>& points) {
   fmt::print("growth_bench: grow to N = {} uint64->uint64 entries, {} runs each{}\n\n", opt.n,
              opt.runs,
              opt.prefault_mib > 0
@@ -250,6 +304,21 @@ void print_tables(const options& opt, const result& noise, const std::vector<res
         "or resized the directory)\n",
         r.name + " struct.", us(r.structural_min_of_max()), us(worst), min_p999, "",
         r.structural_count);
+  }
+  fmt::print("first write to a fresh 4 KiB page: {:.2f} us (the machine's page fault)\n",
+             first_touch_ns / 1000.0);
+
+  for (const auto& r : results) {
+    if (!r.has_structural) continue;
+    fmt::print("\n{}'s structural inserts by kind (count in the first run; median and max: the "
+               "minimum over runs)\n",
+               r.name);
+    fmt::print("{:<20} {:>8} {:>12} {:>12}\n", "step", "count", "median us", "max us");
+    for (std::size_t k = 0; k < step_kinds; ++k) {
+      if (r.step_runs[k].empty()) continue;
+      fmt::print("{:<20} {:>8} {:>12} {:>12}\n", step_names[k], r.step_count[k],
+                 us(min_over(r.step_runs[k], median_of)), us(min_over(r.step_runs[k], max_of)));
+    }
   }
 
   fmt::print("\nBytes held while growing (counting allocator, first run)\n");
@@ -282,8 +351,8 @@ void print_tables(const options& opt, const result& noise, const std::vector<res
 }
 
 // The figures of the tables as one JSON document, keys in the order the tables show them.
-void print_json(const options& opt, const result& noise, const std::vector<result>& results,
-                const std::vector<std::size_t>& points) {
+void print_json(const options& opt, const result& noise, double first_touch_ns,
+                const std::vector<result>& results, const std::vector<std::size_t>& points) {
   using json = nlohmann::ordered_json;
   const auto latency_json = [](const result& r) {
     json runs = json::array();
@@ -309,14 +378,25 @@ void print_json(const options& opt, const result& noise, const std::vector<resul
       for (const auto& x : r.structural_runs) {
         runs.push_back({{"max_ns", x.max_ns}, {"p999_ns", x.p999_ns}});
       }
+      json steps = json::object();
+      for (std::size_t k = 0; k < step_kinds; ++k) {
+        if (r.step_runs[k].empty()) continue;
+        steps[step_names[k]] = {{"count", r.step_count[k]},
+                                {"min_median_ns", min_over(r.step_runs[k], median_of)},
+                                {"min_of_max_ns", min_over(r.step_runs[k], max_of)}};
+      }
       map["structural"] = {{"count", r.structural_count},
                            {"min_of_max_ns", r.structural_min_of_max()},
-                           {"runs", runs}};
+                           {"runs", runs},
+                           {"by_kind", steps}};
     }
     maps.push_back(map);
   }
-  const json doc = {
-      {"n", opt.n}, {"runs", opt.runs}, {"noise", latency_json(noise)}, {"maps", maps}};
+  const json doc = {{"n", opt.n},
+                    {"runs", opt.runs},
+                    {"noise", latency_json(noise)},
+                    {"first_touch_ns_per_page", rounded(first_touch_ns, 1)},
+                    {"maps", maps}};
   fmt::print("{}\n", doc.dump(2));
 }
 
@@ -327,6 +407,7 @@ int run(const options& opt) {
   std::vector<std::uint64_t> ns(opt.n);  // touched here, before any timing
 
   const result noise = measure_noise(opt, ns);
+  const double first_touch_ns = first_touch_ns_per_page();
   std::vector<result> results;
   for_each_kind([&]<class Kind>() {
     fmt::print(stderr, "growth_bench: {} ...\n", Kind::name);
@@ -334,9 +415,9 @@ int run(const options& opt) {
   });
 
   if (opt.json) {
-    print_json(opt, noise, results, points);
+    print_json(opt, noise, first_touch_ns, results, points);
   } else {
-    print_tables(opt, noise, results, points);
+    print_tables(opt, noise, first_touch_ns, results, points);
   }
   return 0;
 }
