@@ -31,6 +31,8 @@ struct map_stats {
   std::uint64_t directory_halvings = 0;   ///< the directory halved (no table as deep as it any more)
   std::uint64_t slots_moved = 0;          ///< entries moved by all of the above
   std::uint64_t max_slots_moved = 0;      ///< the most entries moved by a single operation
+  /// The most directory entries one doubling copied (the rest were built ahead).
+  std::uint64_t max_directory_entries_copied = 0;
 };
 
 }  // namespace tide

@@ -296,6 +296,24 @@ TEST(MapMemory, NoSingleInsertOrEraseMovesMoreThanOneTable) {
       << "erasing everything never merged or shrank a table";
 }
 
+// Nor does an insert copy the whole directory: past a small size the doubled directory is built
+// a few entries per split, and the doubling only swaps it in (without that, growing to 1M keys
+// copied 512 entries at once, and 2^16 at 100M). memory() counts the directory being built.
+TEST(MapMemory, TheDirectoryIsDoubledAheadSoNoInsertCopiesIt) {
+  CM m;
+  const std::size_t n = 400'000;  // past directory_ahead_depth + 1 in every build
+  for (std::size_t i = 0; i < n; ++i) m.emplace(keys()[i], i);
+  const tide::map_memory mem = m.memory();
+  ASSERT_GT(mem.global_depth, test_peer::directory_ahead_depth<CM>() + 1)
+      << "the directory must double at least twice past the size built ahead";
+  EXPECT_EQ(m.stats().max_directory_entries_copied, test_peer::max_directory_entries_copied<CM>())
+      << "only the last directory copied whole, half the size built ahead";
+  const std::size_t dir_entries = std::size_t{1} << mem.global_depth;
+  EXPECT_EQ(mem.directory_bytes, 3 * dir_entries * sizeof(tide::detail::table_ref))
+      << "the directory and the doubled one being built";
+  for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(m.at(keys()[i]), i);
+}
+
 // Erasing every key merges tables as it goes; a merge moves only the emptier buddy's entries
 // into the other when they fit (for types whose move cannot throw). Measured with these keys at
 // 1M: 0.78 entries moved per erase, 1.42 with every merge into a new table (0.58 and 0.90 at

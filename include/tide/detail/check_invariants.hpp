@@ -83,6 +83,14 @@ void raw_hash<Policy, Hash, Eq, Alloc>::check_invariants() const {
   expect(bytes == table_bytes_, "table bytes", table_bytes_, bytes);
   expect(flagged == tables_needing_compaction_, "tables flagged for compaction",
          tables_needing_compaction_, flagged);
+  if (next_dir_ != nullptr) {
+    expect(next_built_ <= dir_size(), "the next directory is built at most to the end",
+           next_built_, dir_size());
+    for (std::size_t i = 0; i < next_built_; ++i) {
+      expect(next_dir_[2 * i] == dir_[i] && next_dir_[2 * i + 1] == dir_[i],
+             "the next directory mirrors the entries built so far", i, next_built_);
+    }
+  }
 }
 
 }  // namespace tide::detail

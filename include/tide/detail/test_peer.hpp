@@ -2,6 +2,7 @@
 // the public API (as Go's export_test.go). Include only from tests and benchmarks.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 
 #include "tide/detail/directory.hpp"
@@ -22,6 +23,17 @@ struct test_peer {
   template <class M>
   static constexpr std::size_t one_group_bytes() {
     return table_layout<slot_of<M>>::bytes(1);
+  }
+  // The global depth from which the next directory is built ahead, and so the most entries a
+  // doubling copies when every larger directory was built in time: the largest directory
+  // copied whole, half of directory_ahead_from.
+  template <class M>
+  static constexpr std::size_t directory_ahead_depth() {
+    return static_cast<std::size_t>(std::countr_zero(M::directory_ahead_from));
+  }
+  template <class M>
+  static constexpr std::size_t max_directory_entries_copied() {
+    return M::directory_ahead_from / 2;
   }
   // Slots of the largest table a split produces (one table's worth of work).
   template <class M>
