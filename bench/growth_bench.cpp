@@ -6,7 +6,8 @@
 //     std::chrono::steady_clock: the maximum and the 99.9th percentile of each run, repeated R
 //     times. The headline is the minimum over runs of each run's maximum: one stall in every run
 //     is the map's; a stall in one run only is the machine's. Next to it, the same figures for an
-//     empty timing loop (two clock reads and nothing between): the machine's own noise floor.
+//     empty timing loop (two clock reads and nothing between), each run as long as tide's
+//     fastest: the machine's own noise floor over the same time.
 //   - for maps that count their structural work (tide's stats()): the same latency figures for
 //     the inserts that split, rebuilt or merged a table or resized the directory, read from the
 //     counters around each insert. Their maximum is the map's own worst step; a larger overall
@@ -44,6 +45,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tide/map_memory.hpp>
 #include <vector>
 
 #include "bench_cli.hpp"
@@ -115,7 +117,7 @@ latency_summary summarize(std::vector<std::uint64_t>& ns) {
 
 // The kinds of structural step tide::map counts (stats()). An insert that did several (a split
 // that doubled the directory first) is filed under the first kind here that it did.
-enum class step { directory, split, merge, rebuild };
+constexpr std::size_t step_directory = 0, step_split = 1, step_merge = 2, step_rebuild = 3;
 constexpr std::size_t step_kinds = 4;
 constexpr std::array<const char*, step_kinds> step_names = {
     "directory resized", "table split", "tables merged", "table rebuilt"};
@@ -172,15 +174,14 @@ concept reports_structural_work = requires(const Map& m) {
 };
 
 // The kind of structural step between two stats() snapshots, or step_kinds if none.
-template <class Stats>
-std::size_t step_between(const Stats& before, const Stats& after) {
+std::size_t step_between(const tide::map_stats& before, const tide::map_stats& after) {
   if (after.directory_doublings != before.directory_doublings ||
       after.directory_halvings != before.directory_halvings) {
-    return static_cast<std::size_t>(step::directory);
+    return step_directory;
   }
-  if (after.splits != before.splits) return static_cast<std::size_t>(step::split);
-  if (after.merges != before.merges) return static_cast<std::size_t>(step::merge);
-  if (after.rebuilds != before.rebuilds) return static_cast<std::size_t>(step::rebuild);
+  if (after.splits != before.splits) return step_split;
+  if (after.merges != before.merges) return step_merge;
+  if (after.rebuilds != before.rebuilds) return step_rebuild;
   return step_kinds;
 }
 
@@ -203,18 +204,27 @@ double first_touch_ns_per_page() {
   return best;
 }
 
-// The empty timing loop: the same clock reads with nothing between them.
-result measure_noise(const options& opt, std::vector<std::uint64_t>& ns) {
+// The empty timing loop: the same clock reads with nothing between them, in passes of N
+// iterations until each run has lasted at least run_ns (the machine's stalls come at some rate,
+// so a run as long as a map's meets as many). A run's max is over all its passes; its other
+// figures are its last pass's.
+result measure_noise(const options& opt, std::vector<std::uint64_t>& ns, double run_ns) {
   result res;
   res.name = "(empty loop)";
   for (int r = 0; r < opt.runs; ++r) {
-    for (std::size_t i = 0; i < opt.n; ++i) {
-      const auto t0 = bench_clock::now();
-      asm volatile("" ::: "memory");
-      const auto t1 = bench_clock::now();
-      ns[i] = ns_between(t0, t1);
-    }
+    std::uint64_t max_ns = 0;
+    const auto start = bench_clock::now();
+    do {
+      for (std::size_t i = 0; i < opt.n; ++i) {
+        const auto t0 = bench_clock::now();
+        asm volatile("" ::: "memory");
+        const auto t1 = bench_clock::now();
+        ns[i] = ns_between(t0, t1);
+        max_ns = std::max(max_ns, ns[i]);
+      }
+    } while (static_cast<double>(ns_between(start, bench_clock::now())) < run_ns);
     res.runs.push_back(summarize(ns));
+    res.runs.back().max_ns = max_ns;
   }
   return res;
 }
@@ -294,15 +304,13 @@ void print_tables(const options& opt, const result& noise, double first_touch_ns
 
   for (const auto& r : results) {
     if (!r.has_structural) continue;
-    std::uint64_t worst = 0, min_p999 = UINT64_MAX;
-    for (const auto& x : r.structural_runs) {
-      worst = std::max(worst, x.max_ns);
-      min_p999 = std::min(min_p999, x.p999_ns);
-    }
+    std::uint64_t worst = 0;
+    for (const auto& x : r.structural_runs) worst = std::max(worst, x.max_ns);
     fmt::print(
         "{:<14} {:>12} {:>16} {:>14} {:>12}   ({} inserts that split, rebuilt or merged a table "
         "or resized the directory)\n",
-        r.name + " struct.", us(r.structural_min_of_max()), us(worst), min_p999, "",
+        r.name + " struct.", us(r.structural_min_of_max()), us(worst),
+        min_over(r.structural_runs, p999_of), "",
         r.structural_count);
   }
   fmt::print("first write to a fresh 4 KiB page: {:.2f} us (the machine's page fault)\n",
@@ -406,13 +414,16 @@ int run(const options& opt) {
   const std::vector<std::size_t> points = checkpoints(opt.n, opt.per_decade);
   std::vector<std::uint64_t> ns(opt.n);  // touched here, before any timing
 
-  const result noise = measure_noise(opt, ns);
-  const double first_touch_ns = first_touch_ns_per_page();
   std::vector<result> results;
   for_each_kind([&]<class Kind>() {
     fmt::print(stderr, "growth_bench: {} ...\n", Kind::name);
     results.push_back(measure<Kind>(opt, keys, points, ns));
   });
+  // The empty loop runs as long as tide's fastest run (tide is the first kind).
+  const double tide_run_ns = results.front().min_mean() * static_cast<double>(opt.n);
+  fmt::print(stderr, "growth_bench: empty loop ...\n");
+  const result noise = measure_noise(opt, ns, tide_run_ns);
+  const double first_touch_ns = first_touch_ns_per_page();
 
   if (opt.json) {
     print_json(opt, noise, first_touch_ns, results, points);
