@@ -317,6 +317,41 @@ TEST(MapMemory, TheDirectoryIsDoubledAheadSoNoInsertCopiesIt) {
   for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(m.at(keys()[i]), i);
 }
 
+// The same after the operations that leave the next directory unbuilt or every table as deep as
+// the directory: a halving keeps the old directory as the next one, and a copy or a rehash
+// builds it whole (before, the first doubling after each copied the whole directory: 128 entries
+// or more here).
+TEST(MapMemory, AfterAHalvingACopyOrARehashTheDirectoryIsStillDoubledAhead) {
+  const std::size_t n = 250'000, kept = 100'000;
+  ASSERT_LE(n, keys().size());
+  const std::size_t ahead_depth = test_peer::directory_ahead_depth<CM>();
+  const std::size_t most_copied = test_peer::max_directory_entries_copied<CM>();
+  CM m;
+  insert_first_keys(m, n);
+  const std::size_t depth = m.memory().global_depth;
+  ASSERT_GT(depth, ahead_depth + 1);
+
+  std::size_t erased = 0;
+  while (m.memory().global_depth == depth) m.erase(keys()[erased++]);
+  ASSERT_GE(m.memory().global_depth, ahead_depth) << "the halved directory is built ahead";
+  for (std::size_t i = 0; i < erased; ++i) m.emplace(keys()[i], i);
+  ASSERT_EQ(m.memory().global_depth, depth) << "re-inserting the keys doubles it again";
+  EXPECT_EQ(m.stats().max_directory_entries_copied, most_copied) << "after a halving";
+
+  for (std::size_t i = kept; i < n; ++i) m.erase(keys()[i]);
+  m.shrink_to_fit();  // every table as deep as the directory, so a split doubles it
+  CM copy(m);
+  for (CM* map : {&m, &copy}) {
+    const std::size_t packed_depth = map->memory().global_depth;
+    ASSERT_GE(packed_depth, ahead_depth);
+    for (std::size_t i = kept; i < n; ++i) map->emplace(keys()[i], i);
+    ASSERT_GT(map->memory().global_depth, packed_depth);
+    EXPECT_LE(map->stats().max_directory_entries_copied, most_copied)
+        << (map == &m ? "after shrink_to_fit()" : "after a copy");
+    for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(map->at(keys()[i]), i);
+  }
+}
+
 // Erasing every key merges tables as it goes; a merge moves only the emptier buddy's entries
 // into the other when they fit (for types whose move cannot throw). Measured with these keys at
 // 1M: 0.78 entries moved per erase, 1.42 with every merge into a new table (0.58 and 0.90 at

@@ -26,9 +26,12 @@
 // The directory is doubled ahead: once it has directory_ahead_from entries, the doubled
 // directory is allocated beside it and built a few entries per split (next_dir_: entries
 // 2i and 2i + 1 name what entry i names, for every i below next_built_; every store to a
-// run of the directory is mirrored there). The split that needs the larger directory then
-// only swaps it in and copies what the steps did not reach, so no insert copies the whole
-// directory (which at 100M entries is 2 MiB: 4.7 ms on a VM with slow page faults).
+// run of the directory is mirrored there). A copy or a rehash, which go over every entry
+// anyway, build it whole, and a directory that halves keeps the old one as it. The split
+// that needs the larger directory then only swaps it in and copies what the steps did not
+// reach: nothing when the hash spreads the keys, as a directory doubles after about as many
+// splits as it has entries (whole, it is 2 MiB at 100M entries: 4.7 ms on a VM with slow
+// page faults).
 //
 // erase(iterator) must not move entries (the erase-while-iterating idiom holds other
 // iterators), so it only flags its table; later inserts and erase(key)s compact flagged
@@ -850,7 +853,7 @@ class raw_hash {
       // smaller than the largest, rebuilt at some landing earlier): grow to it, no split.
       rebuild(run_start(di, t), layout::max_groups);
     } else if (split(di, h, growing ? 0 : landing16)) {
-      build_next_directory_step();
+      build_next_directory_ahead(directory_entries_per_step);
     } else {
       // The entries cannot be separated by the next hash bit: grow past the largest size.
       rebuild(run_start(di, t), groups);
@@ -1276,8 +1279,10 @@ class raw_hash {
     ++stats_.directory_doublings;
   }
 
+  // No table is as deep as the directory, so entries 2i and 2i + 1 name the same table: the
+  // old directory is the halved one doubled, and stays as the next directory when that one
+  // would be built ahead.
   void halve_directory() noexcept {
-    drop_next_directory();
     const std::size_t new_size = dir_size() / 2;
     table_ref* fresh = &inline_dir_;
     if (new_size > 1) {
@@ -1288,7 +1293,13 @@ class raw_hash {
       }
     }
     for (std::size_t i = 0; i < new_size; ++i) fresh[i] = dir_[2 * i];
-    free_directory();
+    drop_next_directory();
+    if (new_size >= directory_ahead_from) {
+      next_dir_ = dir_;
+      next_built_ = new_size;
+    } else {
+      free_directory();
+    }
     dir_ = fresh;
     --global_depth_;
     tables_at_global_depth_ = 0;
@@ -1332,9 +1343,9 @@ class raw_hash {
     }
     next_built_ = std::max(next_built_, end);
   }
-  // One step of building the next directory, after a split: allocates it when the directory
-  // is large enough (an allocation that fails is tried again after the next split).
-  void build_next_directory_step() noexcept {
+  // Builds up to `entries` more entries of the next directory, allocating it first when the
+  // directory is large enough (an allocation that fails is tried again at the next call).
+  void build_next_directory_ahead(std::size_t entries) noexcept {
     if (dir_size() < directory_ahead_from) return;
     if (next_dir_ == nullptr) {
       try {
@@ -1344,7 +1355,7 @@ class raw_hash {
       }
       next_built_ = 0;
     }
-    build_next_directory(std::min(dir_size(), next_built_ + directory_entries_per_step));
+    build_next_directory(std::min(dir_size(), next_built_ + entries));
   }
   void drop_next_directory() noexcept {
     if (next_dir_ == nullptr) return;
@@ -1625,6 +1636,7 @@ class raw_hash {
     }
     tables_at_global_depth_ = other.tables_at_global_depth_;
     high_water_ = size_;
+    build_next_directory_ahead(dir_size());  // the copy went over every entry anyway
   }
 
   table_ref* allocate_directory(std::size_t entries) {
@@ -1703,6 +1715,8 @@ class raw_hash {
     table_count_ = parts;
     tables_at_global_depth_ = parts;
     table_bytes_ = fresh_bytes;
+    // Every table is as deep as the directory: the next split doubles it.
+    build_next_directory_ahead(dir_size());
     ++stats_.rebuilds;
     check_invariants_if_enabled();
   }
