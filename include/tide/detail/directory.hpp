@@ -1281,7 +1281,8 @@ class raw_hash {
 
   // No table is as deep as the directory, so entries 2i and 2i + 1 name the same table: the
   // old directory is the halved one doubled, and stays as the next directory when that one
-  // would be built ahead.
+  // would be built ahead. The tables as deep as the halved directory are counted from it
+  // (one entry each), without reading a table: at 100M entries there are 2^16 of them.
   void halve_directory() noexcept {
     const std::size_t new_size = dir_size() / 2;
     table_ref* fresh = &inline_dir_;
@@ -1302,10 +1303,10 @@ class raw_hash {
     }
     dir_ = fresh;
     --global_depth_;
-    tables_at_global_depth_ = 0;
-    for_each_table([&](const table_ref& t, std::size_t) {
-      tables_at_global_depth_ += t.header().local_depth == global_depth_;
-    });
+    tables_at_global_depth_ = new_size == 1 ? 1 : 0;
+    for (std::size_t i = 0; i + 1 < new_size; i += 2) {
+      if (!(fresh[i] == fresh[i + 1])) tables_at_global_depth_ += 2;
+    }
     compaction_cursor_ = 0;
     ++stats_.directory_halvings;
   }
