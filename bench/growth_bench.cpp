@@ -126,11 +126,17 @@ constexpr auto max_of = [](const latency_summary& s) { return s.max_ns; };
 constexpr auto p999_of = [](const latency_summary& s) { return s.p999_ns; };
 constexpr auto median_of = [](const latency_summary& s) { return s.median_ns; };
 
-// Minimum over runs of one figure of each run's summary.
+// Minimum and maximum over runs of one figure of each run's summary.
 template <class Figure>
 std::uint64_t min_over(const std::vector<latency_summary>& runs, Figure figure) {
   std::uint64_t v = UINT64_MAX;
   for (const auto& r : runs) v = std::min(v, figure(r));
+  return v;
+}
+template <class Figure>
+std::uint64_t max_over(const std::vector<latency_summary>& runs, Figure figure) {
+  std::uint64_t v = 0;
+  for (const auto& r : runs) v = std::max(v, figure(r));
   return v;
 }
 
@@ -148,11 +154,7 @@ struct result {
   std::array<std::size_t, step_kinds> step_count{};
 
   std::uint64_t min_of_max() const { return min_over(runs, max_of); }
-  std::uint64_t max_of_max() const {
-    std::uint64_t v = 0;
-    for (const auto& r : runs) v = std::max(v, r.max_ns);
-    return v;
-  }
+  std::uint64_t max_of_max() const { return max_over(runs, max_of); }
   std::uint64_t min_p999() const { return min_over(runs, p999_of); }
   std::uint64_t structural_min_of_max() const { return min_over(structural_runs, max_of); }
   double min_mean() const {
@@ -304,12 +306,11 @@ void print_tables(const options& opt, const result& noise, double first_touch_ns
 
   for (const auto& r : results) {
     if (!r.has_structural) continue;
-    std::uint64_t worst = 0;
-    for (const auto& x : r.structural_runs) worst = std::max(worst, x.max_ns);
     fmt::print(
         "{:<14} {:>12} {:>16} {:>14} {:>12}   ({} inserts that split, rebuilt or merged a table "
         "or resized the directory)\n",
-        r.name + " struct.", us(r.structural_min_of_max()), us(worst),
+        r.name + " struct.", us(r.structural_min_of_max()),
+        us(max_over(r.structural_runs, max_of)),
         min_over(r.structural_runs, p999_of), "",
         r.structural_count);
   }

@@ -1264,10 +1264,7 @@ class raw_hash {
 
   void double_directory() {
     const std::size_t old_size = dir_size();
-    if (next_dir_ == nullptr) {
-      next_dir_ = allocate_directory(old_size * 2);
-      next_built_ = 0;
-    }
+    allocate_next_directory();
     stats_.max_directory_entries_copied =
         std::max<std::uint64_t>(stats_.max_directory_entries_copied, old_size - next_built_);
     build_next_directory(old_size);
@@ -1344,17 +1341,20 @@ class raw_hash {
     }
     next_built_ = std::max(next_built_, end);
   }
+  // Allocates the next directory, empty, unless there is one.
+  void allocate_next_directory() {
+    if (next_dir_ != nullptr) return;
+    next_dir_ = allocate_directory(2 * dir_size());
+    next_built_ = 0;
+  }
   // Builds up to `entries` more entries of the next directory, allocating it first when the
   // directory is large enough (an allocation that fails is tried again at the next call).
   void build_next_directory_ahead(std::size_t entries) noexcept {
     if (dir_size() < directory_ahead_from) return;
-    if (next_dir_ == nullptr) {
-      try {
-        next_dir_ = allocate_directory(2 * dir_size());
-      } catch (...) {
-        return;
-      }
-      next_built_ = 0;
+    try {
+      allocate_next_directory();
+    } catch (...) {
+      return;
     }
     build_next_directory(std::min(dir_size(), next_built_ + entries));
   }
