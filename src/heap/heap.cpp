@@ -195,6 +195,7 @@ std::size_t usable_size(const void* p) noexcept {
       return s->bytes();
     case span_state::free:
     case span_state::released:
+    case span_state::releasing:
       break;
   }
   report_misuse("usable_size of a freed block", p);

@@ -11,8 +11,9 @@
 
 namespace tide::heap::detail {
 
-page_heap::page_heap(page_map& map, reserve_function reserve, std::size_t arena_bytes) noexcept
-    : map_(map), reserve_(reserve), arena_bytes_(arena_bytes) {
+page_heap::page_heap(page_map& map, reserve_function reserve, std::size_t arena_bytes,
+                     release_function release) noexcept
+    : map_(map), reserve_(reserve), release_(release), arena_bytes_(arena_bytes) {
   TIDE_ASSERT(arena_bytes % page_bytes == 0 && arena_bytes > 0,
               "page_heap: arena_bytes must be whole pages");
 }
@@ -37,6 +38,7 @@ void page_heap::add_pages_locked(span_state state, std::ptrdiff_t pages) noexcep
   const auto delta = static_cast<std::size_t>(pages);  // wraps for a negative count
   switch (state) {
     case span_state::free:
+    case span_state::releasing:  // resident until its madvise is done
       free_pages_ += delta;
       break;
     case span_state::released:
@@ -295,7 +297,7 @@ std::size_t page_heap::release_free_pages_locked() noexcept {
 void page_heap::release_span_locked(span* s) noexcept {
   TIDE_ASSERT(s->state == span_state::free, "release_span: the span is not free");
   remove_free_locked(s);
-  os_release(s->base(), s->bytes());
+  release_(s->base(), s->bytes());
   released_total_bytes_ += s->bytes();
   s->state = span_state::released;
   insert_free_locked(s);  // merges with released neighbours; never with a free one
@@ -326,22 +328,21 @@ void page_heap::move_free_record_locked(span* s, span_list& list) noexcept {
 }
 
 std::size_t page_heap::release_idle_pages(std::uint64_t cutoff_ms) noexcept {
+  std::lock_guard one_batch_at_a_time(release_mu_);
   std::size_t released = 0;
   for (;;) {
-    std::lock_guard lock(mu_);
     std::size_t batch = 0;
-    for (span_list& list : free_lists_) {
-      span* s = list.front();
-      while (s != nullptr && batch < max_release_batch) {
-        span* next = s->next;
-        if (s->freed_at_ms() <= cutoff_ms) {
-          batch += s->bytes();
-          release_span_locked(s);
-        }
-        s = next;
-      }
+    {
+      std::lock_guard lock(mu_);
+      batch = take_idle_spans_locked(cutoff_ms);
     }
-    if (batch > 0) release_metadata_locked();
+    // Without the lock: releasing_ is this thread's while it holds release_mu_.
+    for (span* s = releasing_.front(); s != nullptr; s = s->next) release_(s->base(), s->bytes());
+    std::lock_guard lock(mu_);
+    if (batch > 0) {
+      finish_releasing_locked();
+      release_metadata_locked();
+    }
     check_invariants_locked_if_expensive();
     released += batch;
     if (batch > 0 && tracing()) {
@@ -349,6 +350,34 @@ std::size_t page_heap::release_idle_pages(std::uint64_t cutoff_ms) noexcept {
                        batch >> 10);
     }
     if (batch < max_release_batch) return released;
+  }
+}
+
+std::size_t page_heap::take_idle_spans_locked(std::uint64_t cutoff_ms) noexcept {
+  std::size_t batch = 0;
+  for (span_list& list : free_lists_) {
+    for (span* s = list.front(); s != nullptr && batch < max_release_batch;) {
+      span* next = s->next;
+      if (s->freed_at_ms() <= cutoff_ms) {
+        batch += s->bytes();
+        remove_free_locked(s);
+        s->state = span_state::releasing;
+        add_pages_locked(s->state, static_cast<std::ptrdiff_t>(s->page_count));
+        releasing_.push_front(s);
+      }
+      s = next;
+    }
+  }
+  return batch;
+}
+
+void page_heap::finish_releasing_locked() noexcept {
+  while (span* s = releasing_.front()) {
+    releasing_.remove(s);
+    add_pages_locked(s->state, -static_cast<std::ptrdiff_t>(s->page_count));
+    released_total_bytes_ += s->bytes();
+    s->state = span_state::released;
+    insert_free_locked(s);  // merges with released neighbours
   }
 }
 
@@ -376,6 +405,7 @@ page_heap_stats page_heap::stats() const noexcept {
     st.free_spans += free_lists_[i].size();
     st.released_spans += released_lists_[i].size();
   }
+  st.free_spans += releasing_.size();  // free until the scavenger's madvise is done
   st.large_mallocs = large_mallocs_;
   st.large_frees = large_frees_;
   st.large_live_bytes = large_live_pages_ * page_bytes;
@@ -431,7 +461,7 @@ void page_heap::check_invariants_locked() const noexcept {
     }
   }
   runs.resize(merged);
-  std::size_t pages[4] = {};
+  std::size_t pages[5] = {};
   std::size_t listed = 0;
   for (const arena& run : runs) {
     const span* previous = nullptr;
@@ -451,10 +481,13 @@ void page_heap::check_invariants_locked() const noexcept {
         for (page_id q = s->start + 1; q + 1 < s->end(); ++q) {
           if (map_.lookup(q) != nullptr) fail("a free span's inner pages map to nullptr", s);
         }
+        const span_list& list = s->state == span_state::releasing
+                                    ? releasing_
+                                    : const_cast<page_heap*>(this)->list_for(s->state,
+                                                                             s->page_count);
         bool on_list = false;
-        const span_list& list = const_cast<page_heap*>(this)->list_for(s->state, s->page_count);
         for (const span* t = list.front(); t != nullptr; t = t->next) on_list |= t == s;
-        if (!on_list) fail("a free span is on the list for its state and length", s);
+        if (!on_list) fail("a free span is on the list for its state (and length)", s);
         ++listed;
         if (previous != nullptr && previous->state == s->state) {
           fail("no two neighbouring free spans of one state", s);
@@ -467,8 +500,12 @@ void page_heap::check_invariants_locked() const noexcept {
   std::size_t on_lists = 0;
   for (std::size_t i = 0; i < list_count; ++i) on_lists += free_lists_[i].size();
   for (std::size_t i = 0; i < list_count; ++i) on_lists += released_lists_[i].size();
-  if (on_lists != listed) fail("the lists hold exactly the free and released spans", nullptr);
-  if (pages[static_cast<int>(span_state::free)] != free_pages_) fail("free_pages_", nullptr);
+  on_lists += releasing_.size();
+  if (on_lists != listed) fail("the lists hold exactly the spans not in use", nullptr);
+  if (pages[static_cast<int>(span_state::free)] + pages[static_cast<int>(span_state::releasing)] !=
+      free_pages_) {
+    fail("free_pages_ (free and releasing spans)", nullptr);
+  }
   if (pages[static_cast<int>(span_state::released)] != released_pages_) {
     fail("released_pages_", nullptr);
   }

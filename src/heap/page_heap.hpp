@@ -12,17 +12,25 @@
 // free spans first (their pages are already resident), then released ones, splitting off the
 // rest; only when nothing fits does it release every free span (so free and released
 // neighbours merge) and try again, and only then reserve a new arena, which starts released.
+// The scavenger (release_idle_pages) madvises without the lock, as Go's scavenger does: it
+// takes a batch of idle free spans off the lists (state releasing: no allocation finds them,
+// no neighbour merges with them), releases them unlocked, then lists them as released. So an
+// allocation or a free never waits for the scavenger's system calls.
 //
 // Invariants (check_invariants() recomputes them):
 //   - a free span has no free neighbour and a released span no released neighbour
 //     (coalescing is eager, within one state; a free span next to a released one stays
 //     apart until release_free_pages() releases it);
-//   - every free or released span is on exactly the list for its state and length;
-//   - free_pages_ / released_pages_ / in_use_pages_ equal the sums over the spans, and
-//     their total equals the pages of all arenas; footprint_pages_ == in_use_ + free_pages_;
+//   - every free or released span is on exactly the list for its state and length, and every
+//     releasing span on releasing_;
+//   - free_pages_ / released_pages_ / in_use_pages_ equal the sums over the spans (releasing
+//     pages count as free: they are resident until the madvise is done), and their total
+//     equals the pages of all arenas; footprint_pages_ == in_use_ + free_pages_;
 //   - the page map invariants stated in page_map.hpp.
 //
-// Thread safety: every public member takes the page heap's lock.
+// Thread safety: every public member takes the page heap's lock; release_idle_pages also
+// takes release_mu_ (first), which fork takes too, so a child never inherits a batch that is
+// half released.
 #pragma once
 
 #include <atomic>
@@ -45,7 +53,7 @@ struct page_heap_stats {
   std::size_t span_count = 0;      // span records live (all states)
   std::size_t small_spans = 0;
   std::size_t large_spans = 0;
-  std::size_t free_spans = 0;
+  std::size_t free_spans = 0;      // free and being released by the scavenger
   std::size_t released_spans = 0;
   std::size_t metadata_bytes = 0;  // span records, bitmap blocks, page map entries
   std::uint64_t large_mallocs = 0;
@@ -57,12 +65,15 @@ struct page_heap_stats {
 class page_heap {
  public:
   using reserve_function = void* (*)(std::size_t bytes, std::size_t align) noexcept;
+  using release_function = void (*)(void* start, std::size_t bytes) noexcept;
   static constexpr std::size_t default_arena_bytes = std::size_t{64} << 20;
   static constexpr std::size_t list_count = 128;
 
-  // `reserve` is os_reserve except in tests, which inject failures.
+  // `reserve` is os_reserve and `release` os_release except in tests, which inject failures
+  // and look at the heap while it releases.
   explicit page_heap(page_map& map, reserve_function reserve = os_reserve,
-                     std::size_t arena_bytes = default_arena_bytes) noexcept;
+                     std::size_t arena_bytes = default_arena_bytes,
+                     release_function release = os_release) noexcept;
   page_heap(const page_heap&) = delete;
   page_heap& operator=(const page_heap&) = delete;
   // Returns every arena to the OS. Preconditions: no span is in use (tests only; the
@@ -84,8 +95,9 @@ class page_heap {
   // the bytes released. `why` names the caller in the trace (TIDE_TRACE=1).
   std::size_t release_free_pages(const char* why = "release") noexcept;
 
-  // Releases the free spans freed at or before `cutoff_ms` (os_monotonic_ms), taking the lock
-  // for at most max_release_batch bytes of madvise at a time. Returns the bytes released.
+  // Releases the free spans freed at or before `cutoff_ms` (os_monotonic_ms), in batches of
+  // at most max_release_batch bytes, each madvised without the lock. Returns the bytes
+  // released.
   std::size_t release_idle_pages(std::uint64_t cutoff_ms) noexcept;
   static constexpr std::size_t max_release_batch = std::size_t{64} << 20;
 
@@ -102,8 +114,14 @@ class page_heap {
   void reset_footprint_low_water() noexcept;
 
   // See central_list::lock_for_fork.
-  void lock_for_fork() noexcept { mu_.lock(); }
-  void unlock_after_fork() noexcept { mu_.unlock(); }
+  void lock_for_fork() noexcept {
+    release_mu_.lock();
+    mu_.lock();
+  }
+  void unlock_after_fork() noexcept {
+    mu_.unlock();
+    release_mu_.unlock();
+  }
 
   page_heap_stats stats() const noexcept;
   // The arena, in-use, idle and released bytes the trace prints (TIDE_TRACE=1).
@@ -122,6 +140,11 @@ class page_heap {
   void deallocate_locked(span* s) noexcept;
   std::size_t release_free_pages_locked() noexcept;
   void release_span_locked(span* s) noexcept;
+  // Takes up to max_release_batch bytes of free spans freed by cutoff_ms off the free lists
+  // onto releasing_; returns their bytes.
+  std::size_t take_idle_spans_locked(std::uint64_t cutoff_ms) noexcept;
+  // Lists the spans of releasing_, whose pages have been released, as released spans.
+  void finish_releasing_locked() noexcept;
   // Moves the records of free and released spans to the lowest chunks of the record pool, then
   // returns the pages of span records and bitmap blocks that hold no live record.
   void release_metadata_locked() noexcept;
@@ -144,14 +167,17 @@ class page_heap {
   };
   static constexpr std::size_t max_arenas = 4096;
 
+  std::mutex release_mu_;  // held by release_idle_pages throughout, so one batch at a time
   mutable std::mutex mu_;
   page_map& map_;
   reserve_function reserve_;
+  release_function release_;
   std::size_t arena_bytes_;
   fixed_pool span_records_{sizeof(span)};
   fixed_pool bitmap_blocks_{span::bitmap_block_bytes};
   span_list free_lists_[list_count];      // [0]: list_count pages or more
   span_list released_lists_[list_count];  // [0]: list_count pages or more
+  span_list releasing_;  // the batch release_idle_pages is releasing without the lock
   std::size_t free_pages_ = 0;
   std::size_t released_pages_ = 0;
   std::size_t in_use_pages_ = 0;

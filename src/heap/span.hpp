@@ -36,7 +36,9 @@ inline void* address_of(page_id page) noexcept {
   return reinterpret_cast<void*>(page << page_shift);
 }
 
-enum class span_state : std::uint8_t { free, released, small, large };
+// releasing: a free span the scavenger took off the free lists and is releasing without the
+// page heap's lock (page_heap::release_idle_pages); it becomes released when that is done.
+enum class span_state : std::uint8_t { free, released, small, large, releasing };
 
 inline const char* to_string(span_state s) noexcept {
   switch (s) {
@@ -48,6 +50,8 @@ inline const char* to_string(span_state s) noexcept {
       return "small";
     case span_state::large:
       return "large";
+    case span_state::releasing:
+      return "releasing";
   }
   return "?";
 }
