@@ -275,10 +275,11 @@ void page_heap::deallocate_locked(span* s) noexcept {
 }
 
 std::size_t page_heap::release_free_pages(const char* why) noexcept {
-  std::lock_guard lock(mu_);
-  const std::size_t released = release_free_pages_locked();
-  if (tracing()) trace_heap_event(totals_locked(), "%s released %zu KiB", why, released >> 10);
-  check_invariants_locked_if_expensive();
+  const std::size_t released = release_in_batches(UINT64_MAX);
+  if (tracing()) {
+    std::lock_guard lock(mu_);
+    trace_heap_event(totals_locked(), "%s released %zu KiB", why, released >> 10);
+  }
   return released;
 }
 
@@ -328,6 +329,16 @@ void page_heap::move_free_record_locked(span* s, span_list& list) noexcept {
 }
 
 std::size_t page_heap::release_idle_pages(std::uint64_t cutoff_ms) noexcept {
+  const std::size_t released = release_in_batches(cutoff_ms);
+  if (released > 0 && tracing()) {
+    std::lock_guard lock(mu_);
+    trace_heap_event(totals_locked(), "scavenger released %zu KiB idle for the release delay",
+                     released >> 10);
+  }
+  return released;
+}
+
+std::size_t page_heap::release_in_batches(std::uint64_t cutoff_ms) noexcept {
   std::lock_guard one_batch_at_a_time(release_mu_);
   std::size_t released = 0;
   for (;;) {
@@ -345,10 +356,6 @@ std::size_t page_heap::release_idle_pages(std::uint64_t cutoff_ms) noexcept {
     }
     check_invariants_locked_if_expensive();
     released += batch;
-    if (batch > 0 && tracing()) {
-      trace_heap_event(totals_locked(), "scavenger released %zu KiB idle for the release delay",
-                       batch >> 10);
-    }
     if (batch < max_release_batch) return released;
   }
 }

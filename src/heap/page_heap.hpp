@@ -12,10 +12,12 @@
 // free spans first (their pages are already resident), then released ones, splitting off the
 // rest; only when nothing fits does it release every free span (so free and released
 // neighbours merge) and try again, and only then reserve a new arena, which starts released.
-// The scavenger (release_idle_pages) madvises without the lock, as Go's scavenger does: it
-// takes a batch of idle free spans off the lists (state releasing: no allocation finds them,
-// no neighbour merges with them), releases them unlocked, then lists them as released. So an
-// allocation or a free never waits for the scavenger's system calls.
+// The scavenger (release_idle_pages), release_memory() and the memory limit
+// (release_free_pages) madvise without the lock, as Go's scavenger does: they take a batch of
+// free spans off the lists (state releasing: no allocation finds them, no neighbour merges
+// with them), release them unlocked, then list them as released. So an allocation or a free
+// never waits for their system calls (only an allocation that found no room releases under
+// the lock).
 //
 // Invariants (check_invariants() recomputes them):
 //   - a free span has no free neighbour and a released span no released neighbour
@@ -28,9 +30,9 @@
 //     equals the pages of all arenas; footprint_pages_ == in_use_ + free_pages_;
 //   - the page map invariants stated in page_map.hpp.
 //
-// Thread safety: every public member takes the page heap's lock; release_idle_pages also
-// takes release_mu_ (first), which fork takes too, so a child never inherits a batch that is
-// half released.
+// Thread safety: every public member takes the page heap's lock; release_idle_pages and
+// release_free_pages also take release_mu_ (first), which fork takes too, so a child never
+// inherits a batch that is half released.
 #pragma once
 
 #include <atomic>
@@ -91,8 +93,9 @@ class page_heap {
   // coalesced free span is as old as the larger of its parts (see release_idle_pages).
   void deallocate(span* s) noexcept;
 
-  // Releases every free span to the OS (madvise) and coalesces the released runs. Returns
-  // the bytes released. `why` names the caller in the trace (TIDE_TRACE=1).
+  // Releases every free span to the OS (madvise) and coalesces the released runs, in batches
+  // as release_idle_pages. Returns the bytes released. `why` names the caller in the trace
+  // (TIDE_TRACE=1).
   std::size_t release_free_pages(const char* why = "release") noexcept;
 
   // Releases the free spans freed at or before `cutoff_ms` (os_monotonic_ms), in batches of
@@ -138,7 +141,11 @@ class page_heap {
   span* carve_locked(span* s, std::size_t pages, std::size_t align_pages) noexcept;
   bool grow_locked(std::size_t pages) noexcept;
   void deallocate_locked(span* s) noexcept;
+  // Releases every free span in one go, under the lock: for an allocation that found no
+  // room, which needs the released runs merged before it looks again.
   std::size_t release_free_pages_locked() noexcept;
+  // release_idle_pages without the trace.
+  std::size_t release_in_batches(std::uint64_t cutoff_ms) noexcept;
   void release_span_locked(span* s) noexcept;
   // Takes up to max_release_batch bytes of free spans freed by cutoff_ms off the free lists
   // onto releasing_; returns their bytes.

@@ -236,10 +236,11 @@ TEST(PageHeap, ReleaseIdlePagesReleasesOnlySpansFreedByTheCutoff) {
   f.heap->deallocate(keep);
 }
 
-// The scavenger madvises without the page heap's lock: while it releases, another thread
-// allocates and frees (before, it waited for the whole batch: up to 64 MiB of madvise, which
-// took 1-5 ms on a VM and showed as tide::map merges that slow). The span being released is
-// out of reach meanwhile: no allocation takes it and it still counts as free.
+// The scavenger, release_memory() and the memory limit madvise without the page heap's lock:
+// while they release, another thread allocates and frees (before, it waited for the whole
+// batch: up to 64 MiB of madvise, which took milliseconds on a VM and showed as tide::heap_map
+// merges that slow). The span being released is out of reach meanwhile: no allocation takes
+// it and it still counts as free.
 struct release_observer {
   page_heap* heap = nullptr;
   std::size_t calls = 0;
@@ -271,17 +272,20 @@ void observing_release(void* start, std::size_t bytes) noexcept {
   os_release(start, bytes);
 }
 
-TEST(PageHeap, TheScavengerReleasesWithoutTheLock) {
+// Frees an 8-page span and releases it with `release`, which must madvise without the lock.
+template <class Release>
+void expect_release_without_the_lock(Release release) {
   heap_fixture f(os_reserve, test_arena_bytes, observing_release);
+  observer = {};
   observer.heap = f.heap.get();
   span* idle = f.heap->allocate_large(8);
   span* keep = f.heap->allocate_large(1);  // keeps the idle span and the arena's rest apart
   std::memset(idle->base(), 1, idle->bytes());
   f.heap->deallocate(idle);
-  EXPECT_EQ(f.heap->release_idle_pages(os_monotonic_ms()), 8 * page_bytes);
+  EXPECT_EQ(release(*f.heap), 8 * page_bytes);
   observer.other.join();
   EXPECT_EQ(observer.calls, 1u);
-  EXPECT_TRUE(observer.others_got_through) << "an allocation waited for the scavenger's madvise";
+  EXPECT_TRUE(observer.others_got_through) << "an allocation waited for the release's madvise";
   EXPECT_FALSE(observer.overlapped) << "an allocation took pages being released";
   EXPECT_EQ(observer.free_bytes_meanwhile, 8 * page_bytes) << "pages being released are resident";
   const page_heap_stats st = f.heap->stats();
@@ -291,6 +295,15 @@ TEST(PageHeap, TheScavengerReleasesWithoutTheLock) {
   f.heap->check_invariants();
   f.heap->deallocate(keep);
   f.heap->check_invariants();
+}
+
+TEST(PageHeap, TheScavengerReleasesWithoutTheLock) {
+  expect_release_without_the_lock(
+      [](page_heap& heap) { return heap.release_idle_pages(os_monotonic_ms()); });
+}
+
+TEST(PageHeap, ReleaseFreePagesReleasesWithoutTheLock) {
+  expect_release_without_the_lock([](page_heap& heap) { return heap.release_free_pages(); });
 }
 
 TEST(PageHeap, FootprintCountsInUseAndFreePagesAndItsLowWater) {
