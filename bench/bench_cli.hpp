@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <limits>
+#include <string>
 
 namespace tide_bench {
 
@@ -14,5 +15,11 @@ inline const CLI::Range non_negative{std::int64_t{0}, std::numeric_limits<std::i
                                      "NONNEGATIVE"};
 inline const CLI::Range positive{std::int64_t{1}, std::numeric_limits<std::int64_t>::max(),
                                  "POSITIVE"};
+
+// The positional N of the plain programs that fill maps (growth_bench, shrink_bench,
+// memory_bench): a count of entries, shown with its default.
+inline CLI::Option* add_entries_argument(CLI::App& app, std::size_t& n, const std::string& what) {
+  return app.add_option("N", n, what)->capture_default_str()->check(non_negative);
+}
 
 }  // namespace tide_bench

@@ -370,9 +370,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "growth_bench: single-insert latency and bytes held while each map grows from "
       "empty to N entries. See docs/PERFORMANCE.md."};
-  app.add_option("N", opt.n, "Entries to grow to (at least 1)")
-      ->capture_default_str()
-      ->check(tide_bench::non_negative);
+  tide_bench::add_entries_argument(app, opt.n, "Entries to grow to (at least 1)");
   app.add_option("--runs", opt.runs, "Runs per map (at least 1)")->capture_default_str();
   app.add_flag("--json", opt.json, "Print JSON instead of the tables");
   app.add_option("--prefault", opt.prefault_mib,

@@ -146,9 +146,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "memory_bench: the bytes each map keeps after erasing every entry, after erasing "
       "a random 90%, and under churn. See docs/PERFORMANCE.md."};
-  app.add_option("N", opt.n, "Entries (at least 10)")
-      ->capture_default_str()
-      ->check(tide_bench::non_negative);
+  tide_bench::add_entries_argument(app, opt.n, "Entries (at least 10)");
   app.add_option("--rounds", opt.rounds, "Churn rounds (at least 1)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   opt.n = std::max<std::size_t>(10, opt.n);

@@ -133,9 +133,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "shrink_bench: single-erase latency while each map is emptied in random order, tide's "
       "by kind of structural step. See docs/PERFORMANCE.md."};
-  app.add_option("N", opt.n, "Entries to erase (at least 1)")
-      ->capture_default_str()
-      ->check(tide_bench::non_negative);
+  tide_bench::add_entries_argument(app, opt.n, "Entries to erase (at least 1)");
   app.add_option("--runs", opt.runs, "Runs per map (at least 1)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   opt.n = std::max<std::size_t>(1, opt.n);
