@@ -201,18 +201,47 @@ span* page_heap::allocate_locked(std::size_t pages, std::size_t align_pages) noe
     return nullptr;
   };
   if (span* s = fit(); s != nullptr) return s;
-  // Free and released neighbours do not merge; releasing the free ones lets them, which may
-  // make a long enough run without asking the OS for more.
-  if (free_pages_ >= padded) {
-    const std::size_t released = release_free_pages_locked();
+  if (const std::size_t released = release_run_locked(padded); released > 0) {
     if (tracing()) {
-      trace_heap_event(totals_locked(), "released %zu KiB so free runs can merge before growing",
-                       released >> 10);
+      trace_heap_event(totals_locked(), "released %zu KiB so free and released neighbours merge "
+                       "into a run of %zu pages", released >> 10, padded);
     }
     if (span* s = fit(); s != nullptr) return s;
   }
   if (!grow_locked(padded)) return nullptr;
   return fit();
+}
+
+// Neighbours that are not in use alternate free, released, free, ... (each state merges within
+// itself). Finds such a run of at least `pages` pages and releases its free spans, which merge
+// with the released ones into one span. Returns the bytes released: 0 if no run is long
+// enough, in which case releasing would not have helped. Each run is walked once, from its
+// first free span; only the chosen run's free spans are madvised.
+std::size_t page_heap::release_run_locked(std::size_t pages) noexcept {
+  const auto idle = [](const span* s) {
+    return s != nullptr && (s->state == span_state::free || s->state == span_state::released);
+  };
+  for (span_list& list : free_lists_) {
+    for (span* s = list.front(); s != nullptr; s = s->next) {
+      span* first = s;
+      if (span* left = map_.lookup(s->start - 1); idle(left)) {  // released
+        if (idle(map_.lookup(left->start - 1))) continue;  // a free span further left
+        first = left;
+      }
+      std::size_t run = 0;
+      for (span* t = first; idle(t); t = map_.lookup(t->end())) run += t->page_count;
+      if (run < pages) continue;
+      std::size_t released = 0;
+      for (span* t = first; idle(t); t = map_.lookup(t->end())) {
+        if (t->state != span_state::free) continue;
+        released += t->bytes();
+        release_span_locked(t);  // t takes in its released neighbours and keeps its record
+      }
+      release_metadata_locked();
+      return released;
+    }
+  }
+  return 0;
 }
 
 span* page_heap::allocate_large(std::size_t pages, std::size_t align_pages) noexcept {
@@ -280,18 +309,6 @@ std::size_t page_heap::release_free_pages(const char* why) noexcept {
     std::lock_guard lock(mu_);
     trace_heap_event(totals_locked(), "%s released %zu KiB", why, released >> 10);
   }
-  return released;
-}
-
-std::size_t page_heap::release_free_pages_locked() noexcept {
-  std::size_t released = 0;
-  for (span_list& list : free_lists_) {
-    while (!list.empty()) {
-      released += list.front()->bytes();
-      release_span_locked(list.front());
-    }
-  }
-  release_metadata_locked();
   return released;
 }
 
