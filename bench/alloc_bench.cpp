@@ -16,6 +16,8 @@
 //   map-u64            tide::map<uint64_t, uint64_t> built to --ops entries (default 1M), then
 //                      erased; std::allocator or tide::heap_map.              ns per entry
 //   map-string         the same with string values of 20-40 characters.       ns per entry
+//   fragmented         --mib MiB (default 512) of 256 KiB blocks written, every other one
+//                      freed; then --ops (default 16) blocks of 8 MiB allocated.  us, slowest
 //   give-back          --mib MiB (default 512) of 16 B - 1 KiB objects allocated and freed;
 //                      RSS sampled every 10 ms for 3 s (give_back.hpp).       ms until back
 //   give-back-release  the same, asking the allocator to give memory back after the frees
@@ -85,6 +87,13 @@ json run(const options& o) {
     figures["erase_ns"] = rounded(t.erase_ns, 3);
     return figures;
   }
+  if (w == "fragmented") {
+    const large_allocation_times t = large_after_fragmentation<Backend>(o.mib, ops_or(o, 16));
+    json figures = timed(fmt::format("8 MiB after {} MiB in 256 KiB pieces, half freed", o.mib),
+                         t.max_us, "us, slowest allocation");
+    figures["mean_us"] = rounded(t.mean_us, 3);
+    return figures;
+  }
   // give-back and give-back-release
   const bool explicit_release = w == "give-back-release";
   const give_back_result r = give_back<Backend>(o.mib << 20, explicit_release);
@@ -113,8 +122,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"system", "tide"}));
   app.add_option("--workload", o.workload, "The workload (see the top of alloc_bench.cpp)")
       ->required()
-      ->check(CLI::IsMember({"churn", "random", "prodcons", "map-u64", "map-string", "give-back",
-                             "give-back-release"}));
+      ->check(CLI::IsMember({"churn", "random", "prodcons", "map-u64", "map-string",
+                             "fragmented", "give-back", "give-back-release"}));
   app.add_option("--size", o.size, "Bytes per object (churn, prodcons)")
       ->capture_default_str()
       ->check(positive);
@@ -123,7 +132,7 @@ int main(int argc, char** argv) {
       ->check(positive);
   app.add_option("--ops", o.ops, "Operations, blocks or map entries (default: the workload's)")
       ->check(positive);
-  app.add_option("--mib", o.mib, "MiB allocated and freed (give-back)")
+  app.add_option("--mib", o.mib, "MiB allocated and freed (fragmented, give-back)")
       ->capture_default_str()
       ->check(positive);
   CLI11_PARSE(app, argc, argv);

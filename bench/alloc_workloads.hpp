@@ -3,10 +3,12 @@
 // set beforehand and freeing it afterwards stay outside. See docs/PERFORMANCE.md ("Allocators").
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <latch>
 #include <thread>
 #include <utility>
@@ -114,6 +116,36 @@ double producer_consumer(std::size_t size, std::size_t blocks) {
   const auto stop = bench_clock::now();
   producer.join();
   return seconds_between(start, stop) * 1e9 / static_cast<double>(blocks);
+}
+
+// A fragmented heap, then large allocations: `mib` MiB of 256 KiB blocks, each written whole,
+// then every other one freed (half the memory free, in pieces too short for what follows);
+// then `count` blocks of 8 MiB allocated (and touched) one by one, each timed. The first finds
+// no free piece long enough: what the allocator does then is the figure. Microseconds: the
+// slowest allocation and the mean.
+struct large_allocation_times {
+  double max_us;
+  double mean_us;
+};
+
+template <class Backend>
+large_allocation_times large_after_fragmentation(std::size_t mib, std::size_t count) {
+  constexpr std::size_t piece = std::size_t{256} << 10, large = std::size_t{8} << 20;
+  std::vector<void*> pieces((mib << 20) / piece);
+  for (void*& p : pieces) std::memset(p = Backend::allocate(piece), 1, piece);
+  for (std::size_t i = 0; i < pieces.size(); i += 2) Backend::deallocate(pieces[i], piece);
+  std::vector<void*> blocks(count);
+  large_allocation_times t{0, 0};
+  for (void*& p : blocks) {
+    const auto start = bench_clock::now();
+    touch(p = Backend::allocate(large));
+    const double us = seconds_between(start, bench_clock::now()) * 1e6;
+    t.max_us = std::max(t.max_us, us);
+    t.mean_us += us / static_cast<double>(count);
+  }
+  for (void* p : blocks) Backend::deallocate(p, large);
+  for (std::size_t i = 1; i < pieces.size(); i += 2) Backend::deallocate(pieces[i], piece);
+  return t;
 }
 
 // A map built to `entries` entries (keys splitmix64(i), values value(i)), then erased key by

@@ -71,6 +71,7 @@ cases=(
   "--workload=prodcons --size=64 --ops=$prodcons_ops"
   "--workload=map-u64 --ops=$map_entries"
   "--workload=map-string --ops=$map_entries"
+  "--workload=fragmented --mib=512"
   "--workload=give-back --mib=512"
   "--workload=give-back-release --mib=512"
 )
