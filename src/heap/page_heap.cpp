@@ -237,8 +237,7 @@ std::size_t page_heap::release_run_locked(std::size_t pages) noexcept {
         released += t->bytes();
         release_span_locked(t);  // t takes in its released neighbours and keeps its record
       }
-      release_metadata_locked();
-      return released;
+      return released;  // the metadata is left to the next release_free_pages or scavenge
     }
   }
   return 0;
