@@ -153,8 +153,8 @@ TEST(PageHeap, AnAllocationReleasesOnlyTheFreeSpansOfARunThatFits) {
 }
 
 // When no run would fit, it grows at once: releasing free spans would not help (before, it
-// released all of them first: with 512 MiB free in short spans between live ones, an 8 MiB
-// allocation took 65-119 ms on a VM, and then grew anyway).
+// released all of them first: with 256 MiB free in short spans between live ones, an 8 MiB
+// allocation took 31-34 ms on a VM, and then grew anyway).
 TEST(PageHeap, AnAllocationThatNoRunFitsGrowsWithoutReleasing) {
   heap_fixture f;
   std::vector<span*> spans;
