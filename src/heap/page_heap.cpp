@@ -315,6 +315,10 @@ void page_heap::release_span_locked(span* s) noexcept {
   TIDE_ASSERT(s->state == span_state::free, "release_span: the span is not free");
   remove_free_locked(s);
   release_(s->base(), s->bytes());
+  list_as_released_locked(s);
+}
+
+void page_heap::list_as_released_locked(span* s) noexcept {
   released_total_bytes_ += s->bytes();
   s->state = span_state::released;
   insert_free_locked(s);  // merges with released neighbours; never with a free one
@@ -398,9 +402,7 @@ void page_heap::finish_releasing_locked() noexcept {
   while (span* s = releasing_.front()) {
     releasing_.remove(s);
     add_pages_locked(s->state, -static_cast<std::ptrdiff_t>(s->page_count));
-    released_total_bytes_ += s->bytes();
-    s->state = span_state::released;
-    insert_free_locked(s);  // merges with released neighbours
+    list_as_released_locked(s);
   }
 }
 

@@ -150,6 +150,8 @@ class page_heap {
   // release_idle_pages without the trace.
   std::size_t release_in_batches(std::uint64_t cutoff_ms) noexcept;
   void release_span_locked(span* s) noexcept;
+  // Lists s, off every list and with its pages released, as a released span.
+  void list_as_released_locked(span* s) noexcept;
   // Takes up to max_release_batch bytes of free spans freed by cutoff_ms off the free lists
   // onto releasing_; returns their bytes.
   std::size_t take_idle_spans_locked(std::uint64_t cutoff_ms) noexcept;
