@@ -23,6 +23,17 @@ std::uint64_t os_monotonic_ms() noexcept {
 void* os_reserve(std::size_t bytes, std::size_t align) noexcept {
   TIDE_ASSERT(bytes % os_page_bytes == 0 && align % os_page_bytes == 0,
               "os_reserve: sizes must be whole OS pages");
+  // A mapping of exactly `bytes` is often aligned already (the kernel places it right below
+  // the previous one, commonly an earlier reservation of whole pages): keep it if so, since
+  // a munmap can cost tens of microseconds (a TLB shootdown once other threads have run).
+  // Worth trying only when the odds are good, os_page_bytes / align at the least.
+  if (align <= 2 * os_page_bytes) {
+    void* exact = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (exact == MAP_FAILED) return nullptr;
+    if (reinterpret_cast<std::uintptr_t>(exact) % align == 0) return exact;
+    ::munmap(exact, bytes);
+  }
   // Over-reserve by `align` and trim both ends, so the start is aligned.
   const std::size_t padded = bytes + align;
   if (padded < bytes) return nullptr;

@@ -10,6 +10,15 @@
 #include "poison.hpp"
 
 namespace tide::heap::detail {
+namespace {
+
+std::size_t span_count(const span_list (&lists)[page_heap::list_count]) noexcept {
+  std::size_t count = 0;
+  for (const span_list& list : lists) count += list.size();
+  return count;
+}
+
+}  // namespace
 
 page_heap::page_heap(page_map& map, reserve_function reserve, std::size_t arena_bytes,
                      release_function release) noexcept
@@ -215,17 +224,22 @@ span* page_heap::allocate_locked(std::size_t pages, std::size_t align_pages) noe
 // Neighbours that are not in use alternate free, released, free, ... (each state merges within
 // itself). Finds such a run of at least `pages` pages and releases its free spans, which merge
 // with the released ones into one span. Returns the bytes released: 0 if no run is long
-// enough, in which case releasing would not have helped. Each run is walked once, from its
-// first free span; only the chosen run's free spans are madvised.
+// enough, in which case releasing would not have helped. A run that fit() missed holds spans
+// of both states, so the runs are found from the spans of the state with fewer (a heap
+// fragmented by live spans may have thousands of free spans and no released one); each run
+// is walked once, from its first span of that state. Only the chosen run's free spans are
+// madvised.
 std::size_t page_heap::release_run_locked(std::size_t pages) noexcept {
   const auto idle = [](const span* s) {
     return s != nullptr && (s->state == span_state::free || s->state == span_state::released);
   };
-  for (span_list& list : free_lists_) {
-    for (span* s = list.front(); s != nullptr; s = s->next) {
+  span_list* starts =
+      span_count(free_lists_) <= span_count(released_lists_) ? free_lists_ : released_lists_;
+  for (std::size_t i = 0; i < list_count; ++i) {
+    for (span* s = starts[i].front(); s != nullptr; s = s->next) {
       span* first = s;
-      if (span* left = map_.lookup(s->start - 1); idle(left)) {  // released
-        if (idle(map_.lookup(left->start - 1))) continue;  // a free span further left
+      if (span* left = map_.lookup(s->start - 1); idle(left)) {  // of the other state
+        if (idle(map_.lookup(left->start - 1))) continue;  // one of s's state further left
         first = left;
       }
       std::size_t run = 0;
@@ -426,11 +440,9 @@ page_heap_stats page_heap::stats() const noexcept {
   st.free_bytes = totals.idle;
   st.released_bytes = totals.released;
   st.span_count = span_records_.live();
-  for (std::size_t i = 0; i < list_count; ++i) {
-    st.free_spans += free_lists_[i].size();
-    st.released_spans += released_lists_[i].size();
-  }
-  st.free_spans += releasing_.size();  // free until the scavenger's madvise is done
+  // A releasing span is free until the scavenger's madvise is done.
+  st.free_spans = span_count(free_lists_) + releasing_.size();
+  st.released_spans = span_count(released_lists_);
   st.large_mallocs = large_mallocs_;
   st.large_frees = large_frees_;
   st.large_live_bytes = large_live_pages_ * page_bytes;

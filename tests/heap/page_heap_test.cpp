@@ -152,6 +152,52 @@ TEST(PageHeap, AnAllocationReleasesOnlyTheFreeSpansOfARunThatFits) {
   f.heap->check_invariants();
 }
 
+// The runs are found from whichever state has fewer spans (with thousands of free spans
+// between live ones and no released span, the walk is then empty). Each of the four shapes of a
+// two-span run, [x][y] with x or y released, is found with few free spans and with few
+// released ones (six one-page spans between live ones tip the count).
+TEST(PageHeap, AnAllocationFindsARunFromTheStateWithFewerSpans) {
+  for (const bool x_released : {true, false}) {
+    for (const bool singles_released : {true, false}) {
+      SCOPED_TRACE(::testing::Message() << "x released " << x_released << ", singles released "
+                                        << singles_released);
+      heap_fixture f(os_reserve, 24 * page_bytes);
+      span* x = f.heap->allocate_large(4);
+      span* y = f.heap->allocate_large(4);
+      std::vector<span*> live{f.heap->allocate_large(1)};
+      std::vector<span*> singles;
+      for (int i = 0; i < 6; ++i) {
+        singles.push_back(f.heap->allocate_large(1));
+        live.push_back(f.heap->allocate_large(1));
+      }  // 3 pages of the arena are left, released: no room for 8
+      const page_id x_start = x->start;
+      span* released = x_released ? x : y;
+      span* stays_free = x_released ? y : x;
+      f.heap->deallocate(released);
+      if (singles_released) {
+        for (span* s : singles) f.heap->deallocate(s);
+      }
+      const std::size_t released_before = f.heap->release_free_pages();
+      f.heap->deallocate(stays_free);
+      if (!singles_released) {
+        for (span* s : singles) f.heap->deallocate(s);
+      }
+      const page_heap_stats before = f.heap->stats();
+      ASSERT_NE(before.free_spans, before.released_spans) << "one state has fewer spans";
+      span* big = f.heap->allocate_large(8);
+      ASSERT_NE(big, nullptr);
+      EXPECT_EQ(big->start, x_start) << "x and y together";
+      const page_heap_stats st = f.heap->stats();
+      EXPECT_EQ(st.arena_bytes, 24 * page_bytes) << "no new arena";
+      EXPECT_EQ(st.released_total_bytes, released_before + 4 * page_bytes) << "only the run's";
+      f.heap->check_invariants();
+      f.heap->deallocate(big);
+      for (span* s : live) f.heap->deallocate(s);
+      f.heap->check_invariants();
+    }
+  }
+}
+
 // When no run would fit, it grows at once: releasing free spans would not help (before, it
 // released all of them first: with 256 MiB free in short spans between live ones, an 8 MiB
 // allocation took 31-34 ms on a VM, and then grew anyway).
