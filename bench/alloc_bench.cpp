@@ -8,6 +8,8 @@
 //
 //   churn              --live objects of --size bytes (default 64 B, 10000 live); --ops times
 //                      (default 10M) free the oldest and allocate a new one.   ns per pair
+//   batch              --live blocks (default 10000) of --size bytes allocated one after
+//                      another, then all freed; --ops rounds (default 100).   ns per pair
 //   random             --live objects (default 10000) of 8 B - 32 KiB, skewed to small
 //                      (alloc_workloads.hpp); --ops times (default 5M) free a random one and
 //                      allocate a new size in its place.                       ns per pair
@@ -69,6 +71,10 @@ json run(const options& o) {
     return timed(fmt::format("churn {} B, {} live", o.size, o.live),
                  churn<Backend>(o.size, o.live, ops_or(o, 10'000'000)), "ns/pair");
   }
+  if (w == "batch") {
+    return timed(fmt::format("batch {} B, {} at a time", o.size, o.live),
+                 batches<Backend>(o.size, o.live, ops_or(o, 100)), "ns/pair");
+  }
   if (w == "random") {
     return timed(fmt::format("random 8 B-32 KiB, {} live", o.live),
                  random_sizes<Backend>(o.live, ops_or(o, 5'000'000)), "ns/pair");
@@ -122,15 +128,15 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"system", "tide"}));
   app.add_option("--workload", o.workload, "The workload (see the top of alloc_bench.cpp)")
       ->required()
-      ->check(CLI::IsMember({"churn", "random", "prodcons", "map-u64", "map-string",
+      ->check(CLI::IsMember({"churn", "batch", "random", "prodcons", "map-u64", "map-string",
                              "fragmented", "give-back", "give-back-release"}));
-  app.add_option("--size", o.size, "Bytes per object (churn, prodcons)")
+  app.add_option("--size", o.size, "Bytes per object (churn, batch, prodcons)")
       ->capture_default_str()
       ->check(positive);
-  app.add_option("--live", o.live, "Live objects (churn, random)")
+  app.add_option("--live", o.live, "Live objects (churn, batch, random)")
       ->capture_default_str()
       ->check(positive);
-  app.add_option("--ops", o.ops, "Operations, blocks or map entries (default: the workload's)")
+  app.add_option("--ops", o.ops, "Operations, blocks, rounds or map entries (default: the workload's)")
       ->check(positive);
   app.add_option("--mib", o.mib, "MiB allocated and freed (fragmented, give-back)")
       ->capture_default_str()

@@ -41,6 +41,22 @@ double churn(std::size_t size, std::size_t live, std::size_t pairs) {
   return seconds_between(start, stop) * 1e9 / static_cast<double>(pairs);
 }
 
+// Batches: `live` blocks of `size` bytes allocated (and touched) one after another, then all
+// freed, `rounds` times. Unlike churn, each allocation comes while the blocks freed last round
+// are merged into one long free run (for a page allocator: no free span of the exact length).
+// Nanoseconds per allocate + free.
+template <class Backend>
+double batches(std::size_t size, std::size_t live, std::size_t rounds) {
+  std::vector<void*> batch(live);
+  const auto start = bench_clock::now();
+  for (std::size_t r = 0; r < rounds; ++r) {
+    for (void*& p : batch) touch(p = Backend::allocate(size));
+    for (void* p : batch) Backend::deallocate(p, size);
+  }
+  const auto stop = bench_clock::now();
+  return seconds_between(start, stop) * 1e9 / static_cast<double>(rounds * live);
+}
+
 // A size from 8 B to 32 KiB, skewed to small sizes as in real programs: the low 4 bits of `r`
 // pick a band by their trailing ones (band b with probability 2^-(b+1), the last band taking
 // the remaining 1/16), bits 8..39 a size uniform within the band.

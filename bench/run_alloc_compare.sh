@@ -58,15 +58,17 @@ fi
 preload[tide-shim]=$(realpath "$tide_shim")
 
 if ((quick)); then
-  churn_ops=1000000 random_ops=1000000 prodcons_ops=500000 map_entries=200000
+  churn_ops=1000000 random_ops=1000000 prodcons_ops=500000 map_entries=200000 batch_rounds=40
 else
-  churn_ops=10000000 random_ops=5000000 prodcons_ops=2000000 map_entries=1000000
+  churn_ops=10000000 random_ops=5000000 prodcons_ops=2000000 map_entries=1000000 batch_rounds=400
 fi
 cases=(
   "--workload=churn --size=16 --ops=$churn_ops"
   "--workload=churn --size=64 --ops=$churn_ops"
   "--workload=churn --size=256 --ops=$churn_ops"
   "--workload=churn --size=4096 --ops=$churn_ops"
+  "--workload=batch --size=40960 --live=256 --ops=$batch_rounds"
+  "--workload=batch --size=262144 --live=256 --ops=$batch_rounds"
   "--workload=random --live=20000 --ops=$random_ops"
   "--workload=prodcons --size=64 --ops=$prodcons_ops"
   "--workload=map-u64 --ops=$map_entries"

@@ -10,15 +10,6 @@
 #include "poison.hpp"
 
 namespace tide::heap::detail {
-namespace {
-
-std::size_t span_count(const span_list (&lists)[page_heap::list_count]) noexcept {
-  std::size_t count = 0;
-  for (const span_list& list : lists) count += list.size();
-  return count;
-}
-
-}  // namespace
 
 page_heap::page_heap(page_map& map, reserve_function reserve, std::size_t arena_bytes,
                      release_function release) noexcept
@@ -36,11 +27,14 @@ page_heap::~page_heap() {
   }
 }
 
-span_list& page_heap::list_for(span_state state, std::size_t pages) noexcept {
+span_lists& page_heap::lists_for(span_state state) noexcept {
   TIDE_ASSERT(state == span_state::free || state == span_state::released,
-              "list_for: only free and released spans are listed");
-  const std::size_t index = pages < list_count ? pages : 0;
-  return state == span_state::free ? free_lists_[index] : released_lists_[index];
+              "lists_for: only free and released spans are listed");
+  return state == span_state::free ? free_lists_ : released_lists_;
+}
+
+const span_lists& page_heap::lists_for(span_state state) const noexcept {
+  return const_cast<page_heap*>(this)->lists_for(state);
 }
 
 void page_heap::add_pages_locked(span_state state, std::ptrdiff_t pages) noexcept {
@@ -86,7 +80,7 @@ void page_heap::map_free_ends_locked(span* s) noexcept {
 }
 
 void page_heap::remove_free_locked(span* s) noexcept {
-  list_for(s->state, s->page_count).remove(s);
+  lists_for(s->state).remove(s);
   add_pages_locked(s->state, -static_cast<std::ptrdiff_t>(s->page_count));
 }
 
@@ -115,18 +109,16 @@ void page_heap::insert_free_locked(span* s) noexcept {
     span_records_.deallocate(right);
   }
   map_free_ends_locked(s);
-  list_for(s->state, s->page_count).push_front(s);
+  lists_for(s->state).push(s);
   add_pages_locked(s->state, static_cast<std::ptrdiff_t>(s->page_count));
 }
 
 span* page_heap::find_fit_locked(std::size_t pages, span_state state) noexcept {
-  for (std::size_t n = pages; n < list_count; ++n) {
-    span_list& list = list_for(state, n);
-    if (!list.empty()) return list.front();
-  }
+  const span_lists& lists = lists_for(state);
+  if (span* s = lists.shortest_fit(pages); s != nullptr) return s;
   // Best fit among the long spans, lowest address on ties (keeps the heap compact).
   span* best = nullptr;
-  for (span* s = list_for(state, list_count).front(); s != nullptr; s = s->next) {
+  for (span* s = lists.long_spans().front(); s != nullptr; s = s->next) {
     if (s->page_count < pages) continue;
     if (best == nullptr || s->page_count < best->page_count ||
         (s->page_count == best->page_count && s->start < best->start)) {
@@ -233,10 +225,11 @@ std::size_t page_heap::release_run_locked(std::size_t pages) noexcept {
   const auto idle = [](const span* s) {
     return s != nullptr && (s->state == span_state::free || s->state == span_state::released);
   };
-  span_list* starts =
-      span_count(free_lists_) <= span_count(released_lists_) ? free_lists_ : released_lists_;
-  for (std::size_t i = 0; i < list_count; ++i) {
-    for (span* s = starts[i].front(); s != nullptr; s = s->next) {
+  const span_lists& starts = free_lists_.span_count() <= released_lists_.span_count()
+                                 ? free_lists_
+                                 : released_lists_;
+  for (const span_list& list : starts) {
+    for (span* s = list.front(); s != nullptr; s = s->next) {
       span* first = s;
       if (span* left = map_.lookup(s->start - 1); idle(left)) {  // of the other state
         if (idle(map_.lookup(left->start - 1))) continue;  // one of s's state further left
@@ -340,11 +333,11 @@ void page_heap::list_as_released_locked(span* s) noexcept {
 
 void page_heap::release_metadata_locked() noexcept {
   // Move the records of free and released spans down, so the chunks above can empty.
-  for (span_list* lists : {free_lists_, released_lists_}) {
-    for (std::size_t i = 0; i < list_count; ++i) {
-      for (span* s = lists[i].front(); s != nullptr;) {
+  for (const span_lists* lists : {&free_lists_, &released_lists_}) {
+    for (const span_list& list : *lists) {
+      for (span* s = list.front(); s != nullptr;) {
         span* next = s->next;
-        if (span_records_.has_lower_room(s)) move_free_record_locked(s, lists[i]);
+        if (span_records_.has_lower_room(s)) move_free_record_locked(s);
         s = next;
       }
     }
@@ -353,11 +346,11 @@ void page_heap::release_metadata_locked() noexcept {
   bitmap_blocks_.release_unused_pages();
 }
 
-void page_heap::move_free_record_locked(span* s, span_list& list) noexcept {
+void page_heap::move_free_record_locked(span* s) noexcept {
   span* t = new_span_locked(s->start, s->page_count, s->state);
   if (t == nullptr) return;  // no room after all: it stays where it is
   t->freed_at_ms() = s->freed_at_ms();
-  list.replace(s, t);
+  lists_for(s->state).replace(s, t);
   map_free_ends_locked(t);
   span_records_.deallocate(s);
 }
@@ -396,7 +389,7 @@ std::size_t page_heap::release_in_batches(std::uint64_t cutoff_ms) noexcept {
 
 std::size_t page_heap::take_idle_spans_locked(std::uint64_t cutoff_ms) noexcept {
   std::size_t batch = 0;
-  for (span_list& list : free_lists_) {
+  for (const span_list& list : free_lists_) {
     for (span* s = list.front(); s != nullptr && batch < max_release_batch;) {
       span* next = s->next;
       if (s->freed_at_ms() <= cutoff_ms) {
@@ -441,8 +434,8 @@ page_heap_stats page_heap::stats() const noexcept {
   st.released_bytes = totals.released;
   st.span_count = span_records_.live();
   // A releasing span is free until the scavenger's madvise is done.
-  st.free_spans = span_count(free_lists_) + releasing_.size();
-  st.released_spans = span_count(released_lists_);
+  st.free_spans = free_lists_.span_count() + releasing_.size();
+  st.released_spans = released_lists_.span_count();
   st.large_mallocs = large_mallocs_;
   st.large_frees = large_frees_;
   st.large_live_bytes = large_live_pages_ * page_bytes;
@@ -520,8 +513,7 @@ void page_heap::check_invariants_locked() const noexcept {
         }
         const span_list& list = s->state == span_state::releasing
                                     ? releasing_
-                                    : const_cast<page_heap*>(this)->list_for(s->state,
-                                                                             s->page_count);
+                                    : lists_for(s->state).list_for(s->page_count);
         bool on_list = false;
         for (const span* t = list.front(); t != nullptr; t = t->next) on_list |= t == s;
         if (!on_list) fail("a free span is on the list for its state (and length)", s);
@@ -534,11 +526,12 @@ void page_heap::check_invariants_locked() const noexcept {
       p = s->end();
     }
   }
-  std::size_t on_lists = 0;
-  for (std::size_t i = 0; i < list_count; ++i) on_lists += free_lists_[i].size();
-  for (std::size_t i = 0; i < list_count; ++i) on_lists += released_lists_[i].size();
-  on_lists += releasing_.size();
+  const std::size_t on_lists =
+      free_lists_.span_count() + released_lists_.span_count() + releasing_.size();
   if (on_lists != listed) fail("the lists hold exactly the spans not in use", nullptr);
+  if (!free_lists_.bitmap_matches() || !released_lists_.bitmap_matches()) {
+    fail("a list's bit in the bitmap is set if and only if the list holds a span", nullptr);
+  }
   if (pages[static_cast<int>(span_state::free)] + pages[static_cast<int>(span_state::releasing)] !=
       free_pages_) {
     fail("free_pages_ (free and releasing spans)", nullptr);

@@ -7,8 +7,8 @@
 //   arena:  | small span | large span | free span | small span |   released span ...  |
 //                                         ^ resident, reusable      ^ madvised, not in RSS
 //
-// Free and released spans sit on free lists by state and length: one list per length
-// 1..list_count-1 pages and one list (searched best-fit) for longer spans. Allocation takes
+// Free and released spans sit on free lists by state and length (span_lists.hpp): one list
+// per length 1..127 pages and one list (searched best-fit) for longer spans. Allocation takes
 // free spans first (their pages are already resident), then released ones, splitting off the
 // rest; when nothing fits, it looks for free and released neighbours that together would
 // (they do not merge across states), releases the free ones of that run only and tries again,
@@ -47,6 +47,7 @@
 #include "page_map.hpp"
 #include "trace.hpp"
 #include "span.hpp"
+#include "span_lists.hpp"
 
 namespace tide::heap::detail {
 
@@ -72,7 +73,6 @@ class page_heap {
   using reserve_function = void* (*)(std::size_t bytes, std::size_t align) noexcept;
   using release_function = void (*)(void* start, std::size_t bytes) noexcept;
   static constexpr std::size_t default_arena_bytes = std::size_t{64} << 20;
-  static constexpr std::size_t list_count = 128;
 
   // `reserve` is os_reserve and `release` os_release except in tests, which inject failures
   // and look at the heap while it releases.
@@ -160,8 +160,8 @@ class page_heap {
   // Moves the records of free and released spans to the lowest chunks of the record pool, then
   // returns the pages of span records and bitmap blocks that hold no live record.
   void release_metadata_locked() noexcept;
-  // Gives the free or released span s (on `list`) a new record, lower in the pool.
-  void move_free_record_locked(span* s, span_list& list) noexcept;
+  // Gives the free or released span s a new record, lower in the pool.
+  void move_free_record_locked(span* s) noexcept;
   void check_invariants_locked_if_expensive() const noexcept;
   // Adds a free or released span to its list, merging it with neighbours of its state.
   void insert_free_locked(span* s) noexcept;
@@ -169,7 +169,8 @@ class page_heap {
   void map_free_ends_locked(span* s) noexcept;
   span* new_span_locked(page_id start, std::size_t pages, span_state state) noexcept;
   void add_pages_locked(span_state state, std::ptrdiff_t pages) noexcept;
-  span_list& list_for(span_state state, std::size_t pages) noexcept;
+  span_lists& lists_for(span_state state) noexcept;
+  const span_lists& lists_for(span_state state) const noexcept;
   void check_invariants_locked() const noexcept;
   trace_totals totals_locked() const noexcept;
 
@@ -187,8 +188,8 @@ class page_heap {
   std::size_t arena_bytes_;
   fixed_pool span_records_{sizeof(span)};
   fixed_pool bitmap_blocks_{span::bitmap_block_bytes};
-  span_list free_lists_[list_count];      // [0]: list_count pages or more
-  span_list released_lists_[list_count];  // [0]: list_count pages or more
+  span_lists free_lists_;
+  span_lists released_lists_;
   span_list releasing_;  // the batch release_idle_pages is releasing without the lock
   std::size_t free_pages_ = 0;
   std::size_t released_pages_ = 0;
