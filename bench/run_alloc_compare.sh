@@ -67,6 +67,7 @@ cases=(
   "--workload=churn --size=64 --ops=$churn_ops"
   "--workload=churn --size=256 --ops=$churn_ops"
   "--workload=churn --size=4096 --ops=$churn_ops"
+  "--workload=churn --size=1048576 --live=256 --ops=$churn_ops"
   "--workload=batch --size=40960 --live=256 --ops=$batch_rounds"
   "--workload=batch --size=262144 --live=256 --ops=$batch_rounds"
   "--workload=random --live=20000 --ops=$random_ops"

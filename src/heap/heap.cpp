@@ -110,10 +110,20 @@ TIDE_NOINLINE void* allocate_large(std::size_t size, std::size_t align) {
   return allocate_pages(size, align);
 }
 
+// p's page maps to no span: it is not in the heap, or inside a large block or idle pages
+// (only their first and last pages are mapped). Says which, and aborts.
+[[noreturn]] TIDE_NOINLINE void report_unmapped(global_heap& heap, const void* p) noexcept {
+  const span* s = heap.pages.span_containing(page_of(p));
+  if (s != nullptr && s->state == span_state::large) {
+    report_misuse("interior pointer (not the start of a block)", p);
+  }
+  report_misuse("pointer not allocated by tide::heap (or already freed)", p);
+}
+
 // The span p belongs to, or a misuse report if there is none.
 TIDE_ALWAYS_INLINE span* span_of(global_heap& heap, const void* p) noexcept {
   span* s = heap.map.lookup(page_of(p));
-  if (s == nullptr) report_misuse("pointer not allocated by tide::heap (or already freed)", p);
+  if (s == nullptr) report_unmapped(heap, p);
   return s;
 }
 

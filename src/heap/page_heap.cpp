@@ -74,7 +74,7 @@ span* page_heap::new_span_locked(page_id start, std::size_t pages, span_state st
   return s;
 }
 
-void page_heap::map_free_ends_locked(span* s) noexcept {
+void page_heap::map_ends_locked(span* s) noexcept {
   map_.set(s->start, s);
   map_.set(s->end() - 1, s);
 }
@@ -108,7 +108,7 @@ void page_heap::insert_free_locked(span* s) noexcept {
     s->page_count += right->page_count;
     span_records_.deallocate(right);
   }
-  map_free_ends_locked(s);
+  map_ends_locked(s);
   lists_for(s->state).push(s);
   add_pages_locked(s->state, static_cast<std::ptrdiff_t>(s->page_count));
 }
@@ -157,7 +157,7 @@ span* page_heap::carve_locked(span* s, std::size_t pages, std::size_t align_page
   s->page_count = pages;
   s->state = span_state::large;
   unpoison(s->base(), s->bytes());
-  map_.set_range(s->start, s->page_count, s);
+  map_ends_locked(s);  // its inner pages map to nullptr already, as a free span's did
   add_pages_locked(span_state::large, static_cast<std::ptrdiff_t>(pages));
   // The pieces cannot merge with anything: their other neighbours were not of their state.
   if (before != nullptr) insert_free_locked(before);
@@ -274,6 +274,7 @@ span* page_heap::allocate_small(int c) noexcept {
     if (bitmap != nullptr) bitmap_blocks_.deallocate(bitmap);
     return nullptr;
   }
+  map_.set_range(s->start, s->page_count, s);  // an object may sit on any of its pages
   s->init_small(c, bitmap != nullptr ? bitmap : s->inline_bits);
   check_invariants_locked_if_expensive();
   return s;
@@ -289,13 +290,12 @@ void page_heap::deallocate_locked(span* s) noexcept {
   TIDE_ASSERT(s->in_use(), "page_heap::deallocate: span is not in use");
   TIDE_ASSERT(s->prev == nullptr && s->next == nullptr, "page_heap::deallocate: span on a list");
   add_pages_locked(s->state, -static_cast<std::ptrdiff_t>(s->page_count));
-  if (s->state == span_state::large) {
+  const bool small = s->state == span_state::small;
+  if (!small) {
     ++large_frees_;
     large_live_pages_ -= s->page_count;
   }
-  if (s->state == span_state::small && !s->bitmap_is_inline()) {
-    bitmap_blocks_.deallocate(s->allocated_bits);
-  }
+  if (small && !s->bitmap_is_inline()) bitmap_blocks_.deallocate(s->allocated_bits);
   s->allocated_bits = s->inline_bits;
   s->size_class = 0;
   s->object_count = 0;
@@ -305,7 +305,8 @@ void page_heap::deallocate_locked(span* s) noexcept {
   s->state = span_state::free;
   poison(s->base(), s->bytes());
   s->freed_at_ms() = os_monotonic_ms();
-  map_.set_range(s->start, s->page_count, nullptr);
+  // A free span maps its ends only, as a large one does already.
+  if (small && s->page_count > 2) map_.set_range(s->start + 1, s->page_count - 2, nullptr);
   insert_free_locked(s);
 }
 
@@ -351,7 +352,7 @@ void page_heap::move_free_record_locked(span* s) noexcept {
   if (t == nullptr) return;  // no room after all: it stays where it is
   t->freed_at_ms() = s->freed_at_ms();
   lists_for(s->state).replace(s, t);
-  map_free_ends_locked(t);
+  map_ends_locked(t);
   span_records_.deallocate(s);
 }
 
@@ -447,6 +448,19 @@ page_heap_stats page_heap::stats() const noexcept {
   return st;
 }
 
+const span* page_heap::span_containing(page_id page) const noexcept {
+  std::lock_guard lock(mu_);
+  const bool in_an_arena = std::any_of(arenas_, arenas_ + arena_count_, [&](const arena& a) {
+    return page >= a.start && page - a.start < a.pages;
+  });
+  if (!in_an_arena) return nullptr;
+  // Every page of an arena is in a span whose first page maps to it: the walk stops there at
+  // the latest, and the nearest mapped page is in that span.
+  for (page_id q = page;; --q) {
+    if (const span* s = map_.lookup(q); s != nullptr) return s;
+  }
+}
+
 std::size_t page_heap::resident_arena_bytes() const noexcept {
   std::lock_guard lock(mu_);
   std::size_t resident = 0;
@@ -500,17 +514,19 @@ void page_heap::check_invariants_locked() const noexcept {
       if (s == nullptr || s->start != p) fail("every span's first page maps to it", s);
       if (s->end() > run.start + run.pages) fail("spans stay in their arenas", s);
       pages[static_cast<int>(s->state)] += s->page_count;
-      if (s->in_use()) {
-        for (page_id q = s->start; q < s->end(); ++q) {
-          if (map_.lookup(q) != s) fail("every page of an in-use span maps to it", s);
+      if (map_.lookup(s->end() - 1) != s) fail("every span's last page maps to it", s);
+      if (s->state == span_state::small) {
+        for (page_id q = s->start + 1; q + 1 < s->end(); ++q) {
+          if (map_.lookup(q) != s) fail("every page of a small span maps to it", s);
         }
         // A small span's bitmap belongs to its central list, which changes it under its own
         // lock, not this one: the central list checks it (central_list::check_invariants).
       } else {
-        if (map_.lookup(s->end() - 1) != s) fail("a free span's last page maps to it", s);
         for (page_id q = s->start + 1; q + 1 < s->end(); ++q) {
-          if (map_.lookup(q) != nullptr) fail("a free span's inner pages map to nullptr", s);
+          if (map_.lookup(q) != nullptr) fail("the inner pages of other spans map to nullptr", s);
         }
+      }
+      if (!s->in_use()) {
         const span_list& list = s->state == span_state::releasing
                                     ? releasing_
                                     : lists_for(s->state).list_for(s->page_count);

@@ -136,6 +136,11 @@ class page_heap {
   // The bytes of all arenas that are resident (mincore): what the heap's pages cost in RSS.
   // O(arena pages); for tests and diagnostics.
   std::size_t resident_arena_bytes() const noexcept;
+
+  // The span whose pages include `page`, or nullptr if no arena holds it. The page map has
+  // nothing for the inner pages of a large or idle span, so this walks left to the nearest
+  // mapped page: O(the span's pages), for error reports.
+  const span* span_containing(page_id page) const noexcept;
   void check_invariants() const noexcept;
 
  private:
@@ -166,7 +171,7 @@ class page_heap {
   // Adds a free or released span to its list, merging it with neighbours of its state.
   void insert_free_locked(span* s) noexcept;
   void remove_free_locked(span* s) noexcept;
-  void map_free_ends_locked(span* s) noexcept;
+  void map_ends_locked(span* s) noexcept;
   span* new_span_locked(page_id start, std::size_t pages, span_state state) noexcept;
   void add_pages_locked(span_state state, std::ptrdiff_t pages) noexcept;
   span_lists& lists_for(span_state state) noexcept;

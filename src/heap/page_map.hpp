@@ -11,10 +11,11 @@
 // ensure() and never freed.
 //
 // Invariants (kept by the page heap, which is the only writer, under its lock):
-//   - every page of an in-use span (small or large) maps to that span;
-//   - the first and the last page of a free or released span map to it, and its other pages
-//     map to nullptr, so coalescing finds a neighbour in O(1) and a stale pointer into a free
-//     run finds nothing;
+//   - every page of a small span maps to that span (an object may sit on any of them);
+//   - the first and the last page of any other span (large, free, released, releasing) map to
+//     it, and its other pages map to nullptr: a large block is freed by its first address,
+//     coalescing finds a neighbour in O(1), and a stale pointer into a free run finds nothing
+//     (page_heap::span_containing finds what such a pointer points into, for error reports);
 //   - pages the heap never reserved map to nullptr.
 // Readers (deallocate) may look up without the lock: entries are read and written atomically.
 #pragma once

@@ -28,7 +28,9 @@ struct heap_fixture {
       : heap(std::make_unique<page_heap>(*map, reserve, arena_bytes, release)) {}
 };
 
-TEST(PageHeap, LargeSpansAreDistinctAndEveryPageMapsToThem) {
+// A large span maps its first and last page; its inner pages map to nothing, and
+// span_containing finds it from any of them.
+TEST(PageHeap, LargeSpansAreDistinctAndMapTheirEnds) {
   heap_fixture f;
   std::vector<span*> spans;
   for (std::size_t pages : {1, 3, 17, 200, 1}) {
@@ -36,15 +38,25 @@ TEST(PageHeap, LargeSpansAreDistinctAndEveryPageMapsToThem) {
     ASSERT_NE(s, nullptr);
     EXPECT_EQ(s->state, span_state::large);
     EXPECT_EQ(s->page_count, pages);
-    for (page_id p = s->start; p < s->end(); ++p) EXPECT_EQ(f.map->lookup(p), s);
+    EXPECT_EQ(f.map->lookup(s->start), s);
+    EXPECT_EQ(f.map->lookup(s->end() - 1), s);
+    for (page_id p = s->start + 1; p + 1 < s->end(); ++p) EXPECT_EQ(f.map->lookup(p), nullptr);
+    for (page_id p = s->start; p < s->end(); ++p) EXPECT_EQ(f.heap->span_containing(p), s);
     std::memset(s->base(), 0xab, s->bytes());  // writable
     spans.push_back(s);
   }
   f.heap->check_invariants();
   EXPECT_EQ(f.heap->stats().in_use_bytes, 222 * page_bytes);
+  const page_id inside_200 = spans[3]->start + 100;
   for (span* s : spans) f.heap->deallocate(s);
   f.heap->check_invariants();
   EXPECT_EQ(f.heap->stats().in_use_bytes, 0u);
+  const span* idle = f.heap->span_containing(inside_200);
+  ASSERT_NE(idle, nullptr);
+  EXPECT_FALSE(idle->in_use()) << "freed pages are in an idle span";
+  EXPECT_LE(idle->start, inside_200);
+  EXPECT_GT(idle->end(), inside_200);
+  EXPECT_EQ(f.heap->span_containing(page_of(&f)), nullptr) << "not in any arena";
 }
 
 TEST(PageHeap, FreedNeighboursCoalesceWithinTheirState) {
