@@ -136,7 +136,8 @@ int main(int argc, char** argv) {
   app.add_option("--live", o.live, "Live objects (churn, batch, random)")
       ->capture_default_str()
       ->check(positive);
-  app.add_option("--ops", o.ops, "Operations, blocks, rounds or map entries (default: the workload's)")
+  app.add_option("--ops", o.ops,
+                 "Operations, blocks, rounds or map entries (default: the workload's)")
       ->check(positive);
   app.add_option("--mib", o.mib, "MiB allocated and freed (fragmented, give-back)")
       ->capture_default_str()

@@ -141,6 +141,7 @@ class page_heap {
   // nothing for the inner pages of a large or idle span, so this walks left to the nearest
   // mapped page: O(the span's pages), for error reports.
   const span* span_containing(page_id page) const noexcept;
+
   void check_invariants() const noexcept;
 
  private:
