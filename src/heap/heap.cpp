@@ -120,6 +120,19 @@ TIDE_NOINLINE void* allocate_large(std::size_t size, std::size_t align) {
   report_misuse("pointer not allocated by tide::heap (or already freed)", p);
 }
 
+// A free before the heap exists: p cannot be tide's.
+[[noreturn]] TIDE_NOINLINE void report_free_before_heap(const void* p) noexcept {
+  report_unmapped(the_heap(), p);
+}
+
+// The heap a free goes to. Not the_heap(): a free never creates it, so that the free paths
+// make no call that is not a tail call and need no stack frame.
+TIDE_ALWAYS_INLINE global_heap& heap_for_free(const void* p) noexcept {
+  global_heap* heap = heap_instance.load(std::memory_order_acquire);
+  if (heap == nullptr) [[unlikely]] report_free_before_heap(p);
+  return *heap;
+}
+
 // The span p belongs to, or a misuse report if there is none.
 TIDE_ALWAYS_INLINE span* span_of(global_heap& heap, const void* p) noexcept {
   span* s = heap.map.lookup(page_of(p));
@@ -127,7 +140,12 @@ TIDE_ALWAYS_INLINE span* span_of(global_heap& heap, const void* p) noexcept {
   return s;
 }
 
-TIDE_NOINLINE void deallocate_uncached(global_heap& heap, span* s, void* p) noexcept {
+// A small object's free on a thread that has no cache yet: makes one (see
+// thread_cache_registry::current), or frees to the central list if it cannot.
+TIDE_NOINLINE void deallocate_without_cache(global_heap& heap, span* s, void* p) noexcept {
+  if (thread_cache* tc = heap.caches.current(); tc != nullptr) {
+    return tc->deallocate(p, s->size_class);
+  }
   heap.central[s->size_class].deallocate(s, p);
   heap.caches.count_uncached_free(s->size_class);
 }
@@ -145,10 +163,21 @@ TIDE_ALWAYS_INLINE void deallocate_in(global_heap& heap, span* s, void* p) noexc
   if (s->state != span_state::small) return deallocate_large(heap, s, p);
   if (s->object_index(p) < 0) report_misuse("interior pointer (not the start of an object)", p);
   poison_free_object(p, s->object_bytes);
-  if (thread_cache* tc = heap.caches.current(); tc != nullptr) {
-    return tc->deallocate(p, s->size_class);
+  // Every call on the common path is a tail call, so it needs no stack frame.
+  if (thread_cache* tc = tls_thread_cache; tc != nullptr) return tc->deallocate(p, s->size_class);
+  deallocate_without_cache(heap, s, p);
+}
+
+// The rest of allocate() for a thread cache whose sampler ran out: samples this allocation,
+// or goes on as allocate() does.
+TIDE_NOINLINE void* allocate_after_count_out(thread_cache& tc, std::size_t size,
+                                             std::size_t align, int c) {
+  if (sample_now(tc)) return allocate_sampled(size, align);
+  if (void* p = tc.try_allocate(c); p != nullptr) {
+    unpoison(p, class_object_bytes[c]);
+    return p;
   }
-  deallocate_uncached(heap, s, p);
+  return allocate_small_slow(c);
 }
 
 }  // namespace
@@ -160,31 +189,31 @@ void* allocate(std::size_t size, std::size_t align) {
   using namespace detail;
   TIDE_CHECK(align != 0 && (align & (align - 1)) == 0,
              "tide::heap::allocate: align must be a power of two");
+  // Every call on the common path is a tail call, so it needs no stack frame.
   if (const int c = class_for(size, align); c != 0) {
-    if (thread_cache* tc = tls_thread_cache; tc != nullptr) {
-      if (tc->sampler.counts_out(size) && sample_now(*tc)) [[unlikely]] {
-        return allocate_sampled(size, align);
-      }
-      if (void* p = tc->try_allocate(c); p != nullptr) {
-        unpoison(p, class_object_bytes[c]);
-        return p;
-      }
+    thread_cache* tc = tls_thread_cache;
+    if (tc == nullptr) return allocate_small_slow(c);
+    if (tc->sampler.counts_out(size)) [[unlikely]] {
+      return allocate_after_count_out(*tc, size, align, c);
     }
-    return allocate_small_slow(c);
+    void* p = tc->try_allocate(c);
+    if (p == nullptr) return allocate_small_slow(c);
+    unpoison(p, class_object_bytes[c]);
+    return p;
   }
   return allocate_large(size == 0 ? 1 : size, align);
 }
 
 void deallocate(void* p) noexcept {
   if (p == nullptr) return;
-  detail::global_heap& heap = detail::the_heap();
+  detail::global_heap& heap = detail::heap_for_free(p);
   detail::deallocate_in(heap, detail::span_of(heap, p), p);
 }
 
 void deallocate(void* p, std::size_t size) noexcept {
   using namespace detail;
   if (p == nullptr) return;
-  global_heap& heap = the_heap();
+  global_heap& heap = heap_for_free(p);
   span* s = span_of(heap, p);
   // Cheap: the block must hold the size the caller says it asked for.
   const std::size_t block = s->state == span_state::small ? s->object_bytes : s->bytes();
