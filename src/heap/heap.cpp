@@ -75,6 +75,14 @@ TIDE_NOINLINE void* allocate_small_slow(int c) {
   return p;
 }
 
+// An object of class c from tc, refilling tc when it has none of that class.
+TIDE_ALWAYS_INLINE void* allocate_from_cache(thread_cache& tc, int c) {
+  void* p = tc.try_allocate(c);
+  if (p == nullptr) return allocate_small_slow(c);
+  unpoison(p, class_object_bytes[c]);
+  return p;
+}
+
 // Whether the allocation whose bytes ran tc's sampler out is sampled; starts the next count.
 TIDE_NOINLINE bool sample_now(thread_cache& tc) noexcept {
   const std::size_t rate = the_heap_profile().rate();
@@ -173,11 +181,7 @@ TIDE_ALWAYS_INLINE void deallocate_in(global_heap& heap, span* s, void* p) noexc
 TIDE_NOINLINE void* allocate_after_count_out(thread_cache& tc, std::size_t size,
                                              std::size_t align, int c) {
   if (sample_now(tc)) return allocate_sampled(size, align);
-  if (void* p = tc.try_allocate(c); p != nullptr) {
-    unpoison(p, class_object_bytes[c]);
-    return p;
-  }
-  return allocate_small_slow(c);
+  return allocate_from_cache(tc, c);
 }
 
 }  // namespace
@@ -196,10 +200,7 @@ void* allocate(std::size_t size, std::size_t align) {
     if (tc->sampler.counts_out(size)) [[unlikely]] {
       return allocate_after_count_out(*tc, size, align, c);
     }
-    void* p = tc->try_allocate(c);
-    if (p == nullptr) return allocate_small_slow(c);
-    unpoison(p, class_object_bytes[c]);
-    return p;
+    return allocate_from_cache(*tc, c);
   }
   return allocate_large(size == 0 ? 1 : size, align);
 }
