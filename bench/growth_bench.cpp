@@ -8,6 +8,16 @@
 //     is the map's; a stall in one run only is the machine's. Next to it, the same figures for an
 //     empty timing loop (two clock reads and nothing between), each run as long as tide's
 //     fastest: the machine's own noise floor over the same time.
+//   - each insert's best of the R runs, and the slowest of those: max over i of min over runs of
+//     insert i's latency. The runs insert the same keys in the same order with the same hash
+//     seed (one per process), so an insert that splits a table in one run splits it in every
+//     run and keeps its cost here, while a stall lands on a given insert in every run only if
+//     it is the map's. The program checks that tide's structural steps fell on the same
+//     inserts in every run and says so. The empty loop's figure is the same over its first N
+//     iterations of each run: what is left of the machine's noise after this filter. Without
+//     --prefault, the C library gives its free pages back to the kernel after each run
+//     (malloc_trim), so that every run grows into fresh memory and the filter keeps the cost of
+//     first writes; the page faults of each run are counted to show it.
 //   - for maps that count their structural work (tide's stats()): the same latency figures for
 //     the inserts that split, rebuilt or merged a table or resized the directory, read from the
 //     counters around each insert. Their maximum is the map's own worst step; a larger overall
@@ -35,6 +45,7 @@
 #include <fmt/core.h>
 #include <malloc.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -91,9 +102,30 @@ std::vector<std::size_t> checkpoints(std::size_t n, int per_decade) {
   return points;
 }
 
+// Each operation's best latency over runs (see the top of this file), and the slowest of them.
+class best_of_runs {
+ public:
+  explicit best_of_runs(std::size_t n) : best_ns_(n, UINT64_MAX) {}
+  void record(std::size_t i, std::uint64_t ns) { best_ns_[i] = std::min(best_ns_[i], ns); }
+  // The index of the operation whose best latency is the largest.
+  std::size_t slowest() const {
+    return static_cast<std::size_t>(std::max_element(best_ns_.begin(), best_ns_.end()) -
+                                    best_ns_.begin());
+  }
+  std::uint64_t at(std::size_t i) const { return best_ns_[i]; }
+
+ private:
+  std::vector<std::uint64_t> best_ns_;
+};
+
 struct result {
   std::string name;
   std::vector<latency_summary> runs;             // one per run
+  std::uint64_t slowest_best_ns = 0;             // max over inserts of each one's best of runs
+  std::size_t slowest_best_index = 0;            // which insert that was (0-based)
+  std::size_t slowest_best_kind = step_kinds;    // its structural step (step_kinds: none)
+  bool same_steps_every_run = true;              // structural steps fell on the same inserts
+  std::vector<long> page_faults;                 // minor page faults while growing, per run
   std::size_t peak_bytes = 0;                    // first run
   std::size_t final_bytes = 0;                   // first run
   std::vector<double> bytes_per_entry;           // at each checkpoint, first run
@@ -141,9 +173,11 @@ double first_touch_ns_per_page() {
 result measure_noise(const options& opt, std::vector<std::uint64_t>& ns, double run_ns) {
   result res;
   res.name = "(empty loop)";
+  best_of_runs best(opt.n);
   for (int r = 0; r < opt.runs; ++r) {
     std::uint64_t max_ns = 0;
     const auto start = bench_clock::now();
+    bool first_pass = true;
     do {
       for (std::size_t i = 0; i < opt.n; ++i) {
         const auto t0 = bench_clock::now();
@@ -152,11 +186,24 @@ result measure_noise(const options& opt, std::vector<std::uint64_t>& ns, double 
         ns[i] = ns_between(t0, t1);
         max_ns = std::max(max_ns, ns[i]);
       }
+      if (first_pass) {
+        for (std::size_t i = 0; i < opt.n; ++i) best.record(i, ns[i]);
+        first_pass = false;
+      }
     } while (static_cast<double>(ns_between(start, bench_clock::now())) < run_ns);
     res.runs.push_back(summarize(ns));
     res.runs.back().max_ns = max_ns;
   }
+  res.slowest_best_index = best.slowest();
+  res.slowest_best_ns = best.at(res.slowest_best_index);
   return res;
+}
+
+// The process's minor page faults so far (first writes to fresh pages among them).
+long minor_page_faults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt;
 }
 
 template <class Kind>
@@ -165,6 +212,9 @@ result measure(const options& opt, const std::vector<std::uint64_t>& keys,
   using map_type = counted_map<Kind, std::uint64_t, std::uint64_t>;
   result res;
   res.name = std::string(Kind::name);
+  best_of_runs best(opt.n);
+  // The structural step of each insert in the first run, to check the others against.
+  std::vector<std::uint8_t> first_run_kind(reports_structural_work<map_type> ? opt.n : 0);
   for (int r = 0; r < opt.runs; ++r) {
     tide::allocation_counter counter;
     {
@@ -172,6 +222,7 @@ result measure(const options& opt, const std::vector<std::uint64_t>& keys,
       std::size_t next_point = 0;
       std::vector<std::uint64_t> structural_ns;
       std::array<std::vector<std::uint64_t>, step_kinds> step_ns;
+      const long faults_before = minor_page_faults();
       for (std::size_t i = 0; i < opt.n; ++i) {
         [[maybe_unused]] tide::map_stats before{};
         if constexpr (reports_structural_work<map_type>) before = m.stats();
@@ -179,10 +230,17 @@ result measure(const options& opt, const std::vector<std::uint64_t>& keys,
         m.emplace(keys[i], value_for(i));
         const auto t1 = bench_clock::now();
         ns[i] = ns_between(t0, t1);
+        best.record(i, ns[i]);
         if constexpr (reports_structural_work<map_type>) {
-          if (const std::size_t kind = step_between(before, m.stats()); kind != step_kinds) {
+          const std::size_t kind = step_between(before, m.stats());
+          if (kind != step_kinds) {
             structural_ns.push_back(ns[i]);
             step_ns[kind].push_back(ns[i]);
+          }
+          if (r == 0) {
+            first_run_kind[i] = static_cast<std::uint8_t>(kind);
+          } else if (first_run_kind[i] != kind) {
+            res.same_steps_every_run = false;
           }
         }
         if (r == 0 && next_point < points.size() && i + 1 == points[next_point]) {
@@ -191,6 +249,7 @@ result measure(const options& opt, const std::vector<std::uint64_t>& keys,
           ++next_point;
         }
       }
+      res.page_faults.push_back(minor_page_faults() - faults_before);
       if constexpr (reports_structural_work<map_type>) {
         res.has_structural = true;
         if (r == 0) res.structural_count = structural_ns.size();
@@ -205,8 +264,12 @@ result measure(const options& opt, const std::vector<std::uint64_t>& keys,
         res.final_bytes = counter.bytes_in_use();
       }
     }
+    if (opt.prefault_mib == 0) malloc_trim(0);
     res.runs.push_back(summarize(ns));
   }
+  res.slowest_best_index = best.slowest();
+  res.slowest_best_ns = best.at(res.slowest_best_index);
+  if (!first_run_kind.empty()) res.slowest_best_kind = first_run_kind[res.slowest_best_index];
   return res;
 }
 
@@ -244,6 +307,25 @@ void print_tables(const options& opt, const result& noise, double first_touch_ns
   }
   fmt::print("first write to a fresh 4 KiB page: {:.2f} us (the machine's page fault)\n",
              first_touch_ns / 1000.0);
+
+  fmt::print("\nSlowest insert, each insert's best of {} runs (max over inserts of the min over "
+             "runs)\n",
+             opt.runs);
+  fmt::print("{:<14} {:>12} {:>12} {:>22}  {}\n", "map", "ns", "insert #",
+             "page faults per run", "its structural step");
+  fmt::print("{:<14} {:>12} {:>12} {:>22}  {}\n", noise.name, noise.slowest_best_ns,
+             noise.slowest_best_index + 1, "-", "-");
+  for (const auto& r : results) {
+    const auto [fewest, most] = std::minmax_element(r.page_faults.begin(), r.page_faults.end());
+    fmt::print("{:<14} {:>12} {:>12} {:>22}  {}\n", r.name, r.slowest_best_ns,
+               r.slowest_best_index + 1, fmt::format("{}-{}", *fewest, *most),
+               r.has_structural ? step_name(r.slowest_best_kind) : "-");
+  }
+  for (const auto& r : results) {
+    if (!r.has_structural) continue;
+    fmt::print("{}'s structural steps fell on the same inserts in every run: {}\n", r.name,
+               r.same_steps_every_run ? "yes" : "NO (its best-of-runs figure does not hold)");
+  }
 
   for (const auto& r : results) {
     if (!r.has_structural) continue;
@@ -303,6 +385,13 @@ void print_json(const options& opt, const result& noise, double first_touch_ns,
   for (const auto& r : results) {
     json map = {{"map", r.name}};
     map.update(latency_json(r));
+    map["slowest_best_ns"] = r.slowest_best_ns;
+    map["slowest_best_insert"] = r.slowest_best_index + 1;
+    map["page_faults_per_run"] = r.page_faults;
+    if (r.has_structural) {
+      map["slowest_best_step"] = step_name(r.slowest_best_kind);
+      map["same_steps_every_run"] = r.same_steps_every_run;
+    }
     map["peak_bytes"] = r.peak_bytes;
     map["final_bytes"] = r.final_bytes;
     json bytes_per_entry = json::array();
@@ -331,7 +420,11 @@ void print_json(const options& opt, const result& noise, double first_touch_ns,
   }
   const json doc = {{"n", opt.n},
                     {"runs", opt.runs},
-                    {"noise", latency_json(noise)},
+                    {"noise", [&] {
+                       json n = latency_json(noise);
+                       n["slowest_best_ns"] = noise.slowest_best_ns;
+                       return n;
+                     }()},
                     {"first_touch_ns_per_page", rounded(first_touch_ns, 1)},
                     {"maps", maps}};
   fmt::print("{}\n", doc.dump(2));

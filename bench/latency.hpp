@@ -47,6 +47,11 @@ constexpr std::size_t step_kinds = 4;
 constexpr std::array<const char*, step_kinds> step_names = {
     "directory resized", "table split", "tables merged", "table rebuilt"};
 
+// The name of a step kind, or "none" for step_kinds.
+inline const char* step_name(std::size_t kind) {
+  return kind < step_kinds ? step_names[kind] : "none";
+}
+
 constexpr auto max_of = [](const latency_summary& s) { return s.max_ns; };
 constexpr auto p999_of = [](const latency_summary& s) { return s.p999_ns; };
 constexpr auto median_of = [](const latency_summary& s) { return s.median_ns; };
