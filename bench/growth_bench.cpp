@@ -102,17 +102,22 @@ std::vector<std::size_t> checkpoints(std::size_t n, int per_decade) {
   return points;
 }
 
+// One operation: which (0-based) and its latency.
+struct operation_time {
+  std::size_t index = 0;
+  std::uint64_t ns = 0;
+};
+
 // Each operation's best latency over runs (see the top of this file), and the slowest of them.
 class best_of_runs {
  public:
   explicit best_of_runs(std::size_t n) : best_ns_(n, UINT64_MAX) {}
   void record(std::size_t i, std::uint64_t ns) { best_ns_[i] = std::min(best_ns_[i], ns); }
-  // The index of the operation whose best latency is the largest.
-  std::size_t slowest() const {
-    return static_cast<std::size_t>(std::max_element(best_ns_.begin(), best_ns_.end()) -
-                                    best_ns_.begin());
+  // The operation whose best latency is the largest.
+  operation_time slowest() const {
+    const auto it = std::max_element(best_ns_.begin(), best_ns_.end());
+    return {static_cast<std::size_t>(it - best_ns_.begin()), *it};
   }
-  std::uint64_t at(std::size_t i) const { return best_ns_[i]; }
 
  private:
   std::vector<std::uint64_t> best_ns_;
@@ -121,8 +126,7 @@ class best_of_runs {
 struct result {
   std::string name;
   std::vector<latency_summary> runs;             // one per run
-  std::uint64_t slowest_best_ns = 0;             // max over inserts of each one's best of runs
-  std::size_t slowest_best_index = 0;            // which insert that was (0-based)
+  operation_time slowest_best;                   // the insert whose best of runs is the largest
   std::size_t slowest_best_kind = step_kinds;    // its structural step (step_kinds: none)
   bool same_steps_every_run = true;              // structural steps fell on the same inserts
   std::vector<long> page_faults;                 // minor page faults while growing, per run
@@ -194,8 +198,7 @@ result measure_noise(const options& opt, std::vector<std::uint64_t>& ns, double 
     res.runs.push_back(summarize(ns));
     res.runs.back().max_ns = max_ns;
   }
-  res.slowest_best_index = best.slowest();
-  res.slowest_best_ns = best.at(res.slowest_best_index);
+  res.slowest_best = best.slowest();
   return res;
 }
 
@@ -267,9 +270,8 @@ result measure(const options& opt, const std::vector<std::uint64_t>& keys,
     if (opt.prefault_mib == 0) malloc_trim(0);
     res.runs.push_back(summarize(ns));
   }
-  res.slowest_best_index = best.slowest();
-  res.slowest_best_ns = best.at(res.slowest_best_index);
-  if (!first_run_kind.empty()) res.slowest_best_kind = first_run_kind[res.slowest_best_index];
+  res.slowest_best = best.slowest();
+  if (!first_run_kind.empty()) res.slowest_best_kind = first_run_kind[res.slowest_best.index];
   return res;
 }
 
@@ -313,12 +315,12 @@ void print_tables(const options& opt, const result& noise, double first_touch_ns
              opt.runs);
   fmt::print("{:<14} {:>12} {:>12} {:>22}  {}\n", "map", "ns", "insert #",
              "page faults per run", "its structural step");
-  fmt::print("{:<14} {:>12} {:>12} {:>22}  {}\n", noise.name, noise.slowest_best_ns,
-             noise.slowest_best_index + 1, "-", "-");
+  fmt::print("{:<14} {:>12} {:>12} {:>22}  {}\n", noise.name, noise.slowest_best.ns,
+             noise.slowest_best.index + 1, "-", "-");
   for (const auto& r : results) {
     const auto [fewest, most] = std::minmax_element(r.page_faults.begin(), r.page_faults.end());
-    fmt::print("{:<14} {:>12} {:>12} {:>22}  {}\n", r.name, r.slowest_best_ns,
-               r.slowest_best_index + 1, fmt::format("{}-{}", *fewest, *most),
+    fmt::print("{:<14} {:>12} {:>12} {:>22}  {}\n", r.name, r.slowest_best.ns,
+               r.slowest_best.index + 1, fmt::format("{}-{}", *fewest, *most),
                r.has_structural ? step_name(r.slowest_best_kind) : "-");
   }
   for (const auto& r : results) {
@@ -379,14 +381,16 @@ void print_json(const options& opt, const result& noise, double first_touch_ns,
       runs.push_back(
           {{"max_ns", x.max_ns}, {"p999_ns", x.p999_ns}, {"mean_ns", rounded(x.mean_ns, 2)}});
     }
-    return json{{"min_of_max_ns", r.min_of_max()}, {"min_p999_ns", r.min_p999()}, {"runs", runs}};
+    return json{{"min_of_max_ns", r.min_of_max()},
+                {"min_p999_ns", r.min_p999()},
+                {"runs", runs},
+                {"slowest_best_ns", r.slowest_best.ns}};
   };
   json maps = json::array();
   for (const auto& r : results) {
     json map = {{"map", r.name}};
     map.update(latency_json(r));
-    map["slowest_best_ns"] = r.slowest_best_ns;
-    map["slowest_best_insert"] = r.slowest_best_index + 1;
+    map["slowest_best_insert"] = r.slowest_best.index + 1;
     map["page_faults_per_run"] = r.page_faults;
     if (r.has_structural) {
       map["slowest_best_step"] = step_name(r.slowest_best_kind);
@@ -420,11 +424,7 @@ void print_json(const options& opt, const result& noise, double first_touch_ns,
   }
   const json doc = {{"n", opt.n},
                     {"runs", opt.runs},
-                    {"noise", [&] {
-                       json n = latency_json(noise);
-                       n["slowest_best_ns"] = noise.slowest_best_ns;
-                       return n;
-                     }()},
+                    {"noise", latency_json(noise)},
                     {"first_touch_ns_per_page", rounded(first_touch_ns, 1)},
                     {"maps", maps}};
   fmt::print("{}\n", doc.dump(2));
